@@ -1,0 +1,61 @@
+"""Storage: the only package that talks SQL. `Storage` bundles the stores over one `Database`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Database, DatabaseNotUpgraded
+from storage.decisions import DecisionStore
+from storage.events import ProcessedEvents
+from storage.messages import MessageStore, NewMessage
+from storage.records import (
+    ChannelRecord,
+    DecisionRecord,
+    DocumentRecord,
+    MessageRecord,
+    SubscriptionRecord,
+    UserRecord,
+    tenant_key,
+)
+from storage.subscriptions import SubscriptionStore
+from storage.workspace import WorkspaceStore
+
+
+@dataclass
+class Storage:
+    db: Database
+    workspace: WorkspaceStore
+    messages: MessageStore
+    decisions: DecisionStore
+    events: ProcessedEvents
+    subscriptions: SubscriptionStore
+
+    @classmethod
+    def over(cls, db: Database) -> Storage:
+        workspace = WorkspaceStore(db)
+        return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db), ProcessedEvents(db),
+                   SubscriptionStore(db))
+
+    @classmethod
+    async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
+        db = Database(url)
+        await db.ensure_schema(auto_upgrade=db.is_sqlite if auto_upgrade is None else auto_upgrade)
+        return cls.over(db)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+__all__ = [
+    "ChannelRecord",
+    "Database",
+    "DatabaseNotUpgraded",
+    "DecisionRecord",
+    "DocumentRecord",
+    "MessageRecord",
+    "NewMessage",
+    "Storage",
+    "SubscriptionRecord",
+    "UserRecord",
+    "tenant_key",
+]

@@ -1,0 +1,149 @@
+"""Explainable thread importance for digests: a logistic model over named features.
+
+Each thread's score is sigmoid(bias + sum(weight x value)); the per-feature products are the
+"contributions" the Why? shows. Weights ship as a small versioned JSON file; `whybot train digest`
+refits them on synthetic labelled workspaces. Cues are regular expressions, not a tokenizer, so a
+24-hour window of 50,000 messages ranks in well under a second.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from storage import MessageRecord
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "digest.json"
+
+_CUES: dict[str, re.Pattern[str]] = {
+    "decision_cue": re.compile(r"\b(decided|decision|agreed|we(?:'ll| will) go with|approved|final call|settled on)\b"),
+    "incident_cue": re.compile(r"\b(incident|outage|down|sev[ -]?[0-3]|p[0-2]\b|rollback|rolled back|postmortem|"
+                               r"degraded|5\d\d errors?|on-?call|paged)\b"),
+    "question_cue": re.compile(r"\?|\b(does anyone know|how do (?:i|we)|anyone know|where is|what is)\b"),
+    "action_cue": re.compile(r"\b(action items?|todo|to-do|can you|could you|please|assign(?:ed)?|owner|follow[- ]up)\b"),
+    "deadline_cue": re.compile(r"\b(deadline|due|by (?:mon|tue|wed|thu|fri|eod|end of)\w*|tomorrow|next week|"
+                               r"cutoff|cut-off|freeze)\b"),
+}
+_CHITCHAT = re.compile(r"\b(lol|haha|lunch|coffee|weekend|cat|dog|memes?|happy birthday|congrats|🎉|😂)\b")
+_LINK = re.compile(r"https?://|<http")
+
+FEATURES: tuple[str, ...] = (
+    "replies", "participants", "reactions", "mentions", "decision_cue", "incident_cue", "question_cue",
+    "action_cue", "deadline_cue", "unanswered_question", "links_files", "recency", "bot_authored", "chitchat",
+)
+
+
+@dataclass(slots=True)
+class ThreadView:
+    """A thread as the ranker sees it: root first, then replies."""
+
+    channel_external_id: str
+    root_external_id: str
+    messages: list[MessageRecord]
+
+    @property
+    def root(self) -> MessageRecord:
+        return self.messages[0]
+
+    @property
+    def last_at(self) -> datetime:
+        return self.messages[-1].created_at
+
+
+@dataclass(slots=True)
+class Scored:
+    thread: ThreadView
+    score: float
+    features: dict[str, float]
+    contributions: dict[str, float]
+    adjusted_by_channel: bool = False
+
+    def top_factors(self, n: int = 3) -> list[tuple[str, float]]:
+        return sorted(((k, v) for k, v in self.contributions.items() if v), key=lambda kv: -abs(kv[1]))[:n]
+
+
+def group_threads(messages: Sequence[MessageRecord]) -> list[ThreadView]:
+    """Group a window's messages by thread, oldest first; replies whose root is outside the window
+    still form a thread of their own."""
+    threads: dict[tuple[str, str], ThreadView] = {}
+    for m in messages:
+        key = (m.channel_external_id, m.thread_root)
+        view = threads.get(key)
+        if view is None:
+            threads[key] = ThreadView(m.channel_external_id, m.thread_root, [m])
+        else:
+            view.messages.append(m)
+    return list(threads.values())
+
+
+def thread_features(thread: ThreadView, window_end: datetime, window_hours: float) -> dict[str, float]:
+    msgs = thread.messages
+    human = [m for m in msgs if not m.is_bot]
+    texts = [m.text.lower() for m in msgs]
+    joined = "\n".join(texts)
+    root_text = texts[0]
+    replies = max(len(msgs) - 1, max((m.reply_count for m in msgs), default=0))
+    participants = len({m.user_external_id for m in human if m.user_external_id})
+    reactions = sum(m.reaction_count for m in msgs)
+    mentions = sum(m.mention_count for m in msgs) + joined.count("<@")
+    cues = {name: 1.0 if pattern.search(joined) else 0.0 for name, pattern in _CUES.items()}
+    is_question = bool(_CUES["question_cue"].search(root_text))
+    answered = any(m.user_external_id != thread.root.user_external_id for m in human[1:])
+    age_h = max(0.0, (window_end - thread.last_at).total_seconds() / 3600)
+    chit = len(_CHITCHAT.findall(joined))
+    return {
+        "replies": math.log1p(replies),
+        "participants": math.log1p(participants),
+        "reactions": math.log1p(reactions),
+        "mentions": math.log1p(mentions),
+        **cues,
+        "unanswered_question": 1.0 if is_question and not answered else 0.0,
+        "links_files": 1.0 if _LINK.search(joined) or any(m.file_count for m in msgs) else 0.0,
+        "recency": max(0.0, 1.0 - age_h / max(window_hours, 1.0)),
+        "bot_authored": 1.0 if not human or thread.root.is_bot else 0.0,
+        "chitchat": min(1.0, chit / max(1, len(msgs))) if not any(cues.values()) else 0.0,
+    }
+
+
+@dataclass
+class ImportanceScorer:
+    weights: dict[str, float]
+    bias: float
+    version: str
+    trained_on: str = "hand-set"
+    channel_weights: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_WEIGHTS) -> ImportanceScorer:
+        data = json.loads(path.read_text())
+        return cls(weights={k: float(v) for k, v in data["weights"].items()}, bias=float(data["bias"]),
+                   version=str(data["version"]), trained_on=str(data.get("trained_on", "hand-set")))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"version": self.version, "trained_on": self.trained_on, "bias": self.bias,
+                                    "weights": self.weights}, indent=2) + "\n")
+
+    def score(self, features: dict[str, float], *, channel_weights: dict[str, float] | None = None
+              ) -> tuple[float, dict[str, float]]:
+        weights = channel_weights or self.weights
+        contributions = {name: round(weights.get(name, 0.0) * value, 4) for name, value in features.items()}
+        logit = self.bias + sum(contributions.values())
+        return 1.0 / (1.0 + math.exp(-logit)), contributions
+
+    def rank(self, threads: Sequence[ThreadView], window_end: datetime, window_hours: float,
+             channel_weights: dict[str, dict[str, float]] | None = None) -> list[Scored]:
+        scored: list[Scored] = []
+        per_channel = channel_weights or {}
+        for thread in threads:
+            features = thread_features(thread, window_end, window_hours)
+            own = per_channel.get(thread.channel_external_id)
+            score, contributions = self.score(features, channel_weights=own)
+            scored.append(Scored(thread, round(score, 4), features, contributions, adjusted_by_channel=own is not None))
+        scored.sort(key=lambda s: (-s.score, -s.thread.last_at.timestamp()))
+        return scored

@@ -1,0 +1,49 @@
+"""The text-generation seam. Skills hand over numbered passages; a generator returns a draft that
+cites them by number. The extractive generator is the embedded default; an OpenAI-compatible model
+plugs in behind the same protocol and falls back to the extractive one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from bot.models import Generator
+
+
+class Passage(BaseModel):
+    """A source as it is shown to a generator: numbered, attributed, quoted as data."""
+
+    number: int
+    source_id: str
+    text: str
+    author: str = ""
+    channel: str = ""
+    timestamp: datetime | None = None
+    permalink: str | None = None
+    matched_terms: list[str] = Field(default_factory=list)
+    score: float = 0.0
+
+
+class Draft(BaseModel):
+    text: str
+    cited: list[int] = Field(default_factory=list, description="passage numbers the text relies on")
+    generator: Generator
+    caveats: list[str] = Field(default_factory=list)
+
+
+class TextGenerator(Protocol):
+    name: str
+
+    async def answer(self, question: str, passages: list[Passage]) -> Draft:
+        """An answer to `question` from `passages` only, citing them as [n]."""
+        ...
+
+    async def summarize(self, passages: list[Passage], *, focus: str = "", max_points: int = 6) -> Draft:
+        """Key points of a conversation, oldest first, each citing its messages."""
+        ...
+
+    async def headline(self, passages: list[Passage]) -> Draft:
+        """One line that says what a thread is about and where it landed (for digests)."""
+        ...

@@ -1,0 +1,56 @@
+"""Turning stored messages and search hits into passages, citations and evidence for rationales."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import text as textlib
+from bot.backends.llm.base import Draft, Passage
+from bot.backends.retrieval.base import Hit
+from bot.models import Citation, EvidenceItem
+from storage import MessageRecord
+
+SNIPPET_CHARS = 200
+
+
+def passage_from_message(number: int, m: MessageRecord, *, score: float = 0.0,
+                         matched: Sequence[str] = ()) -> Passage:
+    return Passage(number=number, source_id=m.source_id, text=textlib.plain(m.text), author=m.user_name,
+                   channel=m.channel_name, timestamp=m.created_at, permalink=m.permalink,
+                   matched_terms=list(matched), score=score)
+
+
+def passage_from_hit(number: int, hit: Hit, surface: dict[str, str]) -> Passage:
+    matched = [surface.get(t, t) for t in hit.matched_terms]
+    if hit.message is not None:
+        return passage_from_message(number, hit.message, score=hit.score, matched=matched)
+    doc = hit.document
+    assert doc is not None
+    return Passage(number=number, source_id=hit.source_id, text=hit.text, author=doc.title or doc.path,
+                   channel="", timestamp=doc.updated_at, permalink=doc.url, matched_terms=matched,
+                   score=hit.score)
+
+
+def channel_of(passage: Passage, hits_by_source: dict[str, str | None]) -> str | None:
+    return hits_by_source.get(passage.source_id)
+
+
+def citation(p: Passage, channel_external_id: str | None) -> Citation:
+    title = f"#{p.channel} · {p.author}" if p.channel else p.author
+    return Citation(number=p.number, source_id=p.source_id, title=title, permalink=p.permalink,
+                    snippet=textlib.shorten(p.text, SNIPPET_CHARS), channel=channel_external_id,
+                    author=p.author, timestamp=p.timestamp)
+
+
+def evidence(p: Passage, channel_external_id: str | None, *, used: bool, note: str = "",
+             contributions: dict[str, float] | None = None) -> EvidenceItem:
+    title = f"#{p.channel} · {p.author}" if p.channel else p.author
+    return EvidenceItem(rank=p.number, source_id=p.source_id, title=title, channel=channel_external_id,
+                        score=round(p.score, 4), matched_terms=p.matched_terms, used=used, note=note,
+                        contributions=contributions or {}, permalink=p.permalink)
+
+
+def verified_citations(draft: Draft, passages: Sequence[Passage]) -> list[int]:
+    """Cited numbers that exist among the passages, in first-cited order (invented ones are dropped)."""
+    known = {p.number for p in passages}
+    return [n for n in dict.fromkeys(draft.cited) if n in known]

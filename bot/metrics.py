@@ -1,0 +1,26 @@
+"""Prometheus metrics on a registry owned by the app (not the library's global one)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.events = Counter("whybot_events_total", "Platform events received", ["platform", "kind"],
+                              registry=self.registry)
+        self.duplicates = Counter("whybot_duplicate_events_total", "Retried or duplicate deliveries ignored",
+                                  ["platform"], registry=self.registry)
+        self.replies = Counter("whybot_replies_total", "Replies produced", ["platform", "skill"],
+                               registry=self.registry)
+        self.errors = Counter("whybot_errors_total", "Errors turned into user-facing messages", ["where"],
+                              registry=self.registry)
+        self.reply_seconds = Histogram("whybot_reply_seconds", "Time from event to reply ready", ["skill"],
+                                       registry=self.registry,
+                                       buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.why_clicks = Counter("whybot_why_clicks_total", "Why? expansions", ["platform"],
+                                  registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,198 @@
+"""The platform-neutral seam: every adapter produces `ChatEvent`s and renders `Reply`s.
+
+Adapters own the raw payloads; the core only ever sees these models, so a skill written once
+answers on the playground, Slack and Teams alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Platform(StrEnum):
+    PLAYGROUND = "playground"
+    SLACK = "slack"
+    TEAMS = "teams"
+
+
+class ConversationKind(StrEnum):
+    CHANNEL = "channel"
+    GROUP = "group"
+    DM = "dm"
+
+
+class Trigger(StrEnum):
+    MENTION = "mention"
+    COMMAND = "command"
+    MESSAGE = "message"
+    ACTION = "action"
+    SCHEDULE = "schedule"
+
+
+class ChatEvent(BaseModel):
+    """One thing a person (or the scheduler) asked of the bot, with the bot mention already removed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    tenant: str = Field(description="Slack team id, Teams tenant id, or the playground workspace")
+    channel: str = Field(description="platform channel/conversation id")
+    conversation_kind: ConversationKind = ConversationKind.CHANNEL
+    user: str = Field(description="platform user id of the person asking")
+    text: str = ""
+    thread_id: str | None = None
+    message_id: str | None = None
+    trigger: Trigger = Trigger.MENTION
+    command: str | None = Field(default=None, description="explicit skill name, e.g. from /whybot ask")
+    args: str = ""
+    private_reply: bool = Field(
+        default=False, description="the answer is shown only to `user` (ephemeral, DM, personal chat)"
+    )
+    event_id: str | None = Field(default=None, description="platform delivery id, used for dedupe")
+    received_at: datetime = Field(default_factory=utcnow)
+    reference: dict[str, Any] = Field(
+        default_factory=dict, description="opaque to the core: what the adapter needs to answer"
+    )
+
+
+class Citation(BaseModel):
+    """A source a reply leans on; `number` is the [n] marker used in the body."""
+
+    number: int
+    source_id: str = Field(description="'message:<id>' or 'document:<id>'")
+    title: str = ""
+    permalink: str | None = None
+    snippet: str = ""
+    channel: str | None = Field(default=None, description="platform channel id the source lives in")
+    author: str | None = None
+    timestamp: datetime | None = None
+
+
+class ReplyItem(BaseModel):
+    """A ranked entry inside a section (e.g. one digest thread), with its own explanation."""
+
+    text: str
+    link: str | None = None
+    citation_numbers: list[int] = Field(default_factory=list)
+    item_id: str | None = Field(default=None, description="stable id for per-item feedback")
+    why: list[str] = Field(default_factory=list, description="short lines explaining this item")
+
+
+class ReplySection(BaseModel):
+    title: str = ""
+    text: str = ""
+    items: list[ReplyItem] = Field(default_factory=list)
+
+
+class FollowUp(BaseModel):
+    """A suggested next command, rendered as a button or hint."""
+
+    label: str
+    command: str
+
+
+class RouteKind(StrEnum):
+    EXPLICIT = "explicit_command"
+    KEYWORD = "keyword_rule"
+    CLASSIFIER = "classifier"
+    FALLBACK = "fallback"
+
+
+class Route(BaseModel):
+    kind: RouteKind
+    skill: str
+    reason: str
+    scores: dict[str, float] = Field(default_factory=dict)
+    top_features: dict[str, list[str]] = Field(
+        default_factory=dict, description="per skill, the words that pushed the classifier towards it"
+    )
+
+
+class EvidenceItem(BaseModel):
+    """One ranked source the skill looked at, with why it ranked where it did."""
+
+    rank: int
+    source_id: str
+    title: str = ""
+    channel: str | None = None
+    score: float
+    matched_terms: list[str] = Field(default_factory=list)
+    contributions: dict[str, float] = Field(default_factory=dict, description="feature -> weight x value")
+    used: bool = True
+    note: str = ""
+    permalink: str | None = None
+
+
+class Generator(BaseModel):
+    kind: str = Field(description="'llm' or 'extractive'")
+    model: str | None = None
+    prompt_version: str | None = None
+    reason: str = ""
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    retries: int = 0
+    latency_ms: float | None = None
+
+
+class Inputs(BaseModel):
+    query: str | None = None
+    query_terms: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    messages_considered: int = 0
+    documents_considered: int = 0
+    candidates: int = 0
+
+
+class Rationale(BaseModel):
+    """Why the bot said what it said. Stored under `decision_id`, shown by the Why? button."""
+
+    decision_id: str = ""
+    skill: str
+    route: Route
+    inputs: Inputs = Field(default_factory=Inputs)
+    evidence: list[EvidenceItem] = Field(default_factory=list)
+    generator: Generator = Field(default_factory=lambda: Generator(kind="extractive"))
+    caveats: list[str] = Field(default_factory=list)
+    left_out: list[str] = Field(default_factory=list, description="what was not included and why")
+    withheld_sources: int = Field(default=0, description="sources hidden because the reader cannot see them")
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Reply(BaseModel):
+    """What a skill answers; adapters render it as Block Kit, an Adaptive Card or HTML."""
+
+    title: str = ""
+    body: str = Field(default="", description="markdown subset: **bold**, [text](url), `code`, [n] cites")
+    sections: list[ReplySection] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    follow_ups: list[FollowUp] = Field(default_factory=list)
+    rationale: Rationale
+    private: bool = Field(default=False, description="show only to the asker")
+    thread_id: str | None = None
+
+    @property
+    def decision_id(self) -> str:
+        return self.rationale.decision_id
+
+
+class Reader(BaseModel):
+    """Who is looking at something: used to decide which sources may be shown."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    tenant: str
+    user: str
+    channel: str | None = Field(default=None, description="where the content will be displayed")
+    private: bool = Field(default=False, description="only `user` will see it")

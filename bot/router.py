@@ -1,0 +1,164 @@
+"""The shared router: picks a skill for an event, runs it, and stores the decision behind Why?."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+
+from bot.intents import IntentClassifier, IntentPrediction
+from bot.models import ChatEvent, ConversationKind, Reader, Reply, Route, RouteKind
+from bot.replies import problem_reply
+from bot.skill import Skill, SkillContext, SkillError, SkillRequest
+from bot.visibility import Visibility
+from storage import DecisionRecord, tenant_key
+
+log = logging.getLogger(__name__)
+
+FALLBACK_SKILL = "help"
+
+
+def new_decision_id() -> str:
+    return "d_" + uuid.uuid4().hex[:20]
+
+
+def reader_for(event: ChatEvent) -> Reader:
+    """Who will see the reply: the asker alone for private replies and DMs, else the channel."""
+    private = event.private_reply or event.conversation_kind == ConversationKind.DM
+    return Reader(platform=event.platform, tenant=event.tenant, user=event.user, channel=event.channel,
+                  private=private)
+
+
+class Router:
+    def __init__(self, skills: Sequence[Skill], classifier: IntentClassifier, ctx: SkillContext) -> None:
+        self.skills = {s.name: s for s in skills}
+        self.by_word: dict[str, Skill] = {}
+        for skill in skills:
+            for word in (skill.name, *skill.aliases):
+                self.by_word[word.lower()] = skill
+        self.classifier = classifier
+        self.ctx = ctx
+
+    # routing -----------------------------------------------------------------------------------
+
+    def route(self, event: ChatEvent) -> tuple[Skill, str, Route]:
+        """Explicit command first, then the first word, then the classifier, then help."""
+        if event.command:
+            skill = self.by_word.get(event.command.lower())
+            if skill is not None:
+                return skill, event.args.strip(), Route(kind=RouteKind.EXPLICIT, skill=skill.name,
+                                                        reason=f"explicit command `{event.command}`")
+        text = " ".join((event.command or "", event.text if not event.command else event.args)).strip()
+        first, _, rest = text.partition(" ")
+        word = first.lower().lstrip("/")
+        if word in self.by_word:
+            skill = self.by_word[word]
+            return skill, rest.strip(), Route(kind=RouteKind.EXPLICIT, skill=skill.name,
+                                              reason=f"the request starts with the command word `{word}`")
+        if not text:
+            return self.skills[FALLBACK_SKILL], "", Route(kind=RouteKind.FALLBACK, skill=FALLBACK_SKILL,
+                                                          reason="empty request: showing what I can do")
+        prediction = self.classifier.predict(text)
+        if prediction.skill is not None and prediction.skill in self.skills:
+            return self.skills[prediction.skill], text, self._classified(prediction)
+        fallback = self._classified(prediction)
+        return self.skills[FALLBACK_SKILL], text, fallback.model_copy(update={
+            "kind": RouteKind.FALLBACK, "skill": FALLBACK_SKILL,
+            "reason": "no skill matched confidently"
+                      + (f" (best: {max(prediction.scores, key=prediction.scores.__getitem__)})"
+                         if prediction.scores else "") + ": showing help with suggestions",
+        })
+
+    def _classified(self, p: IntentPrediction) -> Route:
+        kind = RouteKind.KEYWORD if p.method == "keyword_rule" else RouteKind.CLASSIFIER
+        name = getattr(self.classifier, "name", p.method)
+        reason = (f"{name} chose `{p.skill}`: " + ", ".join(p.evidence.get(p.skill, [])[:4])) if p.skill else name
+        return Route(kind=kind, skill=p.skill or FALLBACK_SKILL, reason=reason, scores=p.scores,
+                     top_features=p.evidence)
+
+    # handling ----------------------------------------------------------------------------------
+
+    async def handle(self, event: ChatEvent) -> Reply:
+        """Answer one event. Never raises for bad input: errors become a helpful reply."""
+        started = time.perf_counter()
+        tenant_id = await self.ctx.storage.workspace.ensure_tenant(event.platform.value, event.tenant)
+        skill, args, route = self.route(event)
+        reader = reader_for(event)
+        request = SkillRequest(event=event, args=args, route=route, reader=reader, tenant_id=tenant_id)
+        try:
+            reply = await skill.run(request, self.ctx)
+        except SkillError as exc:
+            reply = await self._problem(request, str(exc), skill)
+        except Exception:
+            log.exception("skill %s failed on event %s", skill.name, event.event_id)
+            reply = await self._problem(request, "Something went wrong on my side while answering. "
+                                                 "It has been logged; please try again.", skill)
+        decision_id = new_decision_id()
+        timings = dict(reply.rationale.timings_ms)
+        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        rationale = reply.rationale.model_copy(update={"decision_id": decision_id, "route": route,
+                                                       "timings_ms": timings})
+        reply = reply.model_copy(update={
+            "rationale": rationale,
+            "private": reply.private or event.private_reply,
+            "thread_id": reply.thread_id or event.thread_id or event.message_id,
+        })
+        await self.ctx.storage.decisions.save(
+            decision_id=decision_id, tenant_id=tenant_id, channel_external_id=event.channel,
+            user_external_id=event.user, private=reply.private, skill=rationale.skill,
+            rationale=rationale.model_dump(mode="json"), reply=reply.model_dump(mode="json"),
+            created_at=rationale.created_at,
+        )
+        return reply
+
+    async def _problem(self, request: SkillRequest, message: str, skill: Skill) -> Reply:
+        return problem_reply(message, skill, request.route)
+
+    # explaining --------------------------------------------------------------------------------
+
+    async def decision(self, decision_id: str, reader: Reader) -> DecisionRecord | None:
+        """The decision if `reader` may look at it; None for unknown, foreign or private-to-someone-else."""
+        record = await self.ctx.storage.decisions.get(decision_id)
+        if record is None or record.tenant_id != tenant_key(reader.platform.value, reader.tenant):
+            return None
+        if record.private and record.user_external_id != reader.user:
+            return None
+        if record.channel_external_id and reader.channel != record.channel_external_id:
+            visibility = await self.visibility(record.tenant_id, reader)
+            if not visibility.may_see_channel(record.channel_external_id):
+                return None
+        return record
+
+    async def visibility(self, tenant_id: str, reader: Reader) -> Visibility:
+        channels = await self.ctx.storage.workspace.channels(tenant_id)
+        return Visibility(reader, tenant_id, channels)
+
+    async def explain(self, decision_id: str, reader: Reader) -> Reply | None:
+        """The stored reply with its rationale trimmed to what `reader` may see, or None."""
+        record = await self.decision(decision_id, reader)
+        if record is None:
+            return None
+        reply = Reply.model_validate(record.reply)
+        visibility = await self.visibility(record.tenant_id, reader)
+        return redact_for(reply, visibility)
+
+    async def feedback(self, decision_id: str, reader: Reader, helpful: bool, item_id: str = "") -> bool:
+        if await self.decision(decision_id, reader) is None:
+            return False
+        await self.ctx.storage.decisions.record_feedback(decision_id, reader.user, helpful, item_id)
+        return True
+
+
+def redact_for(reply: Reply, visibility: Visibility) -> Reply:
+    """Drop citations and evidence from channels the reader cannot see, and say that we did."""
+    rationale = reply.rationale
+    evidence = [e for e in rationale.evidence if visibility.may_see_channel(e.channel)]
+    citations = [c for c in reply.citations if visibility.may_see_channel(c.channel)]
+    hidden = len(rationale.evidence) - len(evidence)
+    if not hidden and len(citations) == len(reply.citations):
+        return reply
+    caveats = [*rationale.caveats, f"{hidden} source(s) hidden: you cannot see where they came from"]
+    rationale = rationale.model_copy(update={"evidence": evidence, "caveats": caveats,
+                                             "withheld_sources": rationale.withheld_sources + hidden})
+    return reply.model_copy(update={"citations": citations, "rationale": rationale})

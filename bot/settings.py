@@ -1,0 +1,66 @@
+"""Settings from the environment and `.env`, one object passed to whoever needs it (no globals)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", validation_alias="WHYBOT_HOST")
+    port: int = Field(default=3978, validation_alias="WHYBOT_PORT")
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite+aiosqlite:///{Path.cwd() / 'whybot.db'}",
+        validation_alias="WHYBOT_DATABASE_URL",
+    )
+    log_level: str = Field(default="INFO", validation_alias="WHYBOT_LOG_LEVEL")
+    bot_name: str = Field(default="whybot", validation_alias="WHYBOT_BOT_NAME")
+    public_url: str | None = Field(default=None, validation_alias="WHYBOT_PUBLIC_URL")
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    slack_client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    slack_client_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_CLIENT_SECRET")
+    slack_delete_data_on_uninstall: bool = Field(default=True, validation_alias="WHYBOT_DELETE_DATA_ON_UNINSTALL")
+
+    # Teams / Bot Framework
+    microsoft_app_id: str | None = Field(default=None, validation_alias="MICROSOFT_APP_ID")
+    microsoft_app_password: SecretStr | None = Field(default=None, validation_alias="MICROSOFT_APP_PASSWORD")
+    microsoft_app_tenant_id: str | None = Field(default=None, validation_alias="MICROSOFT_APP_TENANT_ID")
+    microsoft_app_type: str = Field(default="MultiTenant", validation_alias="MICROSOFT_APP_TYPE")
+
+    # LLM
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    llm_model: str = Field(default="gpt-4o-mini", validation_alias="WHYBOT_LLM_MODEL")
+    llm_timeout_s: float = Field(default=8.0, validation_alias="WHYBOT_LLM_TIMEOUT")
+    reply_budget_s: float = Field(default=9.0, validation_alias="WHYBOT_REPLY_BUDGET")
+    redact_pii: bool = Field(default=False, validation_alias="WHYBOT_REDACT_PII")
+
+    # Retrieval and answering
+    ask_top_k: int = Field(default=5, validation_alias=AliasChoices("WHYBOT_ASK_TOP_K"))
+    min_term_coverage: float = Field(
+        default=0.5, validation_alias="WHYBOT_MIN_TERM_COVERAGE",
+        description="share of the question's terms the best source must contain before we answer",
+    )
+
+    # Digests
+    digest_top_n: int = Field(default=5, validation_alias="WHYBOT_DIGEST_TOP_N")
+    digest_quiet_note: bool = Field(default=True, validation_alias="WHYBOT_DIGEST_QUIET_NOTE")
+    digest_grace_hours: float = Field(default=6.0, validation_alias="WHYBOT_DIGEST_GRACE_HOURS")
+    scheduler_enabled: bool = Field(default=True, validation_alias="WHYBOT_SCHEDULER")
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,53 @@
+"""What a skill is and what it gets to work with. Skills never see a platform payload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.backends.importance import ImportanceScorer
+from bot.backends.llm.base import TextGenerator
+from bot.backends.retrieval.base import Retriever
+from bot.models import ChatEvent, Reader, Reply, Route
+from bot.settings import Settings
+from storage import Storage
+
+
+class SkillRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event: ChatEvent
+    args: str
+    route: Route
+    reader: Reader
+    tenant_id: str
+
+
+@dataclass
+class SkillContext:
+    """Everything a skill may use, passed in (no globals), so tests can hand in real peers."""
+
+    storage: Storage
+    retriever: Retriever
+    generator: TextGenerator
+    scorer: ImportanceScorer
+    settings: Settings
+    clock: Callable[[], datetime]
+
+
+class SkillError(Exception):
+    """A problem the user can fix (bad arguments, unknown channel); the message is shown to them."""
+
+
+class Skill(Protocol):
+    name: str
+    aliases: tuple[str, ...]
+    summary: str
+    usage: tuple[str, ...]
+    examples: tuple[str, ...]
+
+    async def run(self, request: SkillRequest, ctx: SkillContext) -> Reply: ...

@@ -1,0 +1,89 @@
+"""Text handling shared by retrieval, the extractive generator and the classifier.
+
+One tokenizer everywhere, so a term the rationale says "matched" is the same term the index scored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_WORD = re.compile(r"[\w][\w'\-]*[\w]|[\w]", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_SLACK_MARKUP = re.compile(r"<([@#!][^>|]*)(?:\|([^>]*))?>")
+_LINK_MARKUP = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
+
+STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN) | frozenset(
+    {"whybot", "please", "pls", "hey", "hi", "hello", "thanks", "thank", "know", "tell", "anyone", "does",
+     "did", "do", "can", "could", "would", "should", "we", "our", "us", "i", "me", "my", "you", "your",
+     "what", "when", "where", "who", "why", "how", "which", "s", "t", "re", "ve", "ll", "d", "m"}
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, keeping in-word apostrophes and hyphens."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning; numbers count only when they look like codes (503, 2024)."""
+    return [w for w in words(text) if (w.isdigit() and len(w) >= 3) or (not w.isdigit() and w not in STOPWORDS)]
+
+
+def stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+def terms(text: str) -> list[str]:
+    """Index terms: content words, stemmed. Used for both documents and queries."""
+    stemmer = _stemmer()
+    return [str(t) for t in stemmer.stemWords(content_words(text))]
+
+
+def surface_terms(text: str) -> dict[str, str]:
+    """Map each index term of `text` to the first word that produced it, for readable rationales."""
+    mapping: dict[str, str] = {}
+    for word in content_words(text):
+        mapping.setdefault(stem(word), word)
+    return mapping
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def plain(text: str) -> str:
+    """Strip Slack-style `<@U1>`, `<#C1|name>` and `<url|label>` markup to readable text."""
+    text = _LINK_MARKUP.sub(lambda m: m.group(2) or m.group(1), text)
+    return _SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1), text)
+
+
+def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
+    """Cut at a word boundary so snippets never end mid-word."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - len(ellipsis))]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:") + ellipsis
+
+
+def overlap(query_terms: Iterable[str], text: str) -> list[str]:
+    """Query terms (index form) that occur in `text`, in query order."""
+    present = set(terms(text))
+    seen: list[str] = []
+    for term in query_terms:
+        if term in present and term not in seen:
+            seen.append(term)
+    return seen

@@ -1,0 +1,61 @@
+"""Who may see which channel's content. Every source shown anywhere passes through here.
+
+The rule: content from channel S may be shown to a reader when S is a public channel of the
+reader's tenant, when it is shown back in S itself, or when every person who will read the answer
+is a member of S (in private: the reader alone; in a private channel, group or DM: all its members).
+A public channel's readers are "everyone", so private content never goes there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.models import Reader
+from storage import ChannelRecord
+
+
+class Visibility:
+    def __init__(self, reader: Reader, tenant_id: str, channels: Iterable[ChannelRecord]) -> None:
+        self.reader = reader
+        self.tenant_id = tenant_id
+        self._channels = {c.external_id: c for c in channels if c.tenant_id == tenant_id}
+        self.audience = self._audience()
+        self._allowed = {c.external_id for c in self._channels.values() if self._may_see(c)}
+        if reader.channel:
+            self._allowed.add(reader.channel)
+
+    def _audience(self) -> frozenset[str] | None:
+        """The people who will read what we show; None means anyone in the tenant."""
+        if self.reader.private:
+            return frozenset({self.reader.user})
+        here = self._channels.get(self.reader.channel or "")
+        if here is None or not self._is_restricted(here):
+            return None
+        return here.member_ids | {self.reader.user}
+
+    @staticmethod
+    def _is_restricted(channel: ChannelRecord) -> bool:
+        return channel.is_private or channel.kind in ("group", "dm")
+
+    def _may_see(self, channel: ChannelRecord) -> bool:
+        if not self._is_restricted(channel):
+            return True
+        if channel.external_id == self.reader.channel:
+            return True
+        return self.audience is not None and bool(self.audience) and self.audience <= channel.member_ids
+
+    def may_see_channel(self, channel_external_id: str | None) -> bool:
+        """None stands for tenant-wide content (documents not tied to a channel)."""
+        return channel_external_id is None or channel_external_id in self._allowed
+
+    @property
+    def allowed_channels(self) -> frozenset[str]:
+        return frozenset(self._allowed)
+
+    def channel(self, external_id: str) -> ChannelRecord | None:
+        return self._channels.get(external_id)
+
+    @property
+    def allowed_channel_ids(self) -> frozenset[int]:
+        """Storage ids of the channels whose content may be shown (for retrieval masks)."""
+        return frozenset(c.id for c in self._channels.values() if c.external_id in self._allowed)

@@ -1,0 +1,138 @@
+"""ask: answer a question from the team's own messages and documents, with citations.
+
+Declines ("I couldn't find this") when even the best source covers too little of the question,
+and then shows what it searched, so the reader can rephrase instead of trusting a guess.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from bot import text as textlib
+from bot.backends.llm.base import Passage
+from bot.backends.retrieval.base import Hit, SearchResult
+from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
+from bot.models import FollowUp, Generator, Inputs, Rationale, Reply
+from bot.skill import SkillContext, SkillError, SkillRequest
+from bot.visibility import Visibility
+
+_QUESTION = re.compile(r"\?\s*$")
+
+
+class AskSkill:
+    name = "ask"
+    aliases = ("question", "q", "find", "search")
+    summary = "Answer a question from this workspace's messages and documents, with sources."
+    usage = ("ask <question>",)
+    examples = ("ask when is the release freeze?", "ask who owns the billing service?")
+
+    async def run(self, request: SkillRequest, ctx: SkillContext) -> Reply:
+        question = request.args.strip()
+        if not question:
+            raise SkillError("Ask me a question, for example `ask when is the release freeze?`")
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        visibility = Visibility(request.reader, request.tenant_id, channels)
+        k = ctx.settings.ask_top_k
+        result = await ctx.retriever.search(request.tenant_id, question, visibility.allowed_channel_ids, k=k)
+        timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
+        surface = textlib.surface_terms(question)
+        hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)]
+        passages, channel_by_source = self._passages(hits, surface)
+        thread_answers = await self._thread_answers(request, ctx, hits, result.query_terms, len(passages), surface,
+                                                    channel_by_source)
+        passages += thread_answers
+        notes = {p.number: "best reply in the thread of a matching question" for p in thread_answers}
+        inputs = Inputs(query=question, query_terms=[surface.get(t, t) for t in result.query_terms],
+                        channels=sorted(c.name for c in channels if c.external_id in visibility.allowed_channels),
+                        messages_considered=result.searched_messages,
+                        documents_considered=result.searched_documents, candidates=len(result.hits))
+        coverage = self._coverage(hits, result.query_terms)
+        if not hits or coverage < ctx.settings.min_term_coverage:
+            return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
+                                 ctx.settings.min_term_coverage, timings)
+        started = time.perf_counter()
+        draft = await ctx.generator.answer(question, passages)
+        timings["generate"] = round((time.perf_counter() - started) * 1000, 2)
+        cited = verified_citations(draft, passages)
+        by_number = {p.number: p for p in passages}
+        citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
+        caveats = list(draft.caveats)
+        invented = [n for n in draft.cited if n not in by_number]
+        if invented:
+            caveats.append(f"removed citation(s) {', '.join(f'[{n}]' for n in invented)}: no such source")
+        unused = len(passages) - len(cited)
+        rationale = Rationale(
+            skill=self.name, route=request.route, inputs=inputs,
+            evidence=[evidence(p, channel_by_source.get(p.source_id), used=p.number in cited,
+                               note=notes.get(p.number, "")) for p in passages],
+            generator=draft.generator, caveats=caveats, withheld_sources=result.withheld,
+            left_out=[f"{unused} matching source(s) not quoted: lower ranked or repeating a quoted one"]
+            if unused > 0 else [],
+            timings_ms=timings,
+        )
+        return Reply(title=f"About “{textlib.shorten(question, 80)}”", body=draft.text, citations=citations,
+                     rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",
+                                                               command="summarize last 24h")])
+
+    @staticmethod
+    def _passages(hits: list[Hit], surface: dict[str, str]) -> tuple[list[Passage], dict[str, str | None]]:
+        passages = [passage_from_hit(i, h, surface) for i, h in enumerate(hits, start=1)]
+        return passages, {h.source_id: h.channel_external_id for h in hits}
+
+    @staticmethod
+    def _coverage(hits: list[Hit], query_terms: list[str]) -> float:
+        if not hits or not query_terms:
+            return 0.0
+        return max(len(h.matched_terms) for h in hits) / len(query_terms)
+
+    async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
+                              query_terms: list[str], offset: int, surface: dict[str, str],
+                              channel_by_source: dict[str, str | None]) -> list[Passage]:
+        """A matching question is rarely the answer: bring in the best reply from its thread."""
+        extra: list[Passage] = []
+        seen = {h.source_id for h in hits}
+        for hit in hits[:3]:
+            m = hit.message
+            if m is None or not _QUESTION.search(m.text.strip()) or (m.reply_count == 0 and not m.thread_external_id):
+                continue
+            thread = await ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root)
+            replies = [r for r in thread if r.external_id != m.external_id and r.source_id not in seen
+                       and not r.is_bot and r.user_external_id != m.user_external_id]
+            if not replies:
+                continue
+            best = max(replies, key=lambda r: (len(textlib.overlap(query_terms, r.text)), -r.created_at.timestamp()))
+            seen.add(best.source_id)
+            matched = [surface.get(t, t) for t in textlib.overlap(query_terms, best.text)]
+            extra.append(passage_from_message(offset + len(extra) + 1, best, score=round(hit.score * 0.9, 4),
+                                              matched=matched))
+            channel_by_source[best.source_id] = best.channel_external_id
+        return extra
+
+    def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
+                 channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,
+                 timings: dict[str, float]) -> Reply:
+        terms = ", ".join(f"`{t}`" for t in inputs.query_terms) or "(no searchable words)"
+        where = f"{result.searched_messages:,} messages"
+        if result.searched_documents:
+            where += f" and {result.searched_documents:,} document passages"
+        lines = [f"I couldn't find this. I searched {where} you can see for {terms}."]
+        if passages:
+            lines.append("Closest matches, which don't answer it:")
+            lines += [f"• {textlib.shorten(p.text, 120)} — {p.author} [{p.number}]" for p in passages[:3]]
+        lines.append("Try other words, or ask in the channel where this would have been discussed.")
+        citations = [citation(p, channel_by_source.get(p.source_id)) for p in passages[:3]]
+        reason = (f"best source covers {coverage:.0%} of the question's terms; I answer from {needed:.0%}"
+                  if passages else "no source matched any of the question's terms")
+        rationale = Rationale(
+            skill=self.name, route=request.route, inputs=inputs,
+            evidence=[evidence(p, channel_by_source.get(p.source_id), used=False, note="too weak to answer from")
+                      for p in passages],
+            generator=Generator(kind="extractive", reason="not run: the evidence was too thin to answer from"), caveats=[f"declined: {reason}"],
+            withheld_sources=result.withheld, timings_ms=timings,
+        )
+        return Reply(title="I couldn't find this", body="\n".join(lines), citations=citations, rationale=rationale,
+                     follow_ups=[FollowUp(label="Help", command="help")])
+

@@ -1,0 +1,14 @@
+"""The one place skills are registered. Adding a skill means adding it here."""
+
+from __future__ import annotations
+
+from bot.skill import Skill
+from skills.ask import AskSkill
+from skills.digest import DigestSkill
+from skills.help import HelpSkill
+from skills.summarize import SummarizeSkill
+
+
+def default_skills() -> list[Skill]:
+    skills: list[Skill] = [AskSkill(), SummarizeSkill(), DigestSkill()]
+    return [*skills, HelpSkill(skills)]

@@ -1,0 +1,63 @@
+"""Decisions (a reply plus its rationale and who may read it) and the feedback on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from storage.db import Database
+from storage.records import DecisionRecord
+from storage.tables import Decision, Feedback
+from storage.upsert import upsert
+
+
+def _record(d: Decision) -> DecisionRecord:
+    return DecisionRecord(d.id, d.tenant_id, d.channel_external_id, d.user_external_id, d.private, d.skill,
+                          d.rationale, d.reply, d.posted_ref, d.created_at)
+
+
+class DecisionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save(self, *, decision_id: str, tenant_id: str, channel_external_id: str | None,
+                   user_external_id: str | None, private: bool, skill: str, rationale: dict[str, Any],
+                   reply: dict[str, Any], created_at: datetime) -> None:
+        async with self.db.session() as s:
+            s.add(Decision(id=decision_id, tenant_id=tenant_id, channel_external_id=channel_external_id,
+                           user_external_id=user_external_id, private=private, skill=skill,
+                           rationale=rationale, reply=reply, created_at=created_at))
+
+    async def get(self, decision_id: str) -> DecisionRecord | None:
+        async with self.db.session() as s:
+            row = await s.get(Decision, decision_id)
+            return _record(row) if row else None
+
+    async def set_posted_ref(self, decision_id: str, ref: dict[str, Any]) -> None:
+        """Remember where the reply was posted (message ts, activity id) so it can be updated in place."""
+        async with self.db.session() as s:
+            row = await s.get(Decision, decision_id)
+            if row is not None:
+                row.posted_ref = ref
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        async with self.db.session() as s:
+            result = await s.execute(delete(Decision).where(Decision.created_at < cutoff))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def record_feedback(self, decision_id: str, user_external_id: str, helpful: bool,
+                              item_id: str = "", comment: str = "") -> None:
+        """One vote per person per item; voting again changes the vote rather than adding one."""
+        async with self.db.session() as s:
+            await upsert(s, Feedback.__table__,
+                         {"decision_id": decision_id, "user_external_id": user_external_id, "item_id": item_id,
+                          "helpful": helpful, "comment": comment},
+                         conflict=["decision_id", "user_external_id", "item_id"], update=["helpful", "comment"])
+
+    async def feedback(self, decision_id: str) -> list[tuple[str, str, bool]]:
+        async with self.db.session() as s:
+            rows = await s.execute(select(Feedback.user_external_id, Feedback.item_id, Feedback.helpful)
+                                   .where(Feedback.decision_id == decision_id).order_by(Feedback.id))
+            return [(u, i, h) for u, i, h in rows.tuples()]

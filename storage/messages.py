@@ -1,0 +1,254 @@
+"""Messages and documents: the history skills read and the retrieval index is built from."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from storage.db import Database
+from storage.records import DocumentRecord, MessageRecord
+from storage.tables import Channel, Document, Message, User
+from storage.upsert import insert_for, upsert
+from storage.workspace import WorkspaceStore
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message as an adapter or importer hands it to storage (platform ids, not our keys)."""
+
+    channel_external_id: str
+    external_id: str
+    text: str
+    created_at: datetime
+    user_external_id: str | None = None
+    thread_external_id: str | None = None
+    reaction_count: int = 0
+    reply_count: int = 0
+    mention_count: int = 0
+    file_count: int = 0
+    permalink: str | None = None
+    is_bot: bool = False
+    edited_at: datetime | None = None
+
+
+_U = aliased(User)
+
+
+def _message_query() -> Select[Any]:
+    return (
+        select(Message, Channel.external_id, Channel.name, _U.external_id, _U.display_name, _U.name)
+        .join(Channel, Channel.id == Message.channel_id)
+        .outerjoin(_U, _U.id == Message.user_id)
+    )
+
+
+def _record(row: Any) -> MessageRecord:
+    m, channel_ext, channel_name, user_ext, display, name = row
+    return MessageRecord(
+        id=m.id, tenant_id=m.tenant_id, channel_id=m.channel_id, channel_external_id=channel_ext,
+        channel_name=channel_name, external_id=m.external_id, thread_external_id=m.thread_external_id,
+        user_external_id=user_ext, user_name=display or name or user_ext or "someone", text=m.text,
+        created_at=m.created_at, edited_at=m.edited_at, reaction_count=m.reaction_count,
+        reply_count=m.reply_count, mention_count=m.mention_count, file_count=m.file_count,
+        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted,
+    )
+
+
+def _document(d: Document) -> DocumentRecord:
+    return DocumentRecord(d.id, d.tenant_id, d.channel_id, d.path, d.title, d.text, d.url, d.updated_at,
+                          d.deleted)
+
+
+class MessageStore:
+    def __init__(self, db: Database, workspace: WorkspaceStore) -> None:
+        self.db = db
+        self.workspace = workspace
+
+    async def _keys(self, tenant_id: str, items: Iterable[NewMessage]) -> tuple[dict[str, int], dict[str, int]]:
+        items = list(items)
+        channels = {i.channel_external_id for i in items}
+        users = {i.user_external_id for i in items if i.user_external_id}
+        async with self.db.session() as s:
+            known_c = dict((await s.execute(select(Channel.external_id, Channel.id).where(
+                Channel.tenant_id == tenant_id, Channel.external_id.in_(channels)))).tuples().all())
+            known_u = dict((await s.execute(select(User.external_id, User.id).where(
+                User.tenant_id == tenant_id, User.external_id.in_(users)))).tuples().all())
+        for c in channels - known_c.keys():
+            known_c[c] = await self.workspace.ensure_channel(tenant_id, c)
+        for u in users - known_u.keys():
+            known_u[u] = await self.workspace.ensure_user(tenant_id, u)
+        return known_c, known_u
+
+    async def upsert(self, tenant_id: str, item: NewMessage) -> MessageRecord:
+        """Store or refresh one message; a reply bumps its thread root's reply count once."""
+        (channel_ids, user_ids) = await self._keys(tenant_id, [item])
+        channel_id = channel_ids[item.channel_external_id]
+        values = self._values(tenant_id, item, channel_ids, user_ids)
+        async with self.db.session() as s:
+            existed = await s.scalar(select(Message.id).where(
+                Message.channel_id == channel_id, Message.external_id == item.external_id))
+            await upsert(s, Message.__table__, values, conflict=["channel_id", "external_id"],
+                         update=["text", "edited_at", "reaction_count", "mention_count", "file_count",
+                                 "permalink", "thread_external_id", "deleted"])
+            if existed is None and item.thread_external_id and item.thread_external_id != item.external_id:
+                await s.execute(update(Message).where(
+                    Message.channel_id == channel_id, Message.external_id == item.thread_external_id,
+                ).values(reply_count=Message.reply_count + 1))
+            row = (await s.execute(_message_query().where(
+                Message.channel_id == channel_id, Message.external_id == item.external_id))).one()
+        return _record(row)
+
+    @staticmethod
+    def _values(tenant_id: str, item: NewMessage, channel_ids: dict[str, int],
+                user_ids: dict[str, int]) -> dict[str, Any]:
+        thread = item.thread_external_id if item.thread_external_id != item.external_id else None
+        return {
+            "tenant_id": tenant_id, "channel_id": channel_ids[item.channel_external_id],
+            "external_id": item.external_id, "thread_external_id": thread,
+            "user_id": user_ids.get(item.user_external_id or ""), "text": item.text,
+            "created_at": item.created_at, "edited_at": item.edited_at,
+            "reaction_count": item.reaction_count, "reply_count": item.reply_count,
+            "mention_count": item.mention_count, "file_count": item.file_count, "permalink": item.permalink,
+            "is_bot": item.is_bot, "deleted": False,
+        }
+
+    async def bulk_insert(self, tenant_id: str, items: Sequence[NewMessage]) -> int:
+        """Fast path for imports and backfills: insert new messages, skip ones already stored."""
+        if not items:
+            return 0
+        channel_ids, user_ids = await self._keys(tenant_id, items)
+        rows = [self._values(tenant_id, i, channel_ids, user_ids) for i in items]
+        inserted = 0
+        async with self.db.session() as s:
+            for start in range(0, len(rows), 500):
+                chunk = rows[start:start + 500]
+                stmt = insert_for(s, Message.__table__).values(chunk).on_conflict_do_nothing(
+                    index_elements=["channel_id", "external_id"])
+                result = await s.execute(stmt)
+                inserted += max(0, getattr(result, "rowcount", 0) or 0)
+        return inserted
+
+    async def edit(self, tenant_id: str, channel_external_id: str, external_id: str, text: str,
+                   edited_at: datetime | None = None) -> MessageRecord | None:
+        async with self.db.session() as s:
+            row = (await s.execute(_message_query().where(
+                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
+                Message.external_id == external_id))).one_or_none()
+            if row is None:
+                return None
+            row[0].text = text
+            row[0].edited_at = edited_at or datetime.now(UTC)
+            await s.flush()
+            return _record(row)
+
+    async def mark_deleted(self, tenant_id: str, channel_external_id: str, external_id: str) -> int | None:
+        """Soft delete: the text is dropped at once; the row stays so thread counts remain honest."""
+        async with self.db.session() as s:
+            m = await s.scalar(select(Message).join(Channel, Channel.id == Message.channel_id).where(
+                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
+                Message.external_id == external_id))
+            if m is None:
+                return None
+            m.deleted = True
+            m.text = ""
+            return m.id
+
+    async def get(self, ids: Iterable[int]) -> list[MessageRecord]:
+        ids = list(ids)
+        if not ids:
+            return []
+        async with self.db.session() as s:
+            rows = (await s.execute(_message_query().where(Message.id.in_(ids)))).all()
+        by_id = {r[0].id: _record(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    async def find(self, tenant_id: str, channel_external_id: str, external_id: str) -> MessageRecord | None:
+        async with self.db.session() as s:
+            row = (await s.execute(_message_query().where(
+                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
+                Message.external_id == external_id))).one_or_none()
+        return _record(row) if row else None
+
+    async def thread(self, tenant_id: str, channel_external_id: str, root: str) -> list[MessageRecord]:
+        async with self.db.session() as s:
+            rows = (await s.execute(_message_query().where(
+                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
+                Message.deleted.is_(False),
+                or_(Message.external_id == root, Message.thread_external_id == root),
+            ).order_by(Message.created_at, Message.id))).all()
+        return [_record(r) for r in rows]
+
+    async def window(self, tenant_id: str, channel_external_ids: Sequence[str], start: datetime,
+                     end: datetime, *, include_bots: bool = True) -> list[MessageRecord]:
+        """Live messages in the channels between start (inclusive) and end (exclusive), oldest first."""
+        conditions = [Message.tenant_id == tenant_id, Channel.external_id.in_(list(channel_external_ids)),
+                      Message.deleted.is_(False), Message.created_at >= start, Message.created_at < end]
+        if not include_bots:
+            conditions.append(Message.is_bot.is_(False))
+        async with self.db.session() as s:
+            rows = (await s.execute(_message_query().where(and_(*conditions))
+                                    .order_by(Message.created_at, Message.id))).all()
+        return [_record(r) for r in rows]
+
+    async def latest_thread_root(self, tenant_id: str, channel_external_id: str,
+                                 before: datetime | None = None) -> str | None:
+        """The most recently active thread in a channel, ignoring the bot's own messages."""
+        conditions = [Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
+                      Message.deleted.is_(False), Message.is_bot.is_(False)]
+        if before is not None:
+            conditions.append(Message.created_at <= before)
+        async with self.db.session() as s:
+            row = (await s.execute(
+                select(Message.thread_external_id, Message.external_id)
+                .join(Channel, Channel.id == Message.channel_id).where(and_(*conditions))
+                .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))).one_or_none()
+        return (row[0] or row[1]) if row else None
+
+    async def count(self, tenant_id: str | None = None) -> int:
+        async with self.db.session() as s:
+            query = select(func.count(Message.id)).where(Message.deleted.is_(False))
+            if tenant_id is not None:
+                query = query.where(Message.tenant_id == tenant_id)
+            return int(await s.scalar(query) or 0)
+
+    async def stream(self, tenant_id: str, *, after_id: int = 0, batch: int = 5000
+                     ) -> AsyncIterator[list[MessageRecord]]:
+        """Live messages of a tenant in id order, in batches (for building the index)."""
+        last = after_id
+        while True:
+            async with self.db.session() as s:
+                rows = (await s.execute(_message_query().where(
+                    Message.tenant_id == tenant_id, Message.id > last, Message.deleted.is_(False),
+                ).order_by(Message.id).limit(batch))).all()
+            if not rows:
+                return
+            records = [_record(r) for r in rows]
+            last = records[-1].id
+            yield records
+
+    # documents -------------------------------------------------------------------------------
+
+    async def upsert_document(self, tenant_id: str, path: str, title: str, text: str, *,
+                              url: str | None = None, channel_external_id: str | None = None) -> DocumentRecord:
+        channel_id = (await self.workspace.ensure_channel(tenant_id, channel_external_id)
+                      if channel_external_id else None)
+        values = {"tenant_id": tenant_id, "path": path, "title": title, "text": text, "url": url,
+                  "channel_id": channel_id, "updated_at": datetime.now(UTC), "deleted": False}
+        async with self.db.session() as s:
+            await upsert(s, Document.__table__, values, conflict=["tenant_id", "path"],
+                         update=["title", "text", "url", "channel_id", "updated_at", "deleted"])
+            doc = await s.scalar(select(Document).where(Document.tenant_id == tenant_id, Document.path == path))
+            assert doc is not None
+            return _document(doc)
+
+    async def documents(self, tenant_id: str, ids: Iterable[int] | None = None) -> list[DocumentRecord]:
+        async with self.db.session() as s:
+            query = select(Document).where(Document.tenant_id == tenant_id, Document.deleted.is_(False))
+            if ids is not None:
+                query = query.where(Document.id.in_(list(ids)))
+            return [_document(d) for d in await s.scalars(query.order_by(Document.id))]

@@ -1,0 +1,116 @@
+"""Plain, read-only views of stored rows handed to the rest of the code (no ORM objects escape)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def tenant_key(platform: str, external_id: str) -> str:
+    return f"{platform}:{external_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRecord:
+    id: int
+    tenant_id: str
+    external_id: str
+    name: str
+    kind: str
+    is_private: bool
+    member_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    tenant_id: str
+    external_id: str
+    name: str
+    display_name: str
+    tz: str | None
+    is_bot: bool
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name or self.external_id
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: int
+    tenant_id: str
+    channel_id: int
+    channel_external_id: str
+    channel_name: str
+    external_id: str
+    thread_external_id: str | None
+    user_external_id: str | None
+    user_name: str
+    text: str
+    created_at: datetime
+    edited_at: datetime | None = None
+    reaction_count: int = 0
+    reply_count: int = 0
+    mention_count: int = 0
+    file_count: int = 0
+    permalink: str | None = None
+    is_bot: bool = False
+    deleted: bool = False
+
+    @property
+    def source_id(self) -> str:
+        return f"message:{self.id}"
+
+    @property
+    def thread_root(self) -> str:
+        """The thread this message belongs to; a top-level message is its own thread."""
+        return self.thread_external_id or self.external_id
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    id: int
+    tenant_id: str
+    channel_id: int | None
+    path: str
+    title: str
+    text: str
+    url: str | None
+    updated_at: datetime
+    deleted: bool = False
+
+    @property
+    def source_id(self) -> str:
+        return f"document:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    id: str
+    tenant_id: str
+    channel_external_id: str | None
+    user_external_id: str | None
+    private: bool
+    skill: str
+    rationale: dict[str, Any]
+    reply: dict[str, Any]
+    posted_ref: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    id: int
+    tenant_id: str
+    platform: str
+    channel_external_id: str
+    cron: str
+    tz: str
+    description: str
+    top_n: int
+    created_by: str
+    active: bool
+    reference: dict[str, Any]
+    created_at: datetime

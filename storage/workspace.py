@@ -1,0 +1,193 @@
+"""Tenants, channels, users and channel membership."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+
+from storage.db import Database
+from storage.records import ChannelRecord, UserRecord, tenant_key
+from storage.tables import Channel, ChannelMember, Tenant, User
+from storage.upsert import upsert
+
+
+def _user(row: User) -> UserRecord:
+    return UserRecord(row.id, row.tenant_id, row.external_id, row.name, row.display_name, row.tz, row.is_bot)
+
+
+class WorkspaceStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def ensure_tenant(self, platform: str, external_id: str, name: str = "") -> str:
+        key = tenant_key(platform, external_id)
+        async with self.db.session() as s:
+            await upsert(
+                s, Tenant.__table__,
+                {"id": key, "platform": platform, "external_id": external_id, "name": name},
+                conflict=["id"], update=["name"] if name else [],
+            )
+        return key
+
+    async def tenant_exists(self, tenant_id: str) -> bool:
+        async with self.db.session() as s:
+            return (await s.get(Tenant, tenant_id)) is not None
+
+    async def list_tenants(self) -> list[str]:
+        async with self.db.session() as s:
+            return list((await s.scalars(select(Tenant.id).order_by(Tenant.id))).all())
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        """Remove everything we hold for a tenant (uninstall, data deletion request)."""
+        async with self.db.session() as s:
+            await s.execute(delete(Tenant).where(Tenant.id == tenant_id))
+
+    async def upsert_channel(
+        self,
+        tenant_id: str,
+        external_id: str,
+        *,
+        name: str | None = None,
+        kind: str = "channel",
+        is_private: bool = False,
+        topic: str = "",
+    ) -> int:
+        values = {"tenant_id": tenant_id, "external_id": external_id, "name": name or external_id,
+                  "kind": kind, "is_private": is_private, "topic": topic}
+        update = ["kind", "is_private", "topic"] + (["name"] if name else [])
+        async with self.db.session() as s:
+            await upsert(s, Channel.__table__, values, conflict=["tenant_id", "external_id"], update=update)
+            channel_id = await s.scalar(
+                select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == external_id)
+            )
+        assert channel_id is not None
+        return channel_id
+
+    async def ensure_channel(self, tenant_id: str, external_id: str, *, kind: str = "channel",
+                             is_private: bool = False) -> int:
+        """The channel's id, creating a minimal row (never overwriting a known one) if it is new."""
+        async with self.db.session() as s:
+            found = await s.scalar(
+                select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == external_id)
+            )
+            if found is not None:
+                return found
+            await upsert(s, Channel.__table__,
+                         {"tenant_id": tenant_id, "external_id": external_id, "name": external_id,
+                          "kind": kind, "is_private": is_private, "topic": ""},
+                         conflict=["tenant_id", "external_id"], update=[])
+            channel_id = await s.scalar(
+                select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == external_id)
+            )
+        assert channel_id is not None
+        return channel_id
+
+    async def upsert_user(
+        self,
+        tenant_id: str,
+        external_id: str,
+        *,
+        name: str | None = None,
+        display_name: str | None = None,
+        tz: str | None = None,
+        is_bot: bool = False,
+    ) -> int:
+        values = {"tenant_id": tenant_id, "external_id": external_id, "name": name or "",
+                  "display_name": display_name or "", "tz": tz, "is_bot": is_bot}
+        update = [k for k in ("name", "display_name", "tz") if values[k]] + ["is_bot"]
+        async with self.db.session() as s:
+            await upsert(s, User.__table__, values, conflict=["tenant_id", "external_id"], update=update)
+            user_id = await s.scalar(
+                select(User.id).where(User.tenant_id == tenant_id, User.external_id == external_id)
+            )
+        assert user_id is not None
+        return user_id
+
+    async def ensure_user(self, tenant_id: str, external_id: str) -> int:
+        async with self.db.session() as s:
+            found = await s.scalar(
+                select(User.id).where(User.tenant_id == tenant_id, User.external_id == external_id)
+            )
+            if found is not None:
+                return found
+            await upsert(s, User.__table__,
+                         {"tenant_id": tenant_id, "external_id": external_id, "name": "", "display_name": "",
+                          "tz": None, "is_bot": False},
+                         conflict=["tenant_id", "external_id"], update=[])
+            user_id = await s.scalar(
+                select(User.id).where(User.tenant_id == tenant_id, User.external_id == external_id)
+            )
+        assert user_id is not None
+        return user_id
+
+    async def get_user(self, tenant_id: str, external_id: str) -> UserRecord | None:
+        async with self.db.session() as s:
+            row = await s.scalar(
+                select(User).where(User.tenant_id == tenant_id, User.external_id == external_id)
+            )
+            return _user(row) if row else None
+
+    async def list_users(self, tenant_id: str) -> list[UserRecord]:
+        async with self.db.session() as s:
+            rows = await s.scalars(select(User).where(User.tenant_id == tenant_id).order_by(User.name))
+            return [_user(r) for r in rows]
+
+    async def set_members(self, tenant_id: str, channel_external_id: str, user_external_ids: Iterable[str]) -> None:
+        """Replace a channel's membership with exactly these users."""
+        channel_id = await self.ensure_channel(tenant_id, channel_external_id)
+        user_ids = [await self.ensure_user(tenant_id, uid) for uid in dict.fromkeys(user_external_ids)]
+        async with self.db.session() as s:
+            await s.execute(delete(ChannelMember).where(ChannelMember.channel_id == channel_id))
+            for uid in user_ids:
+                s.add(ChannelMember(channel_id=channel_id, user_id=uid))
+
+    async def add_member(self, tenant_id: str, channel_external_id: str, user_external_id: str) -> None:
+        channel_id = await self.ensure_channel(tenant_id, channel_external_id)
+        user_id = await self.ensure_user(tenant_id, user_external_id)
+        async with self.db.session() as s:
+            await upsert(s, ChannelMember.__table__, {"channel_id": channel_id, "user_id": user_id},
+                         conflict=["channel_id", "user_id"], update=[])
+
+    async def remove_member(self, tenant_id: str, channel_external_id: str, user_external_id: str) -> None:
+        async with self.db.session() as s:
+            channel_id = await s.scalar(select(Channel.id).where(
+                Channel.tenant_id == tenant_id, Channel.external_id == channel_external_id))
+            user_id = await s.scalar(select(User.id).where(
+                User.tenant_id == tenant_id, User.external_id == user_external_id))
+            if channel_id is not None and user_id is not None:
+                await s.execute(delete(ChannelMember).where(
+                    ChannelMember.channel_id == channel_id, ChannelMember.user_id == user_id))
+
+    async def channels(self, tenant_id: str, external_ids: Iterable[str] | None = None) -> list[ChannelRecord]:
+        """Channels of a tenant with their member lists (all of them, or the ones named)."""
+        async with self.db.session() as s:
+            query = select(Channel).where(Channel.tenant_id == tenant_id)
+            if external_ids is not None:
+                query = query.where(Channel.external_id.in_(list(external_ids)))
+            rows = list(await s.scalars(query.order_by(Channel.name)))
+            members: dict[int, set[str]] = defaultdict(set)
+            if rows:
+                pairs = await s.execute(
+                    select(ChannelMember.channel_id, User.external_id)
+                    .join(User, User.id == ChannelMember.user_id)
+                    .where(ChannelMember.channel_id.in_([r.id for r in rows]))
+                )
+                for channel_id, user_external in pairs:
+                    members[channel_id].add(user_external)
+        return [
+            ChannelRecord(r.id, r.tenant_id, r.external_id, r.name, r.kind, r.is_private,
+                          frozenset(members[r.id]))
+            for r in rows
+        ]
+
+    async def channel(self, tenant_id: str, external_id: str) -> ChannelRecord | None:
+        found = await self.channels(tenant_id, [external_id])
+        return found[0] if found else None
+
+    async def channel_by_name(self, tenant_id: str, name: str) -> ChannelRecord | None:
+        async with self.db.session() as s:
+            external = await s.scalar(select(Channel.external_id).where(
+                Channel.tenant_id == tenant_id, Channel.name == name.lstrip("#")))
+        return await self.channel(tenant_id, external) if external else None
