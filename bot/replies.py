@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from bot.models import FollowUp, Rationale, Reply, Route
+from bot.skill import Skill
 
 
-class _Named(Protocol):
-    name: str
-    usage: tuple[str, ...]
-
-
-def problem_reply(message: str, skill: _Named, route: Route) -> Reply:
+def problem_reply(message: str, skill: Skill, route: Route) -> Reply:
     """A clear, friendly reply for a request we could not carry out, with how to do it right."""
     usage = "\n".join(f"• `{u}`" for u in skill.usage)
     body = message + (f"\n\nUsage:\n{usage}" if usage else "")

@@ -44,10 +44,19 @@ class SkillError(Exception):
 
 
 class Skill(Protocol):
-    name: str
-    aliases: tuple[str, ...]
-    summary: str
-    usage: tuple[str, ...]
-    examples: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def aliases(self) -> tuple[str, ...]: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def usage(self) -> tuple[str, ...]: ...
+
+    @property
+    def examples(self) -> tuple[str, ...]: ...
 
     async def run(self, request: SkillRequest, ctx: SkillContext) -> Reply: ...

@@ -13,6 +13,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 _WORD = re.compile(r"[\w][\w'\-]*[\w]|[\w]", re.UNICODE)
+_CONTRACTION = re.compile(r"['’](s|re|ll|ve|d|m|t)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SLACK_MARKUP = re.compile(r"<([@#!][^>|]*)(?:\|([^>]*))?>")
 _LINK_MARKUP = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
@@ -31,7 +32,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, keeping in-word apostrophes and hyphens."""
-    return [w.lower() for w in _WORD.findall(text)]
+    return [_CONTRACTION.sub("", w.lower()) for w in _WORD.findall(text)]
 
 
 def content_words(text: str) -> list[str]:

@@ -11,7 +11,7 @@ import time
 
 from bot import text as textlib
 from bot.backends.llm.base import Passage
-from bot.backends.retrieval.base import Hit, SearchResult
+from bot.backends.retrieval.base import Hit, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
 from bot.models import FollowUp, Generator, Inputs, Rationale, Reply
 from bot.skill import SkillContext, SkillError, SkillRequest
@@ -49,13 +49,17 @@ class AskSkill:
                         channels=sorted(c.name for c in channels if c.external_id in visibility.allowed_channels),
                         messages_considered=result.searched_messages,
                         documents_considered=result.searched_documents, candidates=len(result.hits))
-        coverage = self._coverage(hits, result.query_terms)
+        coverage = max((weighted_coverage(h.matched_terms, result.term_weights) for h in hits), default=0.0)
         if not hits or coverage < ctx.settings.min_term_coverage:
             return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
                                  ctx.settings.min_term_coverage, timings)
         started = time.perf_counter()
         draft = await ctx.generator.answer(question, passages)
         timings["generate"] = round((time.perf_counter() - started) * 1000, 2)
+        if not draft.text.strip():
+            return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
+                                 ctx.settings.min_term_coverage, timings,
+                                 why=draft.caveats[0] if draft.caveats else "")
         cited = verified_citations(draft, passages)
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
@@ -82,12 +86,6 @@ class AskSkill:
         passages = [passage_from_hit(i, h, surface) for i, h in enumerate(hits, start=1)]
         return passages, {h.source_id: h.channel_external_id for h in hits}
 
-    @staticmethod
-    def _coverage(hits: list[Hit], query_terms: list[str]) -> float:
-        if not hits or not query_terms:
-            return 0.0
-        return max(len(h.matched_terms) for h in hits) / len(query_terms)
-
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
                               query_terms: list[str], offset: int, surface: dict[str, str],
                               channel_by_source: dict[str, str | None]) -> list[Passage]:
@@ -113,24 +111,28 @@ class AskSkill:
 
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,
-                 timings: dict[str, float]) -> Reply:
+                 timings: dict[str, float], why: str = "") -> Reply:
         terms = ", ".join(f"`{t}`" for t in inputs.query_terms) or "(no searchable words)"
         where = f"{result.searched_messages:,} messages"
         if result.searched_documents:
             where += f" and {result.searched_documents:,} document passages"
-        lines = [f"I couldn't find this. I searched {where} you can see for {terms}."]
+        lines = [f"I couldn't find an answer. I searched {where} you can see for {terms}."]
+        if why:
+            lines.append(f"({why[0].upper()}{why[1:]}.)")
         if passages:
             lines.append("Closest matches, which don't answer it:")
             lines += [f"• {textlib.shorten(p.text, 120)} — {p.author} [{p.number}]" for p in passages[:3]]
         lines.append("Try other words, or ask in the channel where this would have been discussed.")
         citations = [citation(p, channel_by_source.get(p.source_id)) for p in passages[:3]]
-        reason = (f"best source covers {coverage:.0%} of the question's terms; I answer from {needed:.0%}"
+        reason = why or (f"best source covers {coverage:.0%} of the question (idf-weighted terms); "
+                         f"I answer from {needed:.0%}"
                   if passages else "no source matched any of the question's terms")
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
             evidence=[evidence(p, channel_by_source.get(p.source_id), used=False, note="too weak to answer from")
                       for p in passages],
-            generator=Generator(kind="extractive", reason="not run: the evidence was too thin to answer from"), caveats=[f"declined: {reason}"],
+            generator=Generator(kind="extractive", reason="not run: the evidence was too thin to answer from"),
+            caveats=[f"declined: {reason}"],
             withheld_sources=result.withheld, timings_ms=timings,
         )
         return Reply(title="I couldn't find this", body="\n".join(lines), citations=citations, rationale=rationale,

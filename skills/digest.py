@@ -181,7 +181,8 @@ class DigestSkill:
             created_by=request.event.user, reference=request.event.reference)
         upcoming = next_run(cron, zone, ctx.clock())
         rationale = Rationale(skill=self.name, route=request.route,
-                              caveats=[f"schedule `{cron}` in {zone} (croniter); next run {upcoming:%Y-%m-%d %H:%M} UTC"])
+                              caveats=[f"schedule `{cron}` in {zone} (croniter); "
+                                       f"next run {upcoming:%Y-%m-%d %H:%M} UTC"])
         return Reply(title="Digest scheduled",
                      body=f"#{channel.name} will get its top {top_n} threads {description} ({zone}). "
                           f"Next one: {upcoming.astimezone(ZoneInfo(zone)):%a %d %b %H:%M} {zone}.",

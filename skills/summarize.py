@@ -34,7 +34,7 @@ class SummarizeSkill:
         visibility = Visibility(request.reader, request.tenant_id, channels)
         channel = await self._channel(request, ctx, ref, visibility)
         wants_thread = bool(_THREAD_WORD.search(rest))
-        window, leftover = parse_window(_THREAD_WORD.sub("", rest), ctx.clock())
+        window, _ = parse_window(_THREAD_WORD.sub("", rest), ctx.clock())
         if ref is None and ((request.event.thread_id and not mentions_window(args)) or wants_thread):
             root = request.event.thread_id or await ctx.storage.messages.latest_thread_root(
                 request.tenant_id, channel.external_id, before=request.event.received_at)

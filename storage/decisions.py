@@ -51,7 +51,7 @@ class DecisionStore:
                               item_id: str = "", comment: str = "") -> None:
         """One vote per person per item; voting again changes the vote rather than adding one."""
         async with self.db.session() as s:
-            await upsert(s, Feedback.__table__,
+            await upsert(s, Feedback,
                          {"decision_id": decision_id, "user_external_id": user_external_id, "item_id": item_id,
                           "helpful": helpful, "comment": comment},
                          conflict=["decision_id", "user_external_id", "item_id"], update=["helpful", "comment"])

@@ -19,7 +19,7 @@ class ProcessedEvents:
         """True for the first delivery of `key` anywhere; False for every retry or duplicate."""
         async with self.db.session() as s:
             return await insert_ignoring_duplicates(
-                s, ProcessedEvent.__table__, {"key": key[:255], "received_at": datetime.now(UTC)}, ["key"])
+                s, ProcessedEvent, {"key": key[:255], "received_at": datetime.now(UTC)}, ["key"])
 
     async def release(self, key: str) -> None:
         """Forget a claim whose handling failed before anything was said, so a retry can do it."""

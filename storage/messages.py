@@ -39,7 +39,7 @@ class NewMessage:
 _U = aliased(User)
 
 
-def _message_query() -> Select[Any]:
+def _message_query() -> Select[Message, str, str, str, str, str]:
     return (
         select(Message, Channel.external_id, Channel.name, _U.external_id, _U.display_name, _U.name)
         .join(Channel, Channel.id == Message.channel_id)
@@ -92,7 +92,7 @@ class MessageStore:
         async with self.db.session() as s:
             existed = await s.scalar(select(Message.id).where(
                 Message.channel_id == channel_id, Message.external_id == item.external_id))
-            await upsert(s, Message.__table__, values, conflict=["channel_id", "external_id"],
+            await upsert(s, Message, values, conflict=["channel_id", "external_id"],
                          update=["text", "edited_at", "reaction_count", "mention_count", "file_count",
                                  "permalink", "thread_external_id", "deleted"])
             if existed is None and item.thread_external_id and item.thread_external_id != item.external_id:
@@ -127,7 +127,7 @@ class MessageStore:
         async with self.db.session() as s:
             for start in range(0, len(rows), 500):
                 chunk = rows[start:start + 500]
-                stmt = insert_for(s, Message.__table__).values(chunk).on_conflict_do_nothing(
+                stmt = insert_for(s, Message).values(chunk).on_conflict_do_nothing(
                     index_elements=["channel_id", "external_id"])
                 result = await s.execute(stmt)
                 inserted += max(0, getattr(result, "rowcount", 0) or 0)
@@ -240,7 +240,7 @@ class MessageStore:
         values = {"tenant_id": tenant_id, "path": path, "title": title, "text": text, "url": url,
                   "channel_id": channel_id, "updated_at": datetime.now(UTC), "deleted": False}
         async with self.db.session() as s:
-            await upsert(s, Document.__table__, values, conflict=["tenant_id", "path"],
+            await upsert(s, Document, values, conflict=["tenant_id", "path"],
                          update=["title", "text", "url", "channel_id", "updated_at", "deleted"])
             doc = await s.scalar(select(Document).where(Document.tenant_id == tenant_id, Document.path == path))
             assert doc is not None

@@ -30,7 +30,7 @@ class SubscriptionStore:
                   "cron": cron, "tz": tz, "description": description, "top_n": top_n, "created_by": created_by,
                   "active": True, "reference": reference or {}, "updated_at": datetime.now(UTC)}
         async with self.db.session() as s:
-            await upsert(s, DigestSubscription.__table__, values, conflict=["tenant_id", "channel_external_id"],
+            await upsert(s, DigestSubscription, values, conflict=["tenant_id", "channel_external_id"],
                          update=["cron", "tz", "description", "top_n", "created_by", "active", "reference",
                                  "updated_at"])
         found = await self.for_channel(tenant_id, channel_external_id)
@@ -70,7 +70,7 @@ class SubscriptionStore:
 
     async def save_reference(self, tenant_id: str, channel_external_id: str, reference: dict[str, Any]) -> None:
         async with self.db.session() as s:
-            await upsert(s, ConversationReference.__table__,
+            await upsert(s, ConversationReference,
                          {"tenant_id": tenant_id, "channel_external_id": channel_external_id,
                           "reference": reference, "updated_at": datetime.now(UTC)},
                          conflict=["tenant_id", "channel_external_id"], update=["reference", "updated_at"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.tables import Base
 
-def insert_for(session: AsyncSession, table: Table) -> Any:
-    dialect = session.bind.dialect.name
+
+def insert_for(session: AsyncSession, table: type[Base]) -> Any:
+    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
     if dialect == "sqlite":
@@ -21,7 +22,7 @@ def insert_for(session: AsyncSession, table: Table) -> Any:
 
 async def upsert(
     session: AsyncSession,
-    table: Table,
+    table: type[Base],
     values: dict[str, Any],
     conflict: Sequence[str],
     update: Sequence[str],
@@ -38,7 +39,7 @@ async def upsert(
 
 
 async def insert_ignoring_duplicates(
-    session: AsyncSession, table: Table, values: dict[str, Any], conflict: Sequence[str]
+    session: AsyncSession, table: type[Base], values: dict[str, Any], conflict: Sequence[str]
 ) -> bool:
     """True when the row was new; False when an equal key was already there (or just arrived)."""
     stmt = insert_for(session, table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))

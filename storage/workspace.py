@@ -25,7 +25,7 @@ class WorkspaceStore:
         key = tenant_key(platform, external_id)
         async with self.db.session() as s:
             await upsert(
-                s, Tenant.__table__,
+                s, Tenant,
                 {"id": key, "platform": platform, "external_id": external_id, "name": name},
                 conflict=["id"], update=["name"] if name else [],
             )
@@ -58,7 +58,7 @@ class WorkspaceStore:
                   "kind": kind, "is_private": is_private, "topic": topic}
         update = ["kind", "is_private", "topic"] + (["name"] if name else [])
         async with self.db.session() as s:
-            await upsert(s, Channel.__table__, values, conflict=["tenant_id", "external_id"], update=update)
+            await upsert(s, Channel, values, conflict=["tenant_id", "external_id"], update=update)
             channel_id = await s.scalar(
                 select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == external_id)
             )
@@ -74,7 +74,7 @@ class WorkspaceStore:
             )
             if found is not None:
                 return found
-            await upsert(s, Channel.__table__,
+            await upsert(s, Channel,
                          {"tenant_id": tenant_id, "external_id": external_id, "name": external_id,
                           "kind": kind, "is_private": is_private, "topic": ""},
                          conflict=["tenant_id", "external_id"], update=[])
@@ -98,7 +98,7 @@ class WorkspaceStore:
                   "display_name": display_name or "", "tz": tz, "is_bot": is_bot}
         update = [k for k in ("name", "display_name", "tz") if values[k]] + ["is_bot"]
         async with self.db.session() as s:
-            await upsert(s, User.__table__, values, conflict=["tenant_id", "external_id"], update=update)
+            await upsert(s, User, values, conflict=["tenant_id", "external_id"], update=update)
             user_id = await s.scalar(
                 select(User.id).where(User.tenant_id == tenant_id, User.external_id == external_id)
             )
@@ -112,7 +112,7 @@ class WorkspaceStore:
             )
             if found is not None:
                 return found
-            await upsert(s, User.__table__,
+            await upsert(s, User,
                          {"tenant_id": tenant_id, "external_id": external_id, "name": "", "display_name": "",
                           "tz": None, "is_bot": False},
                          conflict=["tenant_id", "external_id"], update=[])
@@ -147,7 +147,7 @@ class WorkspaceStore:
         channel_id = await self.ensure_channel(tenant_id, channel_external_id)
         user_id = await self.ensure_user(tenant_id, user_external_id)
         async with self.db.session() as s:
-            await upsert(s, ChannelMember.__table__, {"channel_id": channel_id, "user_id": user_id},
+            await upsert(s, ChannelMember, {"channel_id": channel_id, "user_id": user_id},
                          conflict=["channel_id", "user_id"], update=[])
 
     async def remove_member(self, tenant_id: str, channel_external_id: str, user_external_id: str) -> None:

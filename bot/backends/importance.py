@@ -23,10 +23,11 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "digest.json"
 
 _CUES: dict[str, re.Pattern[str]] = {
     "decision_cue": re.compile(r"\b(decided|decision|agreed|we(?:'ll| will) go with|approved|final call|settled on)\b"),
-    "incident_cue": re.compile(r"\b(incident|outage|down|sev[ -]?[0-3]|p[0-2]\b|rollback|rolled back|postmortem|"
-                               r"degraded|5\d\d errors?|on-?call|paged)\b"),
+    "incident_cue": re.compile(r"\b(incident|outage|(?:is|went|are) down|sev[ -]?[0-3]|p[0-2]|rollback|"
+                               r"rolled back|postmortem|degraded|5\d\ds?|paged)\b"),
     "question_cue": re.compile(r"\?|\b(does anyone know|how do (?:i|we)|anyone know|where is|what is)\b"),
-    "action_cue": re.compile(r"\b(action items?|todo|to-do|can you|could you|please|assign(?:ed)?|owner|follow[- ]up)\b"),
+    "action_cue": re.compile(r"\b(action items?|todo|to-do|can you|could you|please|assign(?:ed)?|owner|"
+                             r"follow[- ]up)\b"),
     "deadline_cue": re.compile(r"\b(deadline|due|by (?:mon|tue|wed|thu|fri|eod|end of)\w*|tomorrow|next week|"
                                r"cutoff|cut-off|freeze)\b"),
 }

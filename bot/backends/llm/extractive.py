@@ -6,6 +6,7 @@ or when the LLM is slow or down. Every sentence it picks carries the [n] of the 
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -54,37 +55,47 @@ class ExtractiveGenerator:
         return ExtractiveGenerator(reason)
 
     async def answer(self, question: str, passages: list[Passage]) -> Draft:
+        """Quote up to three sentences that answer; questions only echo the asker, so they never count."""
         started = time.perf_counter()
         query = set(textlib.terms(question))
-        picked: list[_Sentence] = []
-        for passage in passages:
-            best = self._best_sentence(passage, query)
-            if best is not None:
-                picked.append(best)
-        picked.sort(key=lambda s: -s.score)
+        weights = self._local_weights(query, passages)
+        candidates = [s for p in passages if (s := self._best_sentence(p, weights)) is not None]
+        statements = [s for s in candidates if not _QUESTION.search(s.text)]
+        if not statements:
+            caveat = ("the matching messages only ask this question; nobody answered it" if candidates
+                      else "no sentence in the sources contains the question's words")
+            return Draft(text="", cited=[], generator=_generator(self.reason, started), caveats=[caveat])
+        statements.sort(key=lambda s: -s.score)
+        floor = statements[0].score * 0.6
         chosen: list[_Sentence] = []
-        for sentence in picked:
-            if len(chosen) == 3:
+        for sentence in statements:
+            if len(chosen) == 3 or sentence.score < floor:
                 break
             if any(c.text == sentence.text for c in chosen):
                 continue  # the same words posted twice are one piece of evidence
             chosen.append(sentence)
-        lines = [self._quote(s) for s in chosen]
-        cited = [s.passage.number for s in chosen]
-        return Draft(text="\n".join(lines), cited=cited, generator=_generator(self.reason, started))
+        dropped = len(statements) - len(chosen)
+        caveats = [f"{dropped} weaker matching sentence(s) not quoted (below 60% of the best match)"] if dropped else []
+        return Draft(text="\n".join(self._quote(s) for s in chosen), cited=[s.passage.number for s in chosen],
+                     generator=_generator(self.reason, started), caveats=caveats)
 
     @staticmethod
-    def _best_sentence(passage: Passage, query: set[str]) -> _Sentence | None:
+    def _local_weights(query: set[str], passages: list[Passage]) -> dict[str, float]:
+        """Rarer question words among the sources weigh more, so 'reorg' beats 'plan'."""
+        present = [set(textlib.terms(p.text)) for p in passages]
+        total = max(len(passages), 1)
+        return {t: 1.0 + math.log(total / (1 + sum(t in terms for terms in present)) + 1) for t in query}
+
+    @staticmethod
+    def _best_sentence(passage: Passage, weights: dict[str, float]) -> _Sentence | None:
         best: _Sentence | None = None
         for sentence in textlib.sentences(textlib.plain(passage.text)) or [passage.text]:
             terms = set(textlib.terms(sentence))
-            if not terms:
+            overlap = sum(w for t, w in weights.items() if t in terms)
+            if overlap <= 0:
                 continue
-            overlap = len(terms & query)
-            # Statements beat questions when answering; outcome words beat chatter.
-            score = overlap * 2.0 + _cue_score(sentence) * 0.5 + passage.score * 0.05
-            if _QUESTION.search(sentence):
-                score -= 1.5
+            # Outcome words ("decided", "resolved") beat chatter; the retriever's score breaks ties.
+            score = overlap * 2.0 + _cue_score(sentence) * 0.3 + passage.score * 0.05
             if best is None or score > best.score:
                 best = _Sentence(passage, sentence, score)
         return best
@@ -117,7 +128,8 @@ class ExtractiveGenerator:
         lines = [f"• *{p.author or 'someone'}*: {textlib.shorten(sentence, 240)} [{p.number}]"
                  for _, _, p, sentence in top]
         left = len(passages) - len(top)
-        caveats = [f"{left} of {len(passages)} messages were not quoted (lower outcome and topic scores)"] if left else []
+        caveats = ([f"{left} of {len(passages)} messages were not quoted (lower outcome and topic scores)"]
+                   if left else [])
         return Draft(text="\n".join(lines), cited=[p.number for _, _, p, _ in top],
                      generator=_generator(self.reason, started), caveats=caveats)
 

@@ -43,6 +43,7 @@ class SearchResult:
     searched_documents: int = 0
     withheld: int = 0
     backend: str = ""
+    term_weights: dict[str, float] = field(default_factory=dict)  # idf per query term: rare words weigh more
     notes: list[str] = field(default_factory=list)
 
 
@@ -66,3 +67,11 @@ class Retriever(Protocol):
     async def add_document(self, document: DocumentRecord) -> None: ...
 
     async def forget_tenant(self, tenant_id: str) -> None: ...
+
+
+def weighted_coverage(matched: list[str], weights: dict[str, float]) -> float:
+    """Share of the question's information a source covers: rare words count for more than common ones."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(weights.get(t, 0.0) for t in set(matched)) / total

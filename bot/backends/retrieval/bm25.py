@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass, field
 
 import bm25s
@@ -211,6 +212,7 @@ class BM25Retriever:
             return result
         ranked, withheld = self._rank(index, query_terms, allowed_channels, k)
         result.withheld = withheld
+        result.term_weights = self._idf(index, query_terms)
         result.hits = await self._hydrate(tenant_id, index, ranked, query_terms)
         return result
 
@@ -240,6 +242,19 @@ class BM25Retriever:
         floor = best[-1][0] if len(best) == k else 0.0
         withheld = sum(int(np.count_nonzero(h > max(floor, 0.0))) for h in hidden_scores)
         return best, min(withheld, k)
+
+    @staticmethod
+    def _idf(index: _TenantIndex, query_terms: list[str]) -> dict[str, float]:
+        """BM25's idf per query term over the tenant (a term found nowhere gets the highest weight)."""
+        total = len(index.kind)
+        df = dict.fromkeys(query_terms, 0)
+        for segment in index.live_segments():
+            indptr = segment.model.scores["indptr"]
+            for term in query_terms:
+                token = segment.model.vocab_dict.get(term)
+                if token is not None:
+                    df[term] += int(indptr[token + 1] - indptr[token])
+        return {t: round(math.log(1 + (total - n + 0.5) / (n + 0.5)), 4) for t, n in df.items()}
 
     async def _hydrate(self, tenant_id: str, index: _TenantIndex, ranked: list[tuple[float, int]],
                        query_terms: list[str]) -> list[Hit]:
