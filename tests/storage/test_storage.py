@@ -1,0 +1,121 @@
+"""Storage behaviour, run on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from storage import Database, NewMessage, Storage, tenant_key
+
+
+async def test_schema_is_at_head(storage: Storage) -> None:
+    assert await storage.db.current_revision() == Database.head_revision()
+
+
+async def test_channels_users_and_membership(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T1", "Acme")
+    assert tenant == tenant_key("slack", "T1")
+    await storage.workspace.upsert_channel(tenant, "C1", name="general")
+    await storage.workspace.upsert_channel(tenant, "G1", name="secret", is_private=True)
+    await storage.workspace.upsert_user(tenant, "U1", name="ann", display_name="Ann", tz="Europe/Berlin")
+    await storage.workspace.set_members(tenant, "G1", ["U1", "U2"])
+    await storage.workspace.add_member(tenant, "G1", "U3")
+    await storage.workspace.remove_member(tenant, "G1", "U2")
+    secret = await storage.workspace.channel(tenant, "G1")
+    assert secret is not None and secret.is_private and secret.member_ids == {"U1", "U3"}
+    # Upserting again keeps one row and updates the name.
+    await storage.workspace.upsert_channel(tenant, "C1", name="general-renamed")
+    names = [c.name for c in await storage.workspace.channels(tenant)]
+    assert sorted(names) == ["general-renamed", "secret"]
+    user = await storage.workspace.get_user(tenant, "U1")
+    assert user is not None and user.label == "Ann" and user.tz == "Europe/Berlin"
+
+
+async def test_messages_threads_edits_and_deletes(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    root = await storage.messages.upsert(tenant, NewMessage("C1", "100.1", "Deploy failed?", t0, "U1"))
+    await storage.messages.upsert(tenant, NewMessage("C1", "100.2", "Rolled back.", t0 + timedelta(minutes=1), "U2",
+                                                     thread_external_id="100.1"))
+    # The same delivery twice must not double the reply count.
+    await storage.messages.upsert(tenant, NewMessage("C1", "100.2", "Rolled back.", t0 + timedelta(minutes=1), "U2",
+                                                     thread_external_id="100.1"))
+    thread = await storage.messages.thread(tenant, "C1", "100.1")
+    assert [m.external_id for m in thread] == ["100.1", "100.2"]
+    assert thread[0].reply_count == 1 and thread[0].created_at == t0 and thread[0].created_at.tzinfo is not None
+    edited = await storage.messages.edit(tenant, "C1", "100.2", "Rolled back to v2.13.")
+    assert edited is not None and edited.text == "Rolled back to v2.13." and edited.edited_at is not None
+    assert await storage.messages.mark_deleted(tenant, "C1", "100.2") is not None
+    assert [m.external_id for m in await storage.messages.thread(tenant, "C1", "100.1")] == ["100.1"]
+    assert await storage.messages.mark_deleted(tenant, "C1", "nope") is None
+    window = await storage.messages.window(tenant, ["C1"], t0, t0 + timedelta(hours=1))
+    assert [m.id for m in window] == [root.id]
+
+
+async def test_bulk_insert_is_idempotent_and_unicode_safe(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    t0 = datetime(2026, 11, 20, tzinfo=UTC)
+    long_text = "🚀 ünïcödé <script>alert(1)</script> " * 300
+    items = [NewMessage("C1", f"{i}.0", long_text if i == 0 else f"message {i}", t0 + timedelta(seconds=i), "U1")
+             for i in range(1200)]
+    assert await storage.messages.bulk_insert(tenant, items) == 1200
+    assert await storage.messages.bulk_insert(tenant, items) == 0
+    assert await storage.messages.count(tenant) == 1200
+    first = await storage.messages.find(tenant, "C1", "0.0")
+    assert first is not None and first.text == long_text
+    batches = [len(b) async for b in storage.messages.stream(tenant, batch=500)]
+    assert batches == [500, 500, 200]
+
+
+async def test_processed_events_claim_once_even_concurrently(storage: Storage) -> None:
+    results = await asyncio.gather(*(storage.events.claim("slack:Ev1") for _ in range(8)))
+    assert results.count(True) == 1
+    assert await storage.events.claim("slack:Ev1") is False
+    await storage.events.release("slack:Ev1")
+    assert await storage.events.claim("slack:Ev1") is True
+
+
+async def test_decisions_and_feedback(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("teams", "tid")
+    now = datetime.now(UTC)
+    await storage.decisions.save(decision_id="d_1", tenant_id=tenant, channel_external_id="C1",
+                                 user_external_id="U1", private=False, skill="ask", rationale={"skill": "ask"},
+                                 reply={"title": "x"}, created_at=now)
+    record = await storage.decisions.get("d_1")
+    assert record is not None and record.rationale == {"skill": "ask"} and record.tenant_id == tenant
+    await storage.decisions.set_posted_ref("d_1", {"ts": "1.2"})
+    await storage.decisions.record_feedback("d_1", "U1", True)
+    await storage.decisions.record_feedback("d_1", "U1", False)  # a changed vote, not a second one
+    await storage.decisions.record_feedback("d_1", "U2", True, item_id="thread:1")
+    assert await storage.decisions.feedback("d_1") == [("U1", "", False), ("U2", "thread:1", True)]
+    assert (await storage.decisions.get("d_1")).posted_ref == {"ts": "1.2"}  # type: ignore[union-attr]
+
+
+async def test_subscriptions_and_references(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    sub = await storage.subscriptions.subscribe(tenant_id=tenant, platform="slack", channel_external_id="C1",
+                                                cron="0 9 * * *", tz="Europe/Berlin", description="daily",
+                                                top_n=5, created_by="U1")
+    again = await storage.subscriptions.subscribe(tenant_id=tenant, platform="slack", channel_external_id="C1",
+                                                  cron="0 8 * * 1", tz="UTC", description="weekly", top_n=3,
+                                                  created_by="U2")
+    assert again.id == sub.id and again.cron == "0 8 * * 1"
+    assert [s.id for s in await storage.subscriptions.active()] == [sub.id]
+    assert await storage.subscriptions.deactivate(tenant, "C1") is True
+    assert await storage.subscriptions.deactivate(tenant, "C1") is False
+    assert await storage.subscriptions.active() == []
+    await storage.subscriptions.save_reference(tenant, "C1", {"conversation": {"id": "C1"}})
+    await storage.subscriptions.save_reference(tenant, "C1", {"conversation": {"id": "C1", "v": 2}})
+    assert await storage.subscriptions.reference(tenant, "C1") == {"conversation": {"id": "C1", "v": 2}}
+
+
+async def test_deleting_a_tenant_removes_its_data(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T9")
+    other = await storage.workspace.ensure_tenant("slack", "T8")
+    now = datetime.now(UTC)
+    await storage.messages.upsert(tenant, NewMessage("C1", "1.0", "hello", now, "U1"))
+    await storage.messages.upsert(other, NewMessage("C1", "1.0", "hello", now, "U1"))
+    await storage.workspace.delete_tenant(tenant)
+    assert await storage.messages.count(tenant) == 0
+    assert await storage.messages.count(other) == 1
+    assert not await storage.workspace.tenant_exists(tenant)
