@@ -138,8 +138,11 @@ class SlackAdapter:
     def _malformed(self, raw: bytes, request: web.Request, problem: str) -> web.Response:
         """401 if the signature is wrong (as Bolt would say), else 400: signed, but not a Slack payload."""
         assert self.signing_secret is not None
-        verifier = SignatureVerifier(self.signing_secret)
-        if not verifier.is_valid_request(raw, dict(request.headers)):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:  # Slack only sends UTF-8; nothing to verify a signature over
+            return web.json_response({"error": "malformed body: not UTF-8"}, status=400)
+        if not SignatureVerifier(self.signing_secret).is_valid_request(text, dict(request.headers)):
             return web.json_response({"error": "invalid request"}, status=401)
         log.warning("signed Slack request with a malformed body: %s", problem)
         return web.json_response({"error": f"malformed body: {problem}"}, status=400)
