@@ -9,6 +9,7 @@ Everything received is recorded in `calls` and `responses` for assertions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -156,21 +157,19 @@ class FakeSlack:
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
+        deadline = time.monotonic() + within
         while not predicate():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"timed out; calls so far: {[c.method for c in self.calls]}, "
                                      f"responses: {len(self.responses)}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
-            except TimeoutError:
-                pass
 
-    async def wait_calls(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
-        await self.wait_for(lambda: len(self.called(method)) >= count, timeout)
+    async def wait_calls(self, method: str, count: int = 1, within: float = 10.0) -> list[Call]:
+        await self.wait_for(lambda: len(self.called(method)) >= count, within)
         return self.called(method)
 
     # the Web API -------------------------------------------------------------------------------

@@ -124,7 +124,7 @@ class SlackRig:
         payload: dict[str, Any] = {
             "type": "block_actions", "team": {"id": team, "domain": "fake"},
             "user": {"id": user, "team_id": team}, "api_app_id": "A0FAKE", "token": "legacy",
-            "container": {"type": "message" if not ephemeral else "message", "message_ts": message_ts or "1.0",
+            "container": {"type": "message", "message_ts": message_ts or "1.0",
                           "channel_id": channel, "is_ephemeral": ephemeral},
             "trigger_id": f"trig.{self.next_id()}", "channel": {"id": channel, "name": "x"},
             "response_url": self.fake.response_url(hook),
@@ -142,6 +142,19 @@ class SlackRig:
 
 
 RigFactory = Callable[..., Awaitable[SlackRig]]
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], expected: Any, within: float = 5.0) -> None:
+    """Wait until `probe()` returns `expected` (or contains it, for strings): work happens after the ack."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        value = await probe()
+        if (expected in value) if isinstance(expected, str) else value == expected:
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"{value!r} never became {expected!r}")
+        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

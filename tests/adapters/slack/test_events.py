@@ -9,7 +9,16 @@ import pytest
 
 from adapters.slack import render
 from storage import tenant_key
-from tests.adapters.slack.conftest import ALICE, BOB, DM_ALICE, GENERAL, SECRET, RigFactory, SlackRig
+from tests.adapters.slack.conftest import (
+    ALICE,
+    BOB,
+    DM_ALICE,
+    GENERAL,
+    SECRET,
+    RigFactory,
+    SlackRig,
+    eventually,
+)
 from tests.peers.slack import BOT_ID, BOT_USER, TEAM, FakeChannel
 
 TENANT = tenant_key("slack", TEAM)
@@ -37,7 +46,7 @@ async def test_mention_is_answered_in_its_thread_with_a_why_button(rig: SlackRig
     assert decision.rationale["inputs"]["query"] and "<@" not in decision.rationale["inputs"]["query"], \
         "the bot mention is stripped before the router sees the text"
     assert "payment migration" in json.dumps(call.args["blocks"])
-    await _until(lambda: _posted_ts(rig, why["value"]), "1700")  # the posted ts is stored for Why?
+    await eventually(lambda: _posted_ts(rig, why["value"]), "1700")  # the posted ts is stored for Why?
 
 
 async def _posted_ts(rig: SlackRig, decision_id: str) -> str:
@@ -99,7 +108,7 @@ async def test_messages_are_stored_edited_and_deleted_in_storage_and_index(rig: 
                         "ts": ts, "edited": {"user": ALICE, "ts": rig.fake.next_ts()}},
             "previous_message": {"type": "message", "user": ALICE, "ts": ts, "text": "old"}}
     assert (await rig.event(edit)).status == 200
-    await _until(lambda: _text(rig, ts), "Monday")
+    await eventually(lambda: _text(rig, ts), "Monday")
     channel = await rig.services.storage.workspace.channel(TENANT, GENERAL)
     assert channel is not None
     found = await rig.services.retriever.search(TENANT, "budget review Monday", frozenset({channel.id}))
@@ -109,7 +118,7 @@ async def test_messages_are_stored_edited_and_deleted_in_storage_and_index(rig: 
               "ts": rig.fake.next_ts(), "deleted_ts": ts, "event_ts": rig.fake.next_ts(),
               "previous_message": {"type": "message", "user": ALICE, "ts": ts, "text": "x"}}
     assert (await rig.event(delete)).status == 200
-    await _until(lambda: _deleted(rig, ts), True)
+    await eventually(lambda: _deleted(rig, ts), True)
     await rig.mention(GENERAL, BOB, "when is the quarterly budget review?")
     [answer] = await rig.fake.wait_calls("chat.postMessage")
     assert "Monday" not in json.dumps(answer.args["blocks"]), "a deleted message is gone from the index"
@@ -125,18 +134,6 @@ async def _deleted(rig: SlackRig, ts: str) -> bool:
     return bool(found and found.deleted)
 
 
-async def _until(probe, expected, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if (expected in value) if isinstance(expected, str) else value == expected:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"{value!r} never became {expected!r}")
-        await asyncio.sleep(0.05)
-
-
 async def test_direct_messages_are_answered_in_the_dm(rig: SlackRig) -> None:
     ts = rig.fake.next_ts()
     dm = {"type": "message", "channel": DM_ALICE, "channel_type": "im", "user": ALICE, "text": "help", "ts": ts}
@@ -150,7 +147,7 @@ async def test_direct_messages_are_answered_in_the_dm(rig: SlackRig) -> None:
 
 async def test_private_channel_privacy_and_members_are_learned(rig: SlackRig) -> None:
     await rig.message(SECRET, ALICE, "The acquisition target is Initech.", channel_type="group")
-    await _until(lambda: _is_private(rig), True)
+    await eventually(lambda: _is_private(rig), True)
     channel = await rig.services.storage.workspace.channel(TENANT, SECRET)
     assert channel is not None and channel.member_ids == {ALICE, BOT_USER}
 
@@ -175,7 +172,7 @@ async def test_joining_a_channel_backfills_its_history_page_by_page(rig: SlackRi
     joined = {"type": "member_joined_channel", "user": BOT_USER, "channel": "CHIST", "channel_type": "C",
               "team": TEAM, "event_ts": rig.fake.next_ts()}
     assert (await rig.event(joined)).status == 200
-    await _until(lambda: rig.services.storage.messages.count(TENANT), 453, timeout=10)
+    await eventually(lambda: rig.services.storage.messages.count(TENANT), 453, within=10)
     pages = rig.fake.called("conversations.history")
     assert len(pages) == 3 and pages[1].args.get("cursor"), "paginated with the cursor"
     assert rig.fake.called("conversations.replies")
@@ -192,18 +189,18 @@ async def test_backfill_waits_out_rate_limits(rig: SlackRig) -> None:
                        body={"ok": False, "error": "ratelimited"})
     joined = {"type": "member_joined_channel", "user": BOT_USER, "channel": "CRATE", "event_ts": "1.0"}
     assert (await rig.event(joined)).status == 200
-    await _until(lambda: rig.services.storage.messages.count(TENANT), 5, timeout=10)
+    await eventually(lambda: rig.services.storage.messages.count(TENANT), 5, within=10)
     first, second = rig.fake.called("conversations.history")[:2]
     assert second.at - first.at >= 0.9, "Retry-After was honoured"
 
 
 async def test_member_joins_and_leaves_update_membership(rig: SlackRig) -> None:
     await rig.message(SECRET, ALICE, "hello", channel_type="group")
-    await _until(lambda: _is_private(rig), True)
+    await eventually(lambda: _is_private(rig), True)
     await rig.event({"type": "member_joined_channel", "user": BOB, "channel": SECRET, "event_ts": "1.0"})
-    await _until(lambda: _members(rig), frozenset({ALICE, BOB, BOT_USER}))
+    await eventually(lambda: _members(rig), frozenset({ALICE, BOB, BOT_USER}))
     await rig.event({"type": "member_left_channel", "user": BOB, "channel": SECRET, "event_ts": "2.0"})
-    await _until(lambda: _members(rig), frozenset({ALICE, BOT_USER}))
+    await eventually(lambda: _members(rig), frozenset({ALICE, BOT_USER}))
 
 
 async def _members(rig: SlackRig) -> frozenset[str]:
@@ -214,18 +211,18 @@ async def _members(rig: SlackRig) -> frozenset[str]:
 @pytest.mark.parametrize("kind", ["app_uninstalled", "tokens_revoked"])
 async def test_uninstall_deletes_the_workspace_data(rig: SlackRig, kind: str) -> None:
     await rig.message(GENERAL, ALICE, "something to forget")
-    await _until(lambda: rig.services.storage.messages.count(TENANT), 1)
+    await eventually(lambda: rig.services.storage.messages.count(TENANT), 1)
     event = {"type": kind, "event_ts": "1.0"}
     if kind == "tokens_revoked":
         event["tokens"] = {"oauth": [], "bot": [BOT_USER]}
     assert (await rig.event(event)).status == 200
-    await _until(lambda: rig.services.storage.workspace.tenant_exists(TENANT), False)
+    await eventually(lambda: rig.services.storage.workspace.tenant_exists(TENANT), False)
 
 
 async def test_uninstall_keeps_data_when_configured_to(make_rig: RigFactory) -> None:
     rig = await make_rig(WHYBOT_DELETE_DATA_ON_UNINSTALL="false")
     await rig.message(GENERAL, ALICE, "something to keep")
-    await _until(lambda: rig.services.storage.messages.count(TENANT), 1)
+    await eventually(lambda: rig.services.storage.messages.count(TENANT), 1)
     assert (await rig.event({"type": "app_uninstalled", "event_ts": "1.0"})).status == 200
     await asyncio.sleep(0.3)
     assert await rig.services.storage.messages.count(TENANT) == 1
