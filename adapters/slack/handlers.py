@@ -137,10 +137,11 @@ class SlackHandlers:
         if item is None:
             return
         await self.sync.channel(client, tenant_id, channel, hint=event.get("channel_type"))
+        if event.get("user"):
+            await self.sync.user(client, tenant_id, str(event["user"]))  # names in summaries, tz for digests
         await self.services.ingest.message(tenant_id, item)
         is_dm = event.get("channel_type") == "im" or channel.startswith("D")
         if is_dm and subtype is None and event.get("user") and not event.get("bot_id"):
-            await self.sync.user(client, tenant_id, str(event["user"]))
             chat = normalize.direct_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id)
             await self._deliver(client, chat, await self._answer(client, chat))
 
@@ -259,6 +260,7 @@ class SlackHandlers:
             self.services.metrics.why_clicks.labels("slack").inc()
         record = await self.services.storage.decisions.get(decision_id)
         more_url = (record.posted_ref or {}).get("more_url") if record is not None else None
+        reply = await self.poster.with_permalinks(client, reader.tenant, reply)
         rendered = render.render_reply(reply, expanded=expanded, more_url=more_url)
         container = body.get("container") or {}
         ts = container.get("message_ts") or (body.get("message") or {}).get("ts")

@@ -120,7 +120,7 @@ class SlackRig:
 
     async def click(self, action_id: str, value: str, *, user: str = ALICE, channel: str = GENERAL,
                     message_ts: str | None = None, ephemeral: bool = False, hook: str = "click",
-                    team: str = TEAM) -> ClientResponse:
+                    team: str = TEAM, thread_ts: str | None = None) -> ClientResponse:
         payload: dict[str, Any] = {
             "type": "block_actions", "team": {"id": team, "domain": "fake"},
             "user": {"id": user, "team_id": team}, "api_app_id": "A0FAKE", "token": "legacy",
@@ -133,6 +133,8 @@ class SlackRig:
         }
         if not ephemeral and message_ts:
             payload["message"] = {"type": "message", "ts": message_ts, "bot_id": "BBOT", "text": "x"}
+            if thread_ts:
+                payload["message"]["thread_ts"] = thread_ts
         return await self.send(action_form(payload), content_type="application/x-www-form-urlencoded")
 
     def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
