@@ -102,13 +102,13 @@ class SlackRig:
 
     async def mention(self, channel: str, user: str, text: str, *, ts: str | None = None,
                       thread_ts: str | None = None, event_id: str | None = None,
-                      retry: int | None = None) -> ClientResponse:
+                      retry: int | None = None, team: str = TEAM) -> ClientResponse:
         ts = ts or self.fake.next_ts()
         event: dict[str, Any] = {"type": "app_mention", "channel": channel, "user": user,
                                  "text": f"<@{BOT_USER}> {text}", "ts": ts, "event_ts": ts}
         if thread_ts:
             event["thread_ts"] = thread_ts
-        return await self.event(event, event_id=event_id, retry=retry)
+        return await self.event(event, event_id=event_id, retry=retry, team=team)
 
     async def command(self, text: str, *, user: str = ALICE, channel: str = GENERAL,
                       channel_name: str = "general", hook: str = "cmd") -> ClientResponse:
