@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from adapters.slack.client import ChannelPacer, build_client
@@ -23,7 +24,8 @@ def small_reply(text: str = "hello") -> Reply:
 async def test_429_and_5xx_are_retried_by_slack_sdk(rig: SlackRig) -> None:
     client = build_client(rig.fake.api_url, BOT_TOKEN)
     poster = Poster(rig.services.storage, ChannelPacer(0))
-    rig.fake.fail_next("chat.postMessage", 429, headers={"Retry-After": "1"}, body={"ok": False, "error": "ratelimited"})
+    rig.fake.fail_next("chat.postMessage", 429, headers={"Retry-After": "1"},
+                       body={"ok": False, "error": "ratelimited"})
     rig.fake.fail_next("chat.postMessage", 503, body={"ok": False, "error": "service_unavailable"})
     ts = await poster.post(client, team_id=TEAM, channel=GENERAL, reply=small_reply())
     calls = rig.fake.called("chat.postMessage")
@@ -41,7 +43,7 @@ async def test_posts_to_one_channel_are_paced_to_one_a_second(rig: SlackRig) -> 
                          poster.post(client, team_id=TEAM, channel=SECRET, reply=small_reply("other")))
     general = [c.at for c in rig.fake.called("chat.postMessage") if c.args["channel"] == GENERAL]
     other = [c.at for c in rig.fake.called("chat.postMessage") if c.args["channel"] == SECRET]
-    gaps = [b - a for a, b in zip(general, general[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(general)]
     assert len(general) == 3 and all(g >= 0.95 for g in gaps), gaps
     assert other[0] - started < 0.5, "another channel does not wait"
 
