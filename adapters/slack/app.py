@@ -8,8 +8,11 @@ events. We add two things: exactly-once handling of event deliveries through the
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +36,7 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+SHUTDOWN_GRACE_S = 10.0
 
 
 def shape_problem(body: Any) -> str | None:
@@ -81,26 +85,44 @@ class SlackAdapter:
                                       backfill_limits=backfill_limits)
         self._delivery = SlackDelivery(settings.slack_api_url, self.poster,
                                        oauth.TokenSource(bot_token=bot_token, store=self.store))
+        self._inflight: set[asyncio.Task[Any]] = set()
         self._register()
-        app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
-        self.socket_mode = AsyncSocketModeHandler(self.app, app_token) if app_token else None
+        self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
+        self.socket_mode: AsyncSocketModeHandler | None = None  # made in start(): it opens an HTTP session
 
     @property
     def delivery(self) -> SlackDelivery:
         return self._delivery
 
     def _register(self) -> None:
-        app, h = self.app, self.handlers
+        app, h, t = self.app, self.handlers, self._tracked
         app.middleware(self._deduplicate)
-        app.event("app_mention")(h.on_mention)
-        app.event("message")(h.on_message)
-        app.event("member_joined_channel")(h.on_member_joined)
-        app.event("member_left_channel")(h.on_member_left)
-        app.event("app_uninstalled")(h.on_app_uninstalled)
-        app.event("tokens_revoked")(h.on_tokens_revoked)
+        app.event("app_mention")(t(h.on_mention))
+        app.event("message")(t(h.on_message))
+        app.event("member_joined_channel")(t(h.on_member_joined))
+        app.event("member_left_channel")(t(h.on_member_left))
+        app.event("app_uninstalled")(t(h.on_app_uninstalled))
+        app.event("tokens_revoked")(t(h.on_tokens_revoked))
         app.event(re.compile(r".*"))(h.on_other_event)  # last: everything else is acked and ignored
-        app.command("/whybot")(h.on_command)
-        app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(h.on_action)
+        app.command("/whybot")(t(h.on_command))
+        app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(t(h.on_action))
+
+    def _tracked(self, listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """Remember the listener's task while it runs (Bolt runs it after the ack, untracked), so that
+        stop() can let answers in flight finish instead of cutting them off mid-post."""
+
+        @functools.wraps(listener)  # Bolt reads the wrapped signature to inject arguments
+        async def run(*args: Any, **kwargs: Any) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._inflight.add(task)
+            try:
+                await listener(*args, **kwargs)
+            finally:
+                if task is not None:
+                    self._inflight.discard(task)
+
+        return run
 
     async def _deduplicate(self, body: dict[str, Any], request: AsyncBoltRequest, next: Any) -> BoltResponse | None:
         """One handling per event_id across restarts and replicas; Slack's retries are acked and dropped."""
@@ -160,10 +182,18 @@ class SlackAdapter:
     # lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.socket_mode is not None:
+        if self.app_token is not None:
+            self.socket_mode = AsyncSocketModeHandler(self.app, self.app_token)
             await self.socket_mode.connect_async()
             log.info("Slack Socket Mode connected")
 
     async def stop(self) -> None:
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
+            self.socket_mode = None
+        pending = [t for t in self._inflight if not t.done() and t is not asyncio.current_task()]
+        if pending:
+            log.info("waiting up to %.0fs for %d Slack answer(s) in flight", SHUTDOWN_GRACE_S, len(pending))
+            _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+            for task in late:
+                task.cancel()

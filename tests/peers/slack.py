@@ -26,6 +26,7 @@ BOT_USER = "UBOT"
 BOT_ID = "BBOT"
 BOT_TOKEN = "xoxb-fake-token"
 SIGNING_SECRET = "fake-signing-secret"
+APP_TOKEN = "xapp-fake-app-token"
 WORKSPACE_URL = "https://fake.slack.test/"
 
 
@@ -105,6 +106,8 @@ class FakeSlack:
         self._clock = 1_700_000_000.0
         self._server: TestServer | None = None
         self._changed = asyncio.Event()
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
 
     # setup -------------------------------------------------------------------------------------
 
@@ -132,6 +135,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/respond/{hook}", self._respond)
+        app.router.add_get("/socket", self._socket)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
         return self.api_url
@@ -200,6 +204,10 @@ class FakeSlack:
             return web.json_response(body, status=status, headers=headers)
         if method == "oauth.v2.access":
             return web.json_response(self._oauth(args))
+        if method == "apps.connections.open":
+            if token != APP_TOKEN:
+                return web.json_response({"ok": False, "error": "invalid_auth"})
+            return web.json_response({"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"})
         if token not in self.tokens:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -319,6 +327,30 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_code"}
         self.tokens[grant["access_token"]] = grant["team"]["id"]
         return {"ok": True, **grant}
+
+    # Socket Mode -------------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        self._changed.set()
+        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"},
+                            "connection_info": {"app_id": "A0FAKE"}})
+        async for message in ws:
+            if message.type.name == "TEXT":
+                self.socket_acks.append(json.loads(message.data))
+                self._changed.set()
+        return ws
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any], *, envelope_id: str,
+                            retry_attempt: int = 0) -> None:
+        """Deliver an event, command or click over the open Socket Mode connection."""
+        await self.wait_for(lambda: bool(self.sockets))
+        await self.sockets[-1].send_json({"envelope_id": envelope_id, "type": kind, "payload": payload,
+                                          "accepts_response_payload": kind != "events_api",
+                                          "retry_attempt": retry_attempt, "retry_reason": "timeout" if retry_attempt
+                                          else ""})
 
     # response_url ------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.backends.llm.base import Draft, Passage
 from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.services import Services, build_services
-from storage import Storage
+from storage import Storage, tenant_key
 from tests.conftest import make_settings
 from tests.peers.slack import (
     BOT_TOKEN,
@@ -98,7 +98,12 @@ class SlackRig:
             event["thread_ts"] = thread_ts
         response = await self.event(event)
         assert response.status == 200, await response.text()
+        await eventually(lambda: self._stored(channel, ts), True)  # stored after the ack, in the background
         return ts
+
+    async def _stored(self, channel: str, ts: str) -> bool:
+        found = await self.services.storage.messages.find(tenant_key("slack", TEAM), channel, ts)
+        return found is not None
 
     async def mention(self, channel: str, user: str, text: str, *, ts: str | None = None,
                       thread_ts: str | None = None, event_id: str | None = None,

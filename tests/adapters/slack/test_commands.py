@@ -78,3 +78,11 @@ async def test_a_command_where_the_bot_is_not_a_member_still_answers(rig: SlackR
     await rig.fake.wait_for(lambda: len(rig.fake.responses) >= 2)
     assert "invite" in json.dumps(rig.fake.responses[0]).lower()
     assert rig.fake.responses[1]["response_type"] == "ephemeral"
+
+
+async def test_stopping_the_server_lets_answers_in_flight_finish(make_rig: RigFactory) -> None:
+    rig = await make_rig(generator=SlowGenerator(0.8))
+    await rig.message(GENERAL, ALICE, "The office wifi password rotates every Monday morning.")
+    assert (await rig.mention(GENERAL, BOB, "when does the wifi password rotate?")).status == 200
+    await rig.http.close()  # shutdown begins while the skill is still working
+    assert len(rig.fake.called("chat.postMessage")) == 1, "the acked mention was still answered"

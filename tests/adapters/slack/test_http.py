@@ -76,3 +76,23 @@ async def test_unknown_event_types_are_acked_and_ignored(rig: SlackRig) -> None:
 async def test_health_lists_the_slack_adapter(rig: SlackRig) -> None:
     response = await rig.http.get("/healthz")
     assert "slack" in (await response.json())["adapters"]
+
+
+async def test_the_adapter_is_created_only_when_slack_is_configured(sqlite_url: str, sqlite_storage) -> None:  # type: ignore[no-untyped-def]
+    from adapters.slack import SlackAdapter, create_adapter
+    from bot.app import discover_adapters
+    from bot.services import build_services
+    from tests.conftest import make_settings
+
+    assert discover_adapters()["slack"] is create_adapter, "registered in the whybot.adapters entry points"
+    cases = [
+        ({}, False),
+        ({"SLACK_SIGNING_SECRET": "s"}, False),  # no token and no OAuth client: refused with a clear log
+        ({"SLACK_SIGNING_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1"}, True),
+        ({"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "xoxb-1"}, True),
+        ({"SLACK_SIGNING_SECRET": "s", "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c"}, True),
+    ]
+    for env, expected in cases:
+        services = await build_services(make_settings(sqlite_url, **env), storage=sqlite_storage)
+        adapter = create_adapter(services)
+        assert isinstance(adapter, SlackAdapter) == expected, env
