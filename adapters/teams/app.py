@@ -17,6 +17,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
+import requests
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
@@ -157,9 +159,12 @@ class TeamsAdapter:
         try:
             invoke: InvokeResponse | None = await self.cloud.process_activity(auth_header, activity,
                                                                               self.bot.on_turn)
-        except PermissionError as exc:
+        except (PermissionError, jwt.PyJWTError) as exc:
             log.info("unauthorized Bot Framework request (%s)", exc)
             return web.json_response({"error": "unauthorized"}, status=401)
+        except requests.RequestException as exc:  # botframework fetches signing keys with requests
+            log.error("could not verify a Bot Framework token: %s", exc)
+            return web.json_response({"error": "token_verification_unavailable"}, status=503)
         if invoke is None:
             return web.Response(status=201)
         if invoke.body is None:
