@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 NOT_AVAILABLE = "That explanation is not available to you (it may have expired or belong to another conversation)."
 FEEDBACK_THANKS = "Thanks, your feedback was recorded."
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
-_DEDUPED = frozenset({ActivityTypes.message, ActivityTypes.message_update, ActivityTypes.message_delete,
-                      ActivityTypes.conversation_update})
+# Edits and deletes are idempotent and reuse the edited message's id, so only these are claimed.
+_DEDUPED = frozenset({ActivityTypes.message, ActivityTypes.conversation_update})
 
 
 def card_activity(card: Card, summary: str | None = None) -> Activity:
@@ -68,7 +68,7 @@ class WhyBot(ActivityHandler):
         self.services.metrics.events.labels(platform=Platform.TEAMS.value, kind=str(activity.type)).inc()
         key = None
         if activity.type in _DEDUPED and activity.id:
-            key = f"teams:{activity.conversation.id}:{activity.id}"
+            key = f"teams:{activity.type}:{activity.conversation.id}:{activity.id}"
             if not await self.services.storage.events.claim(key):
                 self.services.metrics.duplicates.labels(platform=Platform.TEAMS.value).inc()
                 log.info("duplicate Teams activity %s ignored", activity.id)

@@ -49,6 +49,7 @@ class FakeConnector:
 
     calls: list[Call] = field(default_factory=list)
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    fail_posts: int = 0  # answer this many POSTs with the connector's 500 error body
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _posted_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
@@ -86,6 +87,9 @@ class FakeConnector:
 
     async def _post(self, request: web.Request) -> web.Response:
         await self._record(request, "POST")
+        if self.fail_posts > 0:
+            self.fail_posts -= 1
+            return web.json_response({"error": {"code": "ServiceError", "message": "Unknown error"}}, status=500)
         return web.json_response({"id": f"bot-activity-{next(self._posted_ids)}"}, status=201)
 
     async def _put(self, request: web.Request) -> web.Response:

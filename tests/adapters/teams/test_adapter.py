@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from adapters.teams import create_adapter
+from adapters.teams.app import SORRY, TeamsConfigurationError
 from adapters.teams.bot import FEEDBACK_THANKS, NOT_AVAILABLE
 from adapters.teams.cards import CARD_CONTENT_TYPE, HIDE_TITLE, WHY_TITLE
 from adapters.teams.delivery import NoConversationReference
 from bot.adapter import DeliveryTarget
 from bot.app import ADAPTERS
 from bot.models import ChatEvent, Platform, Trigger
-from bot.services import Services
+from bot.services import Services, build_services
+from storage import Storage
 from tests.adapters.teams.conftest import TEAMS_TENANT, serve
 from tests.adapters.teams.test_cards import assert_valid_card
+from tests.conftest import make_settings
 from tests.peers.bot_framework import BOT_ID, TEAM_CHANNEL, TENANT, Call, FakeConnector
 
 pytestmark = pytest.mark.asyncio
@@ -222,6 +227,22 @@ async def test_retried_activity_is_answered_once(teams: TestClient, connector: F
     assert len(connector.calls) == 1
 
 
+async def test_connector_failure_is_logged_and_told_not_crashed(
+        teams: TestClient, connector: FakeConnector, services: Services, caplog: pytest.LogCaptureFixture) -> None:
+    connector.fail_posts = 1
+    activity = connector.channel_mention("help")
+    with caplog.at_level(logging.ERROR, logger="adapters.teams.app"):
+        status, _ = await post(teams, activity)
+    assert status == 201
+    failed, sorry = await connector.wait_for(2)
+    assert failed.card is not None and sorry.body["text"] == SORRY
+    assert any("Teams turn failed" in r.getMessage() for r in caplog.records)
+    assert 'whybot_errors_total{where="teams"} 1.0' in services.metrics.render().decode()
+    # The failed answer released its claim: Bot Framework's retry is answered.
+    assert (await post(teams, activity))[0] == 201
+    assert (await connector.wait_for(3))[2].card is not None
+
+
 async def test_digest_subscription_and_proactive_delivery(
         teams: TestClient, connector: FakeConnector, services: Services) -> None:
     await ask_in_channel(teams, connector, "digest daily 09:00")
@@ -311,3 +332,50 @@ async def test_emulator_mode_is_logged_clearly(services: Services, caplog: pytes
             await client.close()
     assert names == ["teams"]
     assert any("EMULATOR MODE" in r.getMessage() for r in caplog.records)
+
+
+async def test_edits_and_deletes_reach_the_history(
+        teams: TestClient, connector: FakeConnector, services: Services) -> None:
+    original = connector.channel_message("The on-call rota lives in the wiki.")
+    assert (await post(teams, original))[0] == 201
+    edit = dict(original, type="messageUpdate", text="The on-call rota lives in PagerDuty now.",
+                channelData={**original["channelData"], "eventType": "editMessage"})
+    assert (await post(teams, edit))[0] == 201
+    window = (datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=1))
+    texts = [m.text for m in await services.storage.messages.window(TEAMS_TENANT, [TEAM_CHANNEL], *window)
+             if m.external_id == original["id"]]
+    assert texts == ["The on-call rota lives in PagerDuty now."]
+    delete = dict(original, type="messageDelete", text="",
+                  channelData={**original["channelData"], "eventType": "softDeleteMessage"})
+    assert (await post(teams, delete))[0] == 201
+    remaining = await services.storage.messages.window(TEAMS_TENANT, [TEAM_CHANNEL], *window)
+    assert original["id"] not in [m.external_id for m in remaining if not m.deleted]
+    assert connector.calls == []
+
+
+async def test_emulator_session(teams: TestClient, connector: FakeConnector, services: Services) -> None:
+    """What the Bot Framework Emulator sends: no tenant, no conversation type, channelId `emulator`."""
+    conversation = {"id": "emulator-conv-1"}
+    hello = {"type": "conversationUpdate", "id": "emu-1", "channelId": "emulator", "serviceUrl": connector.url,
+             "from": {"id": "user-1", "name": "User"}, "recipient": {"id": "bot-1", "name": "Bot"},
+             "conversation": conversation,
+             "membersAdded": [{"id": "bot-1", "name": "Bot"}, {"id": "user-1", "name": "User"}]}
+    assert (await post(teams, hello))[0] == 201
+    (welcome,) = await connector.wait_for(1)
+    assert welcome.conversation_id == "emulator-conv-1" and welcome.card is not None
+    message = {**hello, "type": "message", "id": "emu-2", "text": "ask when does the release freeze start?"}
+    del message["membersAdded"]
+    assert (await post(teams, message))[0] == 201
+    _, answer = await connector.wait_for(2)
+    assert answer.activity_id == "emu-2" and answer.card is not None
+    # The emulator's tenant has no history: the answer says so rather than inventing one.
+    assert "couldn't find" in card_text(answer.card).lower()
+    assert await services.storage.workspace.tenant_exists("teams:emulator")
+
+
+async def test_incomplete_single_tenant_settings_refuse_to_start(sqlite_storage: Storage, sqlite_url: str) -> None:
+    settings = make_settings(sqlite_url, MICROSOFT_APP_ID="00000000-0000-0000-0000-00000000b07",
+                             MICROSOFT_APP_PASSWORD="x", MICROSOFT_APP_TYPE="SingleTenant")
+    services = await build_services(settings, storage=sqlite_storage)
+    with pytest.raises(TeamsConfigurationError, match="MICROSOFT_APP_TENANT_ID"):
+        create_adapter(services)
