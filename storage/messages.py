@@ -126,12 +126,13 @@ class MessageStore:
         rows = [self._values(tenant_id, i, channel_ids, user_ids) for i in items]
         inserted = 0
         async with self.db.session() as s:
-            for start in range(0, len(rows), 500):
-                chunk = rows[start:start + 500]
-                stmt = insert_for(s, Message).values(chunk).on_conflict_do_nothing(
-                    index_elements=["channel_id", "external_id"])
-                result = await s.execute(stmt)
-                inserted += max(0, getattr(result, "rowcount", 0) or 0)
+            # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues") and caches the
+            # statement, and only rows that were really new come back.
+            stmt = insert_for(s, Message).on_conflict_do_nothing(
+                index_elements=["channel_id", "external_id"]).returning(Message.id)
+            for start in range(0, len(rows), 5000):
+                result = await s.execute(stmt, rows[start:start + 5000])
+                inserted += len(result.all())
         return inserted
 
     async def edit(self, tenant_id: str, channel_external_id: str, external_id: str, text: str,
