@@ -34,6 +34,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 ROUTE = "/api/messages"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 SORRY = "Sorry, something went wrong on my side while answering. It has been logged; please try again."
 
 
@@ -135,7 +136,11 @@ class TeamsAdapter:
         app.router.add_post(ROUTE, self.handle)
 
     async def start(self) -> None:
-        if self.emulator_mode:
+        if self.emulator_mode and self.services.settings.host not in LOOPBACK_HOSTS:
+            log.error("Teams adapter in LOCAL EMULATOR MODE while listening on %s: anyone who can reach %s can "
+                      "make whybot post to a URL of their choosing. Set MICROSOFT_APP_ID (and the password) or "
+                      "bind WHYBOT_HOST to 127.0.0.1.", self.services.settings.host, ROUTE)
+        elif self.emulator_mode:
             log.warning("Teams adapter in LOCAL EMULATOR MODE: MICROSOFT_APP_ID is not set, so requests to %s "
                         "are NOT authenticated and replies go to each activity's serviceUrl. Use this with the "
                         "Bot Framework Emulator on localhost only.", ROUTE)

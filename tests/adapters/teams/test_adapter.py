@@ -379,3 +379,12 @@ async def test_incomplete_single_tenant_settings_refuse_to_start(sqlite_storage:
     services = await build_services(settings, storage=sqlite_storage)
     with pytest.raises(TeamsConfigurationError, match="MICROSOFT_APP_TENANT_ID"):
         create_adapter(services)
+
+
+async def test_emulator_mode_on_a_public_interface_is_an_error_in_the_log(
+        sqlite_storage: Storage, sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    services = await build_services(make_settings(sqlite_url, WHYBOT_HOST="0.0.0.0"), storage=sqlite_storage)
+    with caplog.at_level(logging.WARNING, logger="adapters.teams.app"):
+        await create_adapter(services).start()
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    assert "0.0.0.0" in caplog.records[0].getMessage()
