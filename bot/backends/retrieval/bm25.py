@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
+from bm25s.tokenization import Tokenized
 
 from bot import text as textlib
 from bot.backends.retrieval.base import Hit, SearchResult
@@ -49,22 +51,36 @@ class _Segment:
     size: int
 
 
-def _build(tokens: list[list[str]]) -> bm25s.BM25:
+def _build(docs: list[list[int]], terms: list[str]) -> bm25s.BM25:
+    """Index token-id lists with a vocabulary local to the segment (small segments stay small)."""
+    local: dict[int, int] = {}
+    ids = [[local.setdefault(t, len(local)) for t in doc] for doc in docs]
+    empty = local.setdefault(-1, len(local))
+    vocab = {("" if g == -1 else terms[g]): lid for g, lid in local.items()}
     model = bm25s.BM25()
-    model.index([t or [""] for t in tokens], show_progress=False)
+    model.index(Tokenized(ids=[doc or [empty] for doc in ids], vocab=vocab), create_empty_token=False,
+                show_progress=False)
     return model
+
+
+def _key(kind: int, ref: int, part: int) -> int:
+    return ((ref << 20 | part) << 1) | kind
 
 
 @dataclass
 class _TenantIndex:
-    kind: list[int] = field(default_factory=list)
-    ref: list[int] = field(default_factory=list)
-    part: list[int] = field(default_factory=list)
-    channel: list[int] = field(default_factory=list)
-    alive: list[bool] = field(default_factory=list)
-    slot_of: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    """Slot columns in compact arrays (a million messages cost megabytes, not a gigabyte)."""
+
+    kind: array[int] = field(default_factory=lambda: array("b"))
+    ref: array[int] = field(default_factory=lambda: array("q"))
+    part: array[int] = field(default_factory=lambda: array("i"))
+    channel: array[int] = field(default_factory=lambda: array("q"))
+    alive: bytearray = field(default_factory=bytearray)
+    slot_of: dict[int, int] = field(default_factory=dict)
+    vocab: dict[str, int] = field(default_factory=dict)
+    terms: list[str] = field(default_factory=list)
     segments: list[_Segment] = field(default_factory=list)
-    delta_tokens: list[list[str]] = field(default_factory=list)
+    delta_tokens: list[list[int]] = field(default_factory=list)
     delta: _Segment | None = None
     delta_dirty: bool = False
     arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
@@ -75,17 +91,28 @@ class _TenantIndex:
     def frozen_slots(self) -> int:
         return len(self.kind) - len(self.delta_tokens)
 
+    def token_ids(self, tokens: list[str]) -> list[int]:
+        vocab, terms = self.vocab, self.terms
+        out = []
+        for token in tokens:
+            tid = vocab.get(token)
+            if tid is None:
+                tid = vocab[token] = len(terms)
+                terms.append(token)
+            out.append(tid)
+        return out
+
     def append(self, kind: int, ref: int, part: int, channel: int, tokens: list[str]) -> None:
-        key = (kind, ref, part)
+        key = _key(kind, ref, part)
         if key in self.slot_of:
-            self.kill(key)
+            self.kill(kind, ref, part)
         self.slot_of[key] = len(self.kind)
         self.kind.append(kind)
         self.ref.append(ref)
         self.part.append(part)
         self.channel.append(channel)
-        self.alive.append(True)
-        self.delta_tokens.append(tokens)
+        self.alive.append(1)
+        self.delta_tokens.append(self.token_ids(tokens))
         self.delta_dirty = True
         self.arrays = None
         if kind == MESSAGE:
@@ -93,38 +120,47 @@ class _TenantIndex:
         else:
             self.documents += 1
 
-    def kill(self, key: tuple[int, int, int]) -> bool:
-        slot = self.slot_of.pop(key, None)
+    def kill(self, kind: int, ref: int, part: int) -> bool:
+        slot = self.slot_of.pop(_key(kind, ref, part), None)
         if slot is None or not self.alive[slot]:
             return False
-        self.alive[slot] = False
+        self.alive[slot] = 0
         self.arrays = None
-        if key[0] == MESSAGE:
+        if kind == MESSAGE:
             self.messages -= 1
         else:
             self.documents -= 1
         return True
+
+    def document_parts(self, document_id: int) -> list[int]:
+        parts = []
+        part = 0
+        while _key(DOCUMENT, document_id, part) in self.slot_of:
+            parts.append(part)
+            part += 1
+        return parts
 
     def freeze(self) -> None:
         """Turn the delta into a permanent segment."""
         if not self.delta_tokens:
             return
         first = self.frozen_slots
-        self.segments.append(_Segment(first, _build(self.delta_tokens), len(self.delta_tokens)))
+        self.segments.append(_Segment(first, _build(self.delta_tokens, self.terms), len(self.delta_tokens)))
         self.delta_tokens = []
         self.delta = None
         self.delta_dirty = False
 
     def live_segments(self) -> list[_Segment]:
         if self.delta_dirty:
-            self.delta = (_Segment(self.frozen_slots, _build(self.delta_tokens), len(self.delta_tokens))
+            self.delta = (_Segment(self.frozen_slots, _build(self.delta_tokens, self.terms), len(self.delta_tokens))
                           if self.delta_tokens else None)
             self.delta_dirty = False
         return self.segments + ([self.delta] if self.delta is not None else [])
 
     def columns(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         if self.arrays is None:
-            self.arrays = (np.asarray(self.channel, dtype=np.int64), np.asarray(self.alive, dtype=np.bool_))
+            self.arrays = (np.array(self.channel, dtype=np.int64),
+                           np.frombuffer(bytes(self.alive), dtype=np.uint8).astype(np.bool_))
         return self.arrays
 
 
@@ -159,8 +195,8 @@ class BM25Retriever:
         self._pending[tenant_id] = []
         try:
             rows: list[tuple[int, int, int, int, str]] = []
-            async for batch in self.storage.messages.stream(tenant_id):
-                rows.extend((MESSAGE, m.id, 0, m.channel_id, m.text) for m in batch if not m.is_own_reply)
+            async for batch in self.storage.messages.index_rows(tenant_id):
+                rows.extend((MESSAGE, message_id, 0, channel_id, text) for message_id, channel_id, text in batch)
             for d in await self.storage.messages.documents(tenant_id):
                 channel = d.channel_id if d.channel_id is not None else TENANT_WIDE
                 rows.extend((DOCUMENT, d.id, part, channel, f"{d.title}. {passage}")
@@ -204,17 +240,17 @@ class BM25Retriever:
     def _apply(index: _TenantIndex, op: _Op) -> None:
         if isinstance(op, DocumentRecord):
             channel = op.channel_id if op.channel_id is not None else TENANT_WIDE
-            for key in [k for k in index.slot_of if k[0] == DOCUMENT and k[1] == op.id]:
-                index.kill(key)
+            for part in index.document_parts(op.id):
+                index.kill(DOCUMENT, op.id, part)
             for part, passage in enumerate(document_passages(op)):
                 index.append(DOCUMENT, op.id, part, channel, textlib.terms(f"{op.title}. {passage}"))
         elif isinstance(op, MessageRecord):
             if op.deleted:
-                index.kill((MESSAGE, op.id, 0))
+                index.kill(MESSAGE, op.id, 0)
             else:
                 index.append(MESSAGE, op.id, 0, op.channel_id, textlib.terms(op.text))
         else:
-            index.kill((MESSAGE, op, 0))
+            index.kill(MESSAGE, op, 0)
 
     async def add_message(self, message: MessageRecord) -> None:
         if not message.is_own_reply:
