@@ -101,7 +101,11 @@ def retry_after_s(exc: BaseException) -> float | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    """429, 5xx and connection failures. Not timeouts: a model that used up the request timeout will
+    not answer faster in what is left of the reply budget."""
+    if isinstance(exc, openai.APITimeoutError):
+        return False
+    if isinstance(exc, openai.APIConnectionError):
         return True
     return isinstance(exc, openai.APIStatusError) and (exc.status_code == 429 or exc.status_code >= 500)
 
@@ -272,7 +276,7 @@ class OpenAIGenerator:
                         timeout=request_timeout)
         except openai.APITimeoutError as exc:
             raise LLMFailure(f"LLM timed out after {request_timeout:.1f} s"
-                             f"{f' (attempt {attempt_number})' if attempt_number > 1 else ''}; "
+                             f"{f' on attempt {attempt_number}' if attempt_number > 1 else ''}; "
                              "extractive answer sent") from exc
         except openai.RateLimitError as exc:
             asked = retry_after_s(exc)
