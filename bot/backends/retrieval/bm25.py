@@ -1,10 +1,10 @@
 """In-process BM25 retrieval with bm25s, per tenant, in segments.
 
 bm25s indexes are immutable, so new content goes into a small "delta" segment that is re-indexed
-(milliseconds) when it changed and a search comes in; when the delta grows past a threshold it is
-frozen as a segment of its own. Each segment scores with its own statistics, as Lucene segments
-do; the rationale names the segment so a score can be traced. Deletions and edits are tombstones
-until the tenant is rebuilt.
+(milliseconds, at most `delta_limit` documents) when it changed and a search comes in; when it is
+full it is frozen as a segment of its own. Each segment scores with its own statistics, as Lucene
+segments do. Deletions and edits are tombstones; past `max_segments` the tenant is rebuilt from
+storage in the background (compaction), with changes made meanwhile replayed.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ def document_passages(document: DocumentRecord) -> list[str]:
     words = body.split(" ") if body else []
     passages = [" ".join(words[i:i + PASSAGE_WORDS]) for i in range(0, len(words), PASSAGE_WORDS)]
     return passages or [document.title]
+
+
+_Op = MessageRecord | DocumentRecord | int  # add/replace a message or document; int = delete message id
 
 
 @dataclass
@@ -130,11 +133,14 @@ class BM25Retriever:
 
     name = "bm25s"
 
-    def __init__(self, storage: Storage, *, delta_limit: int = 5000) -> None:
+    def __init__(self, storage: Storage, *, delta_limit: int = 2000, max_segments: int = 64) -> None:
         self.storage = storage
         self.delta_limit = delta_limit
+        self.max_segments = max_segments
         self._tenants: dict[str, _TenantIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: dict[str, list[_Op]] = {}
+        self._compactions: dict[str, asyncio.Future[None]] = {}
 
     async def _index(self, tenant_id: str) -> _TenantIndex:
         found = self._tenants.get(tenant_id)
@@ -147,58 +153,78 @@ class BM25Retriever:
         return self._tenants[tenant_id]
 
     async def _load(self, tenant_id: str) -> _TenantIndex:
+        """Read the tenant from storage and index it in a worker thread, so the event loop keeps
+        acknowledging Slack and Teams while a large history is indexed. Changes that arrive meanwhile
+        are queued and replayed on the new index."""
+        self._pending[tenant_id] = []
+        try:
+            rows: list[tuple[int, int, int, int, str]] = []
+            async for batch in self.storage.messages.stream(tenant_id):
+                rows.extend((MESSAGE, m.id, 0, m.channel_id, m.text) for m in batch if not m.is_own_reply)
+            for d in await self.storage.messages.documents(tenant_id):
+                channel = d.channel_id if d.channel_id is not None else TENANT_WIDE
+                rows.extend((DOCUMENT, d.id, part, channel, f"{d.title}. {passage}")
+                            for part, passage in enumerate(document_passages(d)))
+            index = await asyncio.to_thread(self._build, rows)
+        finally:
+            pending = self._pending.pop(tenant_id, [])
+        for op in pending:
+            self._apply(index, op)
+        log.info("indexed tenant %s: %d messages, %d document passages, %d changes replayed", tenant_id,
+                 index.messages, index.documents, len(pending))
+        return index
+
+    @staticmethod
+    def _build(rows: list[tuple[int, int, int, int, str]]) -> _TenantIndex:
         index = _TenantIndex()
-        async for batch in self.storage.messages.stream(tenant_id):
-            for m in batch:
-                if m.is_own_reply:
-                    continue
-                index.append(MESSAGE, m.id, 0, m.channel_id, textlib.terms(m.text))
-        for d in await self.storage.messages.documents(tenant_id):
-            self._append_document(index, d)
+        for kind, ref, part, channel, text in rows:
+            index.append(kind, ref, part, channel, textlib.terms(text))
         index.freeze()
-        log.info("indexed tenant %s: %d messages, %d document passages", tenant_id, index.messages,
-                 index.documents)
         return index
 
     async def rebuild(self, tenant_id: str) -> None:
         """Drop tombstones and merge segments by re-reading the tenant from storage."""
-        fresh = await self._load(tenant_id)
-        self._tenants[tenant_id] = fresh
+        self._tenants[tenant_id] = await self._load(tenant_id)
+
+    def _change(self, tenant_id: str, op: _Op) -> None:
+        """Apply a change to a loaded index, queue it for an index being built, or drop it (the
+        first search loads the tenant from storage, change included)."""
+        if tenant_id in self._pending:
+            self._pending[tenant_id].append(op)
+        index = self._tenants.get(tenant_id)
+        if index is None:
+            return
+        self._apply(index, op)
+        if len(index.delta_tokens) >= self.delta_limit:
+            index.freeze()
+        if len(index.segments) > self.max_segments and tenant_id not in self._pending:
+            self._compactions[tenant_id] = asyncio.ensure_future(self.rebuild(tenant_id))
 
     @staticmethod
-    def _append_document(index: _TenantIndex, document: DocumentRecord) -> None:
-        channel = document.channel_id if document.channel_id is not None else TENANT_WIDE
-        for key in [k for k in index.slot_of if k[0] == DOCUMENT and k[1] == document.id]:
-            index.kill(key)
-        for part, passage in enumerate(document_passages(document)):
-            index.append(DOCUMENT, document.id, part, channel, textlib.terms(f"{document.title}. {passage}"))
+    def _apply(index: _TenantIndex, op: _Op) -> None:
+        if isinstance(op, DocumentRecord):
+            channel = op.channel_id if op.channel_id is not None else TENANT_WIDE
+            for key in [k for k in index.slot_of if k[0] == DOCUMENT and k[1] == op.id]:
+                index.kill(key)
+            for part, passage in enumerate(document_passages(op)):
+                index.append(DOCUMENT, op.id, part, channel, textlib.terms(f"{op.title}. {passage}"))
+        elif isinstance(op, MessageRecord):
+            if op.deleted:
+                index.kill((MESSAGE, op.id, 0))
+            else:
+                index.append(MESSAGE, op.id, 0, op.channel_id, textlib.terms(op.text))
+        else:
+            index.kill((MESSAGE, op, 0))
 
     async def add_message(self, message: MessageRecord) -> None:
-        if message.tenant_id not in self._tenants:
-            return  # loaded from storage, message included, on first search
-        index = self._tenants[message.tenant_id]
-        if message.is_own_reply:
-            return
-        if message.deleted:
-            index.kill((MESSAGE, message.id, 0))
-            return
-        index.append(MESSAGE, message.id, 0, message.channel_id, textlib.terms(message.text))
-        self._maybe_freeze(index)
+        if not message.is_own_reply:
+            self._change(message.tenant_id, message)
 
     async def add_document(self, document: DocumentRecord) -> None:
-        if document.tenant_id in self._tenants:
-            index = self._tenants[document.tenant_id]
-            self._append_document(index, document)
-            self._maybe_freeze(index)
-
-    def _maybe_freeze(self, index: _TenantIndex) -> None:
-        if len(index.delta_tokens) >= max(self.delta_limit, index.frozen_slots // 10):
-            index.freeze()
+        self._change(document.tenant_id, document)
 
     async def remove_message(self, tenant_id: str, message_id: int) -> None:
-        index = self._tenants.get(tenant_id)
-        if index is not None:
-            index.kill((MESSAGE, message_id, 0))
+        self._change(tenant_id, message_id)
 
     async def forget_tenant(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
