@@ -55,6 +55,12 @@ MAX_WAIT_S = 4.0
 BACKSTOP_GRACE_S = 0.25
 
 
+def _host(url: str) -> str:
+    """host[:port] only: a base URL may carry credentials, and this string goes into logs and rationales."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or "")
+
+
 class LLMFailure(Exception):
     """The model could not produce a usable draft in time; `reason` is what the rationale shows."""
 
@@ -152,7 +158,7 @@ class OpenAIGenerator:
         self.counter = counter or TokenCounter.for_model(model)
         self.redactor = redactor or Redactor()
         self.fallback = fallback or ExtractiveGenerator()
-        self.endpoint = endpoint or str(client.base_url)
+        self.endpoint = endpoint or _host(str(client.base_url))
         self.wait = _Wait()
 
     @classmethod
@@ -164,7 +170,7 @@ class OpenAIGenerator:
         secrets = [s.get_secret_value() if s else None for s in (
             settings.openai_api_key, settings.slack_bot_token, settings.slack_signing_secret,
             settings.slack_app_token, settings.slack_client_secret, settings.microsoft_app_password)]
-        endpoint = urlsplit(settings.openai_base_url).netloc if settings.openai_base_url else "api.openai.com"
+        endpoint = _host(settings.openai_base_url) if settings.openai_base_url else "api.openai.com"
         return cls(client, settings.llm_model, timeout_s=settings.llm_timeout_s, budget_s=settings.reply_budget_s,
                    max_attempts=settings.llm_max_attempts, context_tokens=settings.llm_context_tokens,
                    redactor=Redactor.with_secrets(secrets, pii=settings.redact_pii), endpoint=endpoint)

@@ -88,6 +88,16 @@ async def test_rate_limited_then_success_retries_once(fake_openai: FakeOpenAI, l
     assert "access form" in reply.body
 
 
+async def test_retry_after_past_the_budget_falls_back_at_once(fake_openai: FakeOpenAI,
+                                                              llm_services: LLMServices) -> None:
+    services = await llm_services()
+    fake_openai.rate_limit(retry_after="30")
+    started = time.monotonic()
+    reply = await ask(services, STAGING)
+    assert time.monotonic() - started < 2 and len(fake_openai.received) == 1
+    assert "it asked to wait 30 s, past the reply budget" in reply.rationale.generator.reason
+
+
 async def test_server_errors_exhaust_attempts_then_fall_back(fake_openai: FakeOpenAI,
                                                              llm_services: LLMServices) -> None:
     services = await llm_services(WHYBOT_LLM_MAX_ATTEMPTS="2")
