@@ -233,3 +233,25 @@ async def test_long_thread_summary_is_map_reduced(fake_openai: FakeOpenAI, llm_s
     assert "[99]" not in reply.body
     assert any("map-reduce" in c for c in reply.rationale.caveats)
     assert any("removed citation(s) [99]" in c for c in reply.rationale.caveats)
+
+
+async def test_channel_summary_headlines_share_one_budget(fake_openai: FakeOpenAI, llm_services: LLMServices) -> None:
+    services = await llm_services()
+    from bot.models import ChatEvent, Platform, Trigger
+
+    def headline(body: dict[str, Any]) -> str:
+        user = body["messages"][1]["content"]
+        first = int(user.split('n="', 1)[1].split('"', 1)[0])
+        return f"Thread starting at message {first} [{first}]"
+
+    fake_openai.default = headline
+    event = ChatEvent(platform=Platform.PLAYGROUND, tenant="demo", channel="engineering", user="alice",
+                      trigger=Trigger.COMMAND, command="summarize", args="#incidents last 24h")
+    reply = await services.router.handle(event)
+    items = reply.sections[0].items
+    assert items and len(fake_openai.received) == len(items)
+    assert all(i.text.startswith("Thread starting at message") and i.citation_numbers for i in items)
+    g = reply.rationale.generator
+    assert g.kind == "llm" and g.prompt_version == "headline-v1"
+    assert g.prompt_tokens == sum(len(" ".join(m["content"] for m in r.messages).split())
+                                  for r in fake_openai.received)
