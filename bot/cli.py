@@ -9,11 +9,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot.commands_core import register as register_core
+from bot.commands_import import register as register_import
 from bot.manifest_cli import register as register_manifest
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: list[Registrar] = [register_core, register_manifest]
+REGISTRARS: list[Registrar] = [register_core, register_manifest, register_import]
 
 
 def build_parser() -> argparse.ArgumentParser:

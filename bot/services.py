@@ -11,6 +11,7 @@ from bot.adapter import Delivery
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.llm.extractive import ExtractiveGenerator
+from bot.backends.llm.openai_compat import OpenAIGenerator
 from bot.backends.retrieval.base import Retriever
 from bot.backends.retrieval.bm25 import BM25Retriever
 from bot.ingest import Ingestor
@@ -51,12 +52,7 @@ class Services:
 def build_generator(settings: Settings) -> TextGenerator:
     """The extractive generator unless an OpenAI-compatible endpoint is configured."""
     if settings.llm_configured:
-        try:
-            from bot.backends.llm.openai_compat import OpenAIGenerator
-        except ImportError:  # the LLM backend lands separately; run extractive until then
-            log.warning("an LLM is configured but the OpenAI backend is not available; using extractive")
-        else:
-            return OpenAIGenerator.from_settings(settings)
+        return OpenAIGenerator.from_settings(settings)
     return ExtractiveGenerator()
 
 
