@@ -9,10 +9,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot.commands_core import register as register_core
+from bot.synth.cli import register as register_synth
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: list[Registrar] = [register_core]
+REGISTRARS: list[Registrar] = [register_core, register_synth]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -172,7 +172,7 @@ def write_export(ws: Workspace, out: Path) -> dict[str, int]:
         _dump(folder / f"{day}.json", items)
     _dump(out / "labels.json", labels(ws))
     return {"users": len(ws.people) + len(ws.bots), "channels": len(ws.channels), "messages": len(ws.messages),
-            "files": len(by_file), "threads": len(ws.threads)}
+            "day files": len(by_file), "threads": len(ws.threads)}
 
 
 def labels(ws: Workspace) -> dict[str, Any]:
