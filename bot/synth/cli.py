@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.synth.export import write_export
 from bot.synth.generate import DEFAULT_NOW, SIZES, generate
 
-SubParsers = argparse._SubParsersAction  # type: ignore[type-arg]
+SubParsers = argparse._SubParsersAction
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -77,7 +77,8 @@ def register(sub: SubParsers) -> None:
                    help="small ~1.5k, medium ~20k, large ~200k messages")
     p.add_argument("--out", type=Path, required=True, help="export folder to create")
     p.add_argument("--now", type=_iso, default=DEFAULT_NOW,
-                   help=f"the workspace's clock (ISO 8601, default {DEFAULT_NOW.isoformat()}); the densest day ends here")
+                   help=f"the workspace's clock (ISO 8601, default {DEFAULT_NOW.isoformat()}); "
+                        "the densest day ends here")
     p.add_argument("--force", action="store_true", help="write into a non-empty folder")
     p.set_defaults(handler=cmd_synth)
 

@@ -236,8 +236,21 @@ def _materialize(rng: random.Random, c: Ctx, threads: list[Thread], placed: list
             head, _, rest = msg.text.partition("\x00")
             key, _, tail = rest.partition("\x00")
             msg.text = head + links.get(f"\x00{key}\x00", "") + tail
+    messages.extend(_joins(rng, c, now, used))
     messages.sort(key=lambda m: (m.channel.id, float(m.ts)))
     return messages, per_thread, deleted
+
+
+def _joins(rng: random.Random, c: Ctx, now: float, used: dict[str, set[int]]) -> list[Message]:
+    """A few `channel_join` / `group_join` system messages, as real exports are full of them."""
+    joins: list[Message] = []
+    for ch in c.channels:
+        for person in c.people_in(ch, rng.randint(1, 3)):
+            t = now - rng.uniform(2 * 86400, 12 * 86400)
+            subtype = "group_join" if ch.private else "channel_join"
+            joins.append(Message(ch, _ts(t, used[ch.id]), person, f"<@{person.id}> has joined the channel", None, [],
+                                 (), None, subtype))
+    return joins
 
 
 def _permalink(domain: str, msg: Message) -> str:

@@ -22,9 +22,9 @@ def incident(c: Ctx, ch: Channel) -> Thread:
     svc, region, err = c.service(), rng.choice(vocab.REGIONS), rng.choice(vocab.ERRORS)
     endpoint, ds = rng.choice(vocab.ENDPOINTS), rng.choice(vocab.DATASTORES)
     sev = rng.choice((1, 2, 2, 3, 3))
-    cause = c.grammar.expand(rng.choice(vocab.CAUSES), {"service2": _other_service(c, svc), "datastore": ds,
-                                                          "vendor": L(vocab.VENDORS)})
-    fix = c.grammar.expand(rng.choice(vocab.FIXES), {"datastore": ds})
+    cause_t, fix_t = rng.choice(vocab.CAUSES)
+    cause_slots = {"service2": _other_service(c, svc), "datastore": ds, "vendor": rng.choice(vocab.VENDORS)}
+    cause, fix = c.grammar.expand(cause_t, cause_slots), c.grammar.expand(fix_t, cause_slots)
     crew = c.people_in(ch, rng.randint(2, 5))
     lead, helper = crew[0], crew[-1]
     s = {"svc": svc, "region": region, "err": err, "endpoint": endpoint, "ds": ds, "sev": str(sev)}
@@ -131,7 +131,7 @@ def decision(c: Ctx, ch: Channel) -> Thread:
     thread.qa.append(QA(c.grammar.expand((
         "what did we decide about {short}", "where did we land on {short}", "outcome of the discussion on {short}",
         "did we agree on {short}", "final call on {short}?"), {"short": short}),
-        0, ((None, dec_idx),), (choice,), key))
+        None, ((None, dec_idx),), (choice,), key))
     return thread
 
 
@@ -139,7 +139,7 @@ TASKS: tuple[str, ...] = (
     "update the {svc} runbook", "add alerting on {svc} {err} rates", "write the postmortem for {svc}",
     "upgrade {svc} to the new base image", "file a ticket with {vendor} support", "clean up stale flags in {svc}",
     "send the customer update to {customer}", "load-test {svc} before {release}", "rotate the {svc} API keys",
-    "draft the {release} release notes", "fix the flaky {svc} integration test", "book the {meeting} follow-up",
+    "draft the {release} release notes", "fix the flaky {svc} integration test", "book a follow-up to {meeting}",
 )
 
 
@@ -168,7 +168,7 @@ def action_items(c: Ctx, ch: Channel) -> Thread:
     key = c.claim(f"task:{tasks[i]}")
     thread.qa.append(QA(c.grammar.expand((
         "who is assigned to {task}", "who took the action item to {task}", "whose job is it to {task}"),
-        {"task": tasks[i]}), 0, ((None, 0),), (owners[i].mention,), key))
+        {"task": tasks[i]}), None, ((None, 0),), (owners[i].mention,), key))
     return thread
 
 
@@ -240,7 +240,7 @@ def support_case(c: Ctx, ch: Channel) -> Thread:
                                           "why couldn't {customer} use {feature}",
                                           "cause of the {customer} {feature} ticket"),
                                          {"customer": customer, "feature": feature}),
-                        0, ((None, fix_idx),), (cause,), key))
+                        None, ((None, fix_idx),), (cause,), key))
     return thread
 
 

@@ -81,27 +81,26 @@ ENDPOINTS: tuple[str, ...] = (
 ERRORS: tuple[str, ...] = (
     "500", "502", "503", "504", "429", "timeout", "connection reset", "OOMKilled", "deadlock", "5xx",
 )
-CAUSES: tuple[str, ...] = (
-    "a bad config push that set the connection pool to 5",
-    "an expired TLS certificate on the internal load balancer",
-    "a missing index after last night's migration",
-    "a retry storm from the {service2} client",
-    "the {datastore} primary failing over and clients not reconnecting",
-    "a memory leak in the new JSON serializer",
-    "a feature flag that was flipped for 100% instead of 10%",
-    "DNS resolution failures inside the cluster",
-    "disk filling up on the {datastore} nodes",
-    "a noisy neighbour saturating the node's network",
-    "a cron job that locked the orders table",
-    "rate limits from the upstream {vendor} API",
-    "a dependency bump that changed the default timeout to 1s",
-    "a schema change that wasn't backwards compatible",
-)
-FIXES: tuple[str, ...] = (
-    "rolled back to the previous release", "bumped the pool size and restarted the pods",
-    "renewed the cert and added an expiry alert", "added the index concurrently", "disabled the flag",
-    "added jitter to the client retries", "scaled the {datastore} cluster out", "pinned the dependency back",
-    "moved the cron job off-peak", "raised the memory limit and patched the leak",
+# (root cause, what fixed it): a resolution names a fix that matches its cause.
+CAUSES: tuple[tuple[str, str], ...] = (
+    ("a bad config push that set the connection pool to 5", "[rolled back the config|bumped the pool size and "
+                                                            "restarted the pods]"),
+    ("an expired TLS certificate on the internal load balancer", "renewed the cert and added an expiry alert"),
+    ("a missing index after last night's migration", "added the index concurrently"),
+    ("a retry storm from the {service2} client", "added jitter and a retry budget to the {service2} client"),
+    ("the {datastore} primary failing over and clients not reconnecting",
+     "restarted the clients and fixed the reconnect logic"),
+    ("a memory leak in the new JSON serializer", "[rolled back to the previous release|raised the memory limit and "
+                                                 "patched the leak]"),
+    ("a feature flag that was flipped for 100% instead of 10%", "turned the flag back down to 10%"),
+    ("DNS resolution failures inside the cluster", "restarted CoreDNS and raised its replica count"),
+    ("disk filling up on the {datastore} nodes", "scaled the {datastore} cluster out and cleaned old snapshots"),
+    ("a noisy neighbour saturating the node's network", "moved the pods to dedicated nodes"),
+    ("a cron job that locked the orders table", "moved the cron job off-peak and batched its writes"),
+    ("rate limits from the upstream {vendor} API", "added caching in front of the {vendor} calls"),
+    ("a dependency bump that changed the default timeout to 1s", "pinned the dependency back and set the timeout "
+                                                                 "explicitly"),
+    ("a schema change that wasn't backwards compatible", "rolled back the migration and added a compat shim"),
 )
 VENDORS: tuple[str, ...] = (
     "Stripe", "Twilio", "SendGrid", "Adyen", "Plaid", "Algolia", "Auth0", "Segment", "Zendesk", "Okta",
