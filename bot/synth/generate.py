@@ -146,7 +146,7 @@ def _place(rng: random.Random, thread: Thread, day: int, recent: bool, now: floa
         local_day = int((now + offset) // 86400) - day
         weekday = (local_day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
         if weekday >= 5 and rng.random() < 0.9:
-            local_day -= weekday - 4
+            local_day -= weekday - rng.randint(0, 4)  # a weekday of the same week
         hour = rng.uniform(0, 24) if anytime and rng.random() < 0.3 else rng.triangular(8.5, 18.5, 11.5)
         start = local_day * 86400 + hour * 3600 - offset
     times = [start]
