@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from bot.commands_core import register as register_core
 from bot.commands_import import register as register_import
 from bot.manifest_cli import register as register_manifest
+from bot.synth.cli import register as register_synth
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: list[Registrar] = [register_core, register_manifest, register_import]
+REGISTRARS: list[Registrar] = [register_core, register_manifest, register_import, register_synth]
 
 
 def build_parser() -> argparse.ArgumentParser:
