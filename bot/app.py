@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from importlib.metadata import entry_points
 
 from aiohttp import web
 
 from bot.adapter import Adapter, AdapterFactory
+from bot.scheduler import DigestScheduler
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 ADAPTERS: web.AppKey[list[Adapter]] = web.AppKey("adapters", list)
+SCHEDULER: web.AppKey[asyncio.Task[None]] = web.AppKey("scheduler", asyncio.Task)
 ENTRY_POINT_GROUP = "whybot.adapters"
 
 
@@ -59,11 +63,17 @@ def create_app(services: Services, factories: dict[str, AdapterFactory] | None =
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
 
-    async def start(_: web.Application) -> None:
+    async def start(app: web.Application) -> None:
         for adapter in adapters:
             await adapter.start()
+        if services.settings.scheduler_enabled:  # after adapters, so their deliveries are ready
+            app[SCHEDULER] = asyncio.create_task(DigestScheduler(services).run_forever(), name="digest-scheduler")
 
-    async def stop(_: web.Application) -> None:
+    async def stop(app: web.Application) -> None:
+        if (task := app.get(SCHEDULER)) is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for adapter in reversed(adapters):
             await adapter.stop()
         await services.close()

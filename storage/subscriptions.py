@@ -15,7 +15,8 @@ from storage.upsert import upsert
 
 def _record(r: DigestSubscription) -> SubscriptionRecord:
     return SubscriptionRecord(r.id, r.tenant_id, r.platform, r.channel_external_id, r.cron, r.tz,
-                              r.description, r.top_n, r.created_by, r.active, r.reference, r.created_at)
+                              r.description, r.top_n, r.created_by, r.active, r.reference, r.created_at,
+                              r.updated_at)
 
 
 class SubscriptionStore:

@@ -148,3 +148,11 @@ class ImportanceScorer:
             scored.append(Scored(thread, round(score, 4), features, contributions, adjusted_by_channel=own is not None))
         scored.sort(key=lambda s: (-s.score, -s.thread.last_at.timestamp()))
         return scored
+
+
+def global_positions(scorer: ImportanceScorer, ranked: Sequence[Scored]) -> dict[int, int]:
+    """Where each item (by `id()`) would stand under the global weights alone, 1-based: the "before"
+    against which a channel's own weights are explained."""
+    rescored = [(scorer.score(s.features)[0], s.thread.last_at.timestamp(), id(s)) for s in ranked]
+    rescored.sort(key=lambda t: (-round(t[0], 4), -t[1]))
+    return {key: position for position, (_, _, key) in enumerate(rescored, start=1)}
