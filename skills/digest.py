@@ -231,7 +231,7 @@ class DigestSkill:
         await ctx.storage.subscriptions.subscribe(
             tenant_id=request.tenant_id, platform=request.event.platform.value,
             channel_external_id=channel.external_id, cron=cron, tz=zone, description=description, top_n=top_n,
-            created_by=request.event.user, reference=request.event.reference)
+            created_by=request.event.user, reference=request.event.reference, now=ctx.clock())
         upcoming = schedule.next_run(cron, zone, ctx.clock())
         rationale = Rationale(skill=self.name, route=request.route,
                               caveats=[f"schedule `{cron}` in {zone} (croniter); "
@@ -248,7 +248,7 @@ class DigestSkill:
         return user.tz if user and user.tz else None
 
     async def _off(self, request: SkillRequest, ctx: SkillContext) -> Reply:
-        changed = await ctx.storage.subscriptions.deactivate(request.tenant_id, request.event.channel)
+        changed = await ctx.storage.subscriptions.deactivate(request.tenant_id, request.event.channel, ctx.clock())
         rationale = Rationale(skill=self.name, route=request.route)
         body = "Digests for this channel are off." if changed else "This channel had no digest subscription."
         return Reply(title="Digest off" if changed else "No digest to turn off", body=body, rationale=rationale)
