@@ -9,10 +9,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot.commands_core import register as register_core
+from bot.commands_digest import register as register_digest
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: list[Registrar] = [register_core]
+REGISTRARS: list[Registrar] = [register_core, register_digest]
 
 
 def build_parser() -> argparse.ArgumentParser:

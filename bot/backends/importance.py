@@ -31,6 +31,7 @@ _CUES: dict[str, re.Pattern[str]] = {
     "deadline_cue": re.compile(r"\b(deadline|due|by (?:mon|tue|wed|thu|fri|eod|end of)\w*|tomorrow|next week|"
                                r"cutoff|cut-off|freeze)\b"),
 }
+_WORK_CUES = frozenset(("decision_cue", "incident_cue", "action_cue", "deadline_cue"))
 _CHITCHAT = re.compile(r"\b(lol|haha|lunch|coffee|weekend|cat|dog|memes?|happy birthday|congrats|🎉|😂)\b")
 _LINK = re.compile(r"https?://|<http")
 
@@ -108,7 +109,9 @@ def thread_features(thread: ThreadView, window_end: datetime, window_hours: floa
         "links_files": 1.0 if _LINK.search(joined) or any(m.file_count for m in msgs) else 0.0,
         "recency": max(0.0, 1.0 - age_h / max(window_hours, 1.0)),
         "bot_authored": 1.0 if not human or thread.root.is_bot else 0.0,
-        "chitchat": min(1.0, chit / max(1, len(msgs))) if not any(cues.values()) else 0.0,
+        # A question mark doesn't make banter work talk; only the work cues cancel the chit-chat penalty.
+        "chitchat": min(1.0, chit / max(1, len(msgs))) if not any(v for k, v in cues.items() if k in _WORK_CUES)
+        else 0.0,
     }
 
 
