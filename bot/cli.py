@@ -10,10 +10,11 @@ from collections.abc import Callable, Sequence
 
 from bot.commands_core import register as register_core
 from bot.commands_digest import register as register_digest
+from bot.manifest_cli import register as register_manifest
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: list[Registrar] = [register_core, register_digest]
+REGISTRARS: list[Registrar] = [register_core, register_manifest, register_digest]
 
 
 def build_parser() -> argparse.ArgumentParser:

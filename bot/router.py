@@ -73,7 +73,7 @@ class Router:
     def _classified(self, p: IntentPrediction) -> Route:
         kind = RouteKind.KEYWORD if p.method == "keyword_rule" else RouteKind.CLASSIFIER
         name = getattr(self.classifier, "name", p.method)
-        reason = (f"{name} chose `{p.skill}`: " + ", ".join(p.evidence.get(p.skill, [])[:4])) if p.skill else name
+        reason = (f"{name} matched " + ", ".join(p.evidence.get(p.skill, [])[:4])) if p.skill else name
         return Route(kind=kind, skill=p.skill or FALLBACK_SKILL, reason=reason, scores=p.scores,
                      top_features=p.evidence)
 

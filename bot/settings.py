@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="WHYBOT_LOG_LEVEL")
     bot_name: str = Field(default="whybot", validation_alias="WHYBOT_BOT_NAME")
     public_url: str | None = Field(default=None, validation_alias="WHYBOT_PUBLIC_URL")
+    playground_enabled: bool = Field(default=True, validation_alias="WHYBOT_PLAYGROUND")
 
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")

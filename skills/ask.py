@@ -36,10 +36,12 @@ class AskSkill:
         channels = await ctx.storage.workspace.channels(request.tenant_id)
         visibility = Visibility(request.reader, request.tenant_id, channels)
         k = ctx.settings.ask_top_k
-        result = await ctx.retriever.search(request.tenant_id, question, visibility.allowed_channel_ids, k=k)
+        result = await ctx.retriever.search(request.tenant_id, question, visibility.allowed_channel_ids, k=k + 1)
         timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
         surface = textlib.surface_terms(question)
-        hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)]
+        asked = (request.event.channel, request.event.message_id)
+        hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)
+                and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)][:k]
         passages, channel_by_source = self._passages(hits, surface)
         thread_answers = await self._thread_answers(request, ctx, hits, result.query_terms, len(passages), surface,
                                                     channel_by_source)
@@ -67,15 +69,11 @@ class AskSkill:
         invented = [n for n in draft.cited if n not in by_number]
         if invented:
             caveats.append(f"removed citation(s) {', '.join(f'[{n}]' for n in invented)}: no such source")
-        unused = len(passages) - len(cited)
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
             evidence=[evidence(p, channel_by_source.get(p.source_id), used=p.number in cited,
                                note=notes.get(p.number, "")) for p in passages],
-            generator=draft.generator, caveats=caveats, withheld_sources=result.withheld,
-            left_out=[f"{unused} matching source(s) not quoted: lower ranked or repeating a quoted one"]
-            if unused > 0 else [],
-            timings_ms=timings,
+            generator=draft.generator, caveats=caveats, withheld_sources=result.withheld, timings_ms=timings,
         )
         return Reply(title=f"About “{textlib.shorten(question, 80)}”", body=draft.text, citations=citations,
                      rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",

@@ -35,6 +35,13 @@ class DecisionStore:
             row = await s.get(Decision, decision_id)
             return _record(row) if row else None
 
+    async def get_many(self, decision_ids: list[str]) -> dict[str, DecisionRecord]:
+        if not decision_ids:
+            return {}
+        async with self.db.session() as s:
+            rows = await s.scalars(select(Decision).where(Decision.id.in_(decision_ids)))
+            return {r.id: _record(r) for r in rows}
+
     async def set_posted_ref(self, decision_id: str, ref: dict[str, Any]) -> None:
         """Remember where the reply was posted (message ts, activity id) so it can be updated in place."""
         async with self.db.session() as s:

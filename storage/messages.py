@@ -34,6 +34,7 @@ class NewMessage:
     permalink: str | None = None
     is_bot: bool = False
     edited_at: datetime | None = None
+    decision_id: str | None = None
 
 
 _U = aliased(User)
@@ -55,7 +56,7 @@ def _record(row: Any) -> MessageRecord:
         user_external_id=user_ext, user_name=display or name or user_ext or "someone", text=m.text,
         created_at=m.created_at, edited_at=m.edited_at, reaction_count=m.reaction_count,
         reply_count=m.reply_count, mention_count=m.mention_count, file_count=m.file_count,
-        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted,
+        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted, decision_id=m.decision_id,
     )
 
 
@@ -114,7 +115,7 @@ class MessageStore:
             "created_at": item.created_at, "edited_at": item.edited_at,
             "reaction_count": item.reaction_count, "reply_count": item.reply_count,
             "mention_count": item.mention_count, "file_count": item.file_count, "permalink": item.permalink,
-            "is_bot": item.is_bot, "deleted": False,
+            "is_bot": item.is_bot, "deleted": False, "decision_id": item.decision_id,
         }
 
     async def bulk_insert(self, tenant_id: str, items: Sequence[NewMessage]) -> int:
@@ -125,12 +126,13 @@ class MessageStore:
         rows = [self._values(tenant_id, i, channel_ids, user_ids) for i in items]
         inserted = 0
         async with self.db.session() as s:
-            for start in range(0, len(rows), 500):
-                chunk = rows[start:start + 500]
-                stmt = insert_for(s, Message).values(chunk).on_conflict_do_nothing(
-                    index_elements=["channel_id", "external_id"])
-                result = await s.execute(stmt)
-                inserted += max(0, getattr(result, "rowcount", 0) or 0)
+            # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues") and caches the
+            # statement, and only rows that were really new come back.
+            stmt = insert_for(s, Message).on_conflict_do_nothing(
+                index_elements=["channel_id", "external_id"]).returning(Message.id)
+            for start in range(0, len(rows), 5000):
+                result = await s.execute(stmt, rows[start:start + 5000])
+                inserted += len(result.all())
         return inserted
 
     async def edit(self, tenant_id: str, channel_external_id: str, external_id: str, text: str,
@@ -185,9 +187,11 @@ class MessageStore:
 
     async def window(self, tenant_id: str, channel_external_ids: Sequence[str], start: datetime,
                      end: datetime, *, include_bots: bool = True) -> list[MessageRecord]:
-        """Live messages in the channels between start (inclusive) and end (exclusive), oldest first."""
+        """Live messages in the channels between start (inclusive) and end (exclusive), oldest first.
+        whybot's own replies are left out: they are about the history, not part of it."""
         conditions = [Message.tenant_id == tenant_id, Channel.external_id.in_(list(channel_external_ids)),
-                      Message.deleted.is_(False), Message.created_at >= start, Message.created_at < end]
+                      Message.deleted.is_(False), Message.created_at >= start, Message.created_at < end,
+                      Message.decision_id.is_(None)]
         if not include_bots:
             conditions.append(Message.is_bot.is_(False))
         async with self.db.session() as s:
@@ -199,7 +203,7 @@ class MessageStore:
                                  before: datetime | None = None) -> str | None:
         """The most recently active thread in a channel, ignoring the bot's own messages."""
         conditions = [Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
-                      Message.deleted.is_(False), Message.is_bot.is_(False)]
+                      Message.deleted.is_(False), Message.is_bot.is_(False), Message.decision_id.is_(None)]
         if before is not None:
             conditions.append(Message.created_at <= before)
         async with self.db.session() as s:
@@ -208,6 +212,15 @@ class MessageStore:
                 .join(Channel, Channel.id == Message.channel_id).where(and_(*conditions))
                 .order_by(Message.created_at.desc(), Message.id.desc()).limit(1))).one_or_none()
         return (row[0] or row[1]) if row else None
+
+    async def channel_messages(self, tenant_id: str, channel_external_id: str, *, limit: int = 200
+                               ) -> list[MessageRecord]:
+        """The newest `limit` live messages of a channel, oldest first (for rendering a channel)."""
+        async with self.db.session() as s:
+            rows = (await s.execute(_message_query().where(
+                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
+                Message.deleted.is_(False)).order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))).all()
+        return [_record(r) for r in reversed(rows)]
 
     async def count(self, tenant_id: str | None = None) -> int:
         async with self.db.session() as s:

@@ -58,10 +58,16 @@ class MessageRecord:
     permalink: str | None = None
     is_bot: bool = False
     deleted: bool = False
+    decision_id: str | None = None
 
     @property
     def source_id(self) -> str:
         return f"message:{self.id}"
+
+    @property
+    def is_own_reply(self) -> bool:
+        """whybot's own answers are never evidence for new answers (no echo chamber)."""
+        return self.decision_id is not None
 
     @property
     def thread_root(self) -> str:

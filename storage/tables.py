@@ -130,6 +130,9 @@ class Message(Base):
     permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision_id: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, doc="set on whybot's own replies: history, but never evidence"
+    )
 
 
 class Document(Base):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from bot.services import Services, build_services
@@ -113,3 +114,31 @@ async def services(sqlite_storage: Storage, sqlite_url: str) -> AsyncIterator[Se
     """The whole core on SQLite with the embedded backends (no network, no credentials)."""
     svc = await build_services(make_settings(sqlite_url), storage=sqlite_storage)
     yield svc
+
+
+@pytest.fixture
+async def demo(services: Services) -> Services:
+    """The core with the demo workspace seeded (the same data `whybot demo` shows)."""
+    from bot.demo import seed_demo
+
+    assert await seed_demo(services.ingest, services.storage, clock=services.clock)
+    return services
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
+    """Start aiohttp apps on a free loopback port; yields a starter that returns the base URL."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application) -> str:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for runner in reversed(runners):
+        await runner.cleanup()

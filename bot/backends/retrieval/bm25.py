@@ -150,6 +150,8 @@ class BM25Retriever:
         index = _TenantIndex()
         async for batch in self.storage.messages.stream(tenant_id):
             for m in batch:
+                if m.is_own_reply:
+                    continue
                 index.append(MESSAGE, m.id, 0, m.channel_id, textlib.terms(m.text))
         for d in await self.storage.messages.documents(tenant_id):
             self._append_document(index, d)
@@ -175,6 +177,8 @@ class BM25Retriever:
         if message.tenant_id not in self._tenants:
             return  # loaded from storage, message included, on first search
         index = self._tenants[message.tenant_id]
+        if message.is_own_reply:
+            return
         if message.deleted:
             index.kill((MESSAGE, message.id, 0))
             return

@@ -207,6 +207,7 @@ def upgrade() -> None:
     sa.Column('permalink', sa.Text(), nullable=True),
     sa.Column('is_bot', sa.Boolean(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
+    sa.Column('decision_id', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['channel_id'], ['channels.id'], name=op.f('fk_messages_channel_id_channels'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_messages_tenant_id_tenants'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_messages_user_id_users'), ondelete='SET NULL'),

@@ -1,0 +1,259 @@
+"""HTTP routes of the playground, a delivery for scheduled digests, and the event normalization."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from adapters.playground.render import rationale_html, reply_html
+from bot.adapter import DeliveryTarget
+from bot.demo import BOT_USER, DEMO_TENANT, playground_permalink
+from bot.markup import to_plain
+from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply, Trigger
+from bot.services import Services
+from storage import ChannelRecord, MessageRecord, NewMessage, tenant_key
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+MAX_TEXT = 40_000  # Slack's own limit for a message
+_MENTION = re.compile(r"(?<![\w@])@whybot\b[:,]?\s*", re.IGNORECASE)
+_COMMAND = re.compile(r"^\s*/whybot\b\s*", re.IGNORECASE)
+
+
+class PostMessage(BaseModel):
+    channel: str = Field(min_length=1, max_length=255)
+    user: str = Field(min_length=1, max_length=255)
+    text: str = Field(max_length=MAX_TEXT)
+    thread_id: str | None = Field(default=None, max_length=255)
+
+
+class DecisionAction(BaseModel):
+    decision_id: str = Field(min_length=1, max_length=64)
+    user: str = Field(min_length=1, max_length=255)
+    channel: str = Field(min_length=1, max_length=255)
+    helpful: bool | None = None
+    item_id: str = Field(default="", max_length=255)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    """The validated JSON body, or a 400 that says which field is wrong (never a 500)."""
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise _bad_request("the body must be JSON") from None
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise _bad_request(f"{where}: {first['msg']}") from None
+
+
+def _ts(now: datetime) -> str:
+    return f"{now.timestamp():.6f}"
+
+
+class PlaygroundDelivery:
+    """Scheduled digests in the playground: posted as bot messages in the channel."""
+
+    platform = Platform.PLAYGROUND
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def post(self, target: DeliveryTarget, reply: Reply, *, key: str) -> str:
+        tenant_id = tenant_key(Platform.PLAYGROUND.value, target.tenant)
+        now = self.services.clock()
+        ts = _ts(now)
+        await self.services.ingest.message(tenant_id, NewMessage(
+            channel_external_id=target.channel, external_id=ts, text=to_plain(reply.title + "\n" + reply.body),
+            created_at=now, user_external_id=BOT_USER, is_bot=True, decision_id=reply.decision_id,
+            permalink=playground_permalink(target.channel, ts)))
+        await self.services.storage.decisions.set_posted_ref(reply.decision_id, {"channel": target.channel, "ts": ts,
+                                                                                  "key": key})
+        return ts
+
+    async def find_posted(self, target: DeliveryTarget, key: str) -> str | None:
+        """The playground posts in the same transaction it records, so there is never an unknown post."""
+        return None
+
+
+class PlaygroundAdapter:
+    name = "playground"
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.tenant = DEMO_TENANT
+        self.tenant_id = tenant_key(Platform.PLAYGROUND.value, DEMO_TENANT)
+        self._delivery = PlaygroundDelivery(services)
+
+    @property
+    def delivery(self) -> PlaygroundDelivery:
+        return self._delivery
+
+    def mount(self, app: web.Application) -> None:
+        app.router.add_get("/", self.index)
+        app.router.add_static("/static/", STATIC, show_index=False)
+        app.router.add_get("/api/playground/state", self.state)
+        app.router.add_get("/api/playground/channels/{channel}/messages", self.messages)
+        app.router.add_post("/api/playground/messages", self.post_message)
+        app.router.add_post("/api/playground/why", self.why)
+        app.router.add_post("/api/playground/feedback", self.feedback)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    # pages -----------------------------------------------------------------------------------
+
+    async def index(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / "index.html", headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:",
+            "X-Content-Type-Options": "nosniff",
+        })
+
+    @staticmethod
+    def _member_view(channel: ChannelRecord, user: str) -> bool:
+        """Who may open a channel in the playground: anyone for public ones, members for the rest."""
+        return not channel.is_private or user in channel.member_ids
+
+    async def state(self, request: web.Request) -> web.Response:
+        user = request.query.get("user", "")
+        users = [u for u in await self.services.storage.workspace.list_users(self.tenant_id) if not u.is_bot]
+        if not users:
+            return _error(404, "no demo workspace here: run `whybot demo` to seed one")
+        if user not in {u.external_id for u in users}:
+            user = users[0].external_id
+        channels = [c for c in await self.services.storage.workspace.channels(self.tenant_id)
+                    if self._member_view(c, user)]
+        return web.json_response({
+            "workspace": "Acme (demo)", "me": user, "bot": BOT_USER,
+            "generator": self.services.generator.name,
+            "users": [{"id": u.external_id, "name": u.label} for u in users],
+            "channels": [{"id": c.external_id, "name": c.name, "private": c.is_private} for c in channels],
+        })
+
+    async def _channel_for(self, user: str, channel_id: str) -> ChannelRecord | None:
+        channel = await self.services.storage.workspace.channel(self.tenant_id, channel_id)
+        return channel if channel is not None and self._member_view(channel, user) else None
+
+    async def messages(self, request: web.Request) -> web.Response:
+        user = request.query.get("user", "")
+        channel = await self._channel_for(user, request.match_info["channel"])
+        if channel is None:
+            return _error(404, "no such channel, or it is private and you are not a member")
+        records = await self.services.storage.messages.channel_messages(self.tenant_id, channel.external_id)
+        decisions = await self.services.storage.decisions.get_many(
+            [m.decision_id for m in records if m.decision_id])
+        return web.json_response({"channel": {"id": channel.external_id, "name": channel.name,
+                                              "private": channel.is_private},
+                                  "messages": [self._message_json(m, decisions) for m in records]})
+
+    def _message_json(self, m: MessageRecord, decisions: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": m.external_id, "thread_id": m.thread_external_id, "user": m.user_external_id,
+                               "user_name": m.user_name, "text": m.text, "is_bot": m.is_bot,
+                               "created_at": m.created_at.isoformat(), "reply_count": m.reply_count}
+        record = decisions.get(m.decision_id or "")
+        if record is not None:
+            out["reply_html"] = reply_html(Reply.model_validate(record.reply))
+            out["decision_id"] = record.id
+        return out
+
+    # talking to the bot ------------------------------------------------------------------------
+
+    async def post_message(self, request: web.Request) -> web.Response:
+        body: PostMessage = await _body(request, PostMessage)
+        if not body.text.strip():
+            return _error(400, "type a message first")
+        if await self.services.storage.workspace.get_user(self.tenant_id, body.user) is None:
+            return _error(400, "unknown person")
+        channel = await self._channel_for(body.user, body.channel)
+        if channel is None:
+            return _error(404, "no such channel, or it is private and you are not a member")
+        now = self.services.clock()
+        event = self._normalize(body, channel, now)
+        posted: dict[str, Any] | None = None
+        if event is None or event.trigger == Trigger.MENTION:
+            ts = _ts(now)
+            stored = await self.services.ingest.message(self.tenant_id, NewMessage(
+                channel_external_id=channel.external_id, external_id=ts, text=body.text, created_at=now,
+                user_external_id=body.user, thread_external_id=body.thread_id,
+                mention_count=body.text.count("@"), permalink=playground_permalink(channel.external_id, ts)))
+            posted = self._message_json(stored, {})
+            if event is not None:
+                event = event.model_copy(update={"message_id": ts, "thread_id": body.thread_id or ts})
+        self.services.metrics.events.labels("playground", "message").inc()
+        if event is None:
+            return web.json_response({"message": posted, "reply": None})
+        started = time.perf_counter()
+        reply = await self.services.router.handle(event)
+        self.services.metrics.reply_seconds.labels(reply.rationale.skill).observe(time.perf_counter() - started)
+        self.services.metrics.replies.labels("playground", reply.rationale.skill).inc()
+        bot_message = await self._post_reply(channel, reply)
+        return web.json_response({"message": posted, "reply": bot_message})
+
+    def _normalize(self, body: PostMessage, channel: ChannelRecord, now: datetime) -> ChatEvent | None:
+        """A /whybot command or an @whybot mention becomes an event; other text is only history."""
+        kind = ConversationKind.DM if channel.kind == "dm" else (
+            ConversationKind.GROUP if channel.kind == "group" else ConversationKind.CHANNEL)
+        common: dict[str, Any] = {"platform": Platform.PLAYGROUND, "tenant": self.tenant,
+                                  "channel": channel.external_id, "conversation_kind": kind, "user": body.user,
+                                  "received_at": now, "reference": {"channel": channel.external_id}}
+        if _COMMAND.match(body.text):
+            text = _COMMAND.sub("", body.text, count=1).strip()
+            return ChatEvent(**common, text=text, trigger=Trigger.COMMAND, thread_id=body.thread_id)
+        if _MENTION.search(body.text):
+            return ChatEvent(**common, text=_MENTION.sub("", body.text).strip(), trigger=Trigger.MENTION)
+        return None
+
+    async def _post_reply(self, channel: ChannelRecord, reply: Reply) -> dict[str, Any]:
+        now = self.services.clock()
+        ts = _ts(now)
+        record = await self.services.ingest.message(self.tenant_id, NewMessage(
+            channel_external_id=channel.external_id, external_id=ts,
+            text=to_plain("\n".join(x for x in (reply.title, reply.body) if x)), created_at=now,
+            user_external_id=BOT_USER, thread_external_id=reply.thread_id, is_bot=True,
+            decision_id=reply.decision_id, permalink=playground_permalink(channel.external_id, ts)))
+        await self.services.storage.decisions.set_posted_ref(reply.decision_id, {"channel": channel.external_id,
+                                                                                  "ts": ts})
+        out = self._message_json(record, {})
+        out["reply_html"] = reply_html(reply)
+        out["decision_id"] = reply.decision_id
+        return out
+
+    async def why(self, request: web.Request) -> web.Response:
+        body: DecisionAction = await _body(request, DecisionAction)
+        reader = Reader(platform=Platform.PLAYGROUND, tenant=self.tenant, user=body.user, channel=body.channel)
+        reply = await self.services.router.explain(body.decision_id, reader)
+        if reply is None:
+            return _error(404, "This explanation is not available.")
+        self.services.metrics.why_clicks.labels("playground").inc()
+        return web.json_response({"decision_id": body.decision_id, "html": rationale_html(reply)})
+
+    async def feedback(self, request: web.Request) -> web.Response:
+        body: DecisionAction = await _body(request, DecisionAction)
+        if body.helpful is None:
+            return _error(400, "helpful: say true or false")
+        reader = Reader(platform=Platform.PLAYGROUND, tenant=self.tenant, user=body.user, channel=body.channel)
+        if not await self.services.router.feedback(body.decision_id, reader, body.helpful, body.item_id):
+            return _error(404, "This answer is not available.")
+        return web.json_response({"ok": True})

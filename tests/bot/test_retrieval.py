@@ -1,0 +1,112 @@
+"""BM25 retrieval: scores and matched terms, incremental updates, and who may see what."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.backends.retrieval.bm25 import BM25Retriever
+from bot.models import Platform, Reader
+from bot.services import Services
+from bot.visibility import Visibility
+from storage import NewMessage
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+async def _workspace(services: Services) -> str:
+    ws = services.storage.workspace
+    tenant = await ws.ensure_tenant("slack", "T1")
+    await ws.upsert_channel(tenant, "C_PUB", name="general")
+    await ws.upsert_channel(tenant, "C_OPS", name="ops")
+    await ws.upsert_channel(tenant, "G_SEC", name="secret", is_private=True)
+    await ws.set_members(tenant, "G_SEC", ["U_ANN", "U_BOB"])
+    await ws.set_members(tenant, "C_PUB", ["U_ANN", "U_BOB", "U_CAT"])
+    other = await ws.ensure_tenant("slack", "T2")
+    lines = [
+        ("C_PUB", "1.0", "The release freeze starts on Thursday at 18:00 UTC"),
+        ("C_PUB", "2.0", "Lunch order for Thursday is pizza"),
+        ("C_OPS", "3.0", "Freeze exceptions need approval from the release manager"),
+        ("G_SEC", "4.0", "The acquisition of Initech closes on Thursday, keep it quiet"),
+    ]
+    for channel, ts, text in lines:
+        await services.ingest.message(tenant, NewMessage(channel, ts, text, T0, "U_ANN"))
+    await services.ingest.message(other, NewMessage("C_PUB", "1.0", "Initech acquisition freeze Thursday", T0, "U_X"))
+    return tenant
+
+
+def _allowed(services_tenant: str, reader: Reader, channels: list) -> frozenset[int]:  # type: ignore[type-arg]
+    return Visibility(reader, services_tenant, channels).allowed_channel_ids
+
+
+async def test_hits_carry_scores_and_matched_terms(services: Services) -> None:
+    tenant = await _workspace(services)
+    channels = await services.storage.workspace.channels(tenant)
+    reader = Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel="C_PUB")
+    result = await services.retriever.search(tenant, "When does the release freeze start?",
+                                             _allowed(tenant, reader, channels), k=3)
+    assert result.query_terms == ["releas", "freez", "start"]
+    top = result.hits[0]
+    assert top.message is not None and top.message.external_id == "1.0"
+    assert top.matched_terms == ["releas", "freez", "start"]
+    assert top.score > result.hits[1].score > 0
+    assert result.term_weights["start"] > 0
+
+
+async def test_private_and_foreign_content_never_returned(services: Services) -> None:
+    tenant = await _workspace(services)
+    channels = await services.storage.workspace.channels(tenant)
+    in_public = Reader(platform=Platform.SLACK, tenant="T1", user="U_ANN", channel="C_PUB")
+    result = await services.retriever.search(tenant, "Initech acquisition", _allowed(tenant, in_public, channels))
+    assert result.hits == [], "a private channel's content reached a public channel"
+    assert result.withheld == 1
+    # Privately, a member may see it; a non-member may not.
+    member = in_public.model_copy(update={"private": True})
+    hits = (await services.retriever.search(tenant, "Initech acquisition", _allowed(tenant, member, channels))).hits
+    assert [h.message.external_id for h in hits if h.message] == ["4.0"]
+    outsider = Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel=None, private=True)
+    assert (await services.retriever.search(tenant, "Initech", _allowed(tenant, outsider, channels))).hits == []
+
+
+async def test_new_edited_and_deleted_messages_without_rebuild(services: Services) -> None:
+    tenant = await _workspace(services)
+    channels = await services.storage.workspace.channels(tenant)
+    allowed = _allowed(tenant, Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel="C_PUB"), channels)
+    assert isinstance(services.retriever, BM25Retriever)
+    await services.retriever.warm(tenant)
+    assert (await services.retriever.search(tenant, "kubernetes upgrade", allowed)).hits == []
+    await services.ingest.message(tenant, NewMessage("C_PUB", "9.0", "Kubernetes upgrade is on Monday",
+                                                     T0 + timedelta(hours=1), "U_BOB"))
+    hits = (await services.retriever.search(tenant, "kubernetes upgrade", allowed)).hits
+    assert [h.message.external_id for h in hits if h.message] == ["9.0"]
+    await services.ingest.edit(tenant, "C_PUB", "9.0", "The cluster migration is on Monday")
+    assert (await services.retriever.search(tenant, "kubernetes", allowed)).hits == []
+    assert len((await services.retriever.search(tenant, "cluster migration", allowed)).hits) == 1
+    await services.ingest.delete(tenant, "C_PUB", "9.0")
+    assert (await services.retriever.search(tenant, "cluster migration", allowed)).hits == []
+
+
+async def test_many_small_additions_freeze_into_segments(services: Services) -> None:
+    tenant = await _workspace(services)
+    retriever = BM25Retriever(services.storage, delta_limit=10)
+    channels = await services.storage.workspace.channels(tenant)
+    allowed = _allowed(tenant, Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel="C_PUB"), channels)
+    await retriever.warm(tenant)
+    for i in range(35):
+        record = await services.storage.messages.upsert(tenant, NewMessage(
+            "C_PUB", f"5{i}.0", f"note {i} about the payment gateway", T0, "U_BOB"))
+        await retriever.add_message(record)
+    index = retriever._tenants[tenant]
+    assert len(index.segments) >= 3, "the delta never froze into segments"
+    hits = (await retriever.search(tenant, "payment gateway", allowed, k=50)).hits
+    assert len(hits) == 35
+
+
+async def test_documents_are_split_into_cited_passages(services: Services) -> None:
+    tenant = await _workspace(services)
+    body = ("Intro words. " * 150) + "To rotate the signing key, run the rotate-keys job in the admin console."
+    await services.ingest.document(tenant, "docs/security.md", "Security handbook", body)
+    channels = await services.storage.workspace.channels(tenant)
+    allowed = _allowed(tenant, Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel="C_PUB"), channels)
+    hits = (await services.retriever.search(tenant, "rotate signing key", allowed)).hits
+    assert hits and hits[0].document is not None and hits[0].source_id.endswith("#2")
+    assert "rotate-keys" in hits[0].text and len(hits[0].text.split()) <= 130
