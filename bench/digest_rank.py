@@ -1,6 +1,6 @@
 """Benchmark: rank a 24 h window of 50,000 messages (about 5,000 threads), the digest's hot path.
 
-    python -m bench.digest_rank [--messages 50000] [--threads 5000] [--repeat 7]
+    python -m bench.digest_rank [--messages 50000] [--threads 5000] [--repeat 7]    (or: python -m bench digest)
 
 Times `group_threads` (messages -> threads) plus `ImportanceScorer.rank` (features, scores, sort) on
 the shipped weights, and reports the median and the spread of repeated runs. The window comes from
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import platform
 import random
 import statistics
 import time
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 from bot.backends.importance import ImportanceScorer, group_threads
 from bot.backends.importance_data import labelled_window
@@ -70,20 +72,25 @@ def run(messages: int, threads: int, repeat: int) -> dict[str, float]:
             "min_s": min(timings), "max_s": max(timings), "group_median_s": statistics.median(group_only)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench digest", description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--threads", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=Path("bench/results/digest_rank.json"))
+    args = parser.parse_args(argv)
     result = run(args.messages, args.threads, args.repeat)
+    result.update(python=platform.python_version(), repeat=args.repeat, budget_s=BUDGET_S)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     verdict = "within" if result["median_s"] <= BUDGET_S else "OVER"
-    print(f"python {platform.python_version()} on {platform.machine()}")
-    print(f"ranked {result['messages']:,} messages in {result['threads']:,} threads, {args.repeat} runs")
-    print(f"group_threads + rank: median {result['median_s'] * 1000:.0f} ms (min {result['min_s'] * 1000:.0f}, "
-          f"max {result['max_s'] * 1000:.0f}); group_threads alone {result['group_median_s'] * 1000:.0f} ms; "
-          f"{verdict} the {BUDGET_S * 1000:.0f} ms budget")
+    print("| messages | threads | group_threads + rank, median | min | max | group_threads alone | budget |\n"
+          "|---:|---:|---:|---:|---:|---:|---|")
+    print(f"| {result['messages']:,} | {result['threads']:,} | {result['median_s'] * 1000:.0f} ms | "
+          f"{result['min_s'] * 1000:.0f} ms | {result['max_s'] * 1000:.0f} ms | "
+          f"{result['group_median_s'] * 1000:.0f} ms | {verdict} {BUDGET_S * 1000:.0f} ms |")
+    return 0 if verdict == "within" else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

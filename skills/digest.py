@@ -17,11 +17,14 @@ from zoneinfo import ZoneInfo
 
 from bot import schedule
 from bot.backends.importance import Scored, global_positions, group_threads
+from bot.schedule import next_run
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
 from bot.models import Citation, FollowUp, Generator, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.timewindow import Window, parse_window
 from storage import ChannelRecord
+
+__all__ = ["DigestSkill", "Slot", "next_run", "parse_schedule"]
 
 _TZ = re.compile(r"\btz=(\S+)", re.IGNORECASE)
 _TOP = re.compile(r"\btop=(\d{1,2})\b", re.IGNORECASE)
