@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot import schedule
 from bot.backends.importance import Scored, global_positions, group_threads
-from bot.schedule import next_run
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
 from bot.models import Citation, FollowUp, Generator, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
+from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.timewindow import Window, parse_window
 from storage import ChannelRecord
@@ -134,7 +134,7 @@ class DigestSkill:
                                    item_id=f"thread:{root.external_id}", why=self._why(scored, moved)))
             evidence_items.append(evidence(
                 passage_from_message(position, root, score=scored.score), channel.external_id, used=True,
-                contributions=scored.contributions,
+                contributions={k: round(v, 4) for k, v in scored.contributions.items()},
                 note=f"{len(scored.thread.messages)} messages" + (f"; {moved}" if moved else "")))
         left_out = self._left_out(ranked, top_n)
         people = {m.user_external_id for m in messages if not m.is_bot}
