@@ -26,7 +26,7 @@ import math
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.adapter import DeliveryTarget
@@ -59,6 +59,7 @@ class RunOutcome:
     note: str
     message_id: str | None = None
     late: bool = False
+    platform: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,8 @@ class DigestScheduler:
         store = self.services.storage.digest_runs
         while (run := await store.claim(self.worker_id, self.services.clock(), self.config.lease)) is not None:
             outcome = await self.execute(run)
+            self.services.metrics.digest_runs.labels(platform=outcome.platform, status=outcome.status,
+                                                     late=str(outcome.late).lower()).inc()
             log.info("digest run %s (subscription %s, slot %s): %s %s", run.id, run.subscription_id,
                      run.scheduled_for.isoformat(), outcome.status, outcome.note)
             outcomes.append(outcome)
@@ -131,8 +134,12 @@ class DigestScheduler:
 
     async def execute(self, run: DigestRunRecord) -> RunOutcome:
         """Carry one claimed run to an end state (or back to pending after a failure)."""
-        now = self.services.clock()
         sub = await self.services.storage.subscriptions.get(run.subscription_id)
+        outcome = await self._execute(run, sub)
+        return replace(outcome, platform=sub.platform if sub else "")
+
+    async def _execute(self, run: DigestRunRecord, sub: SubscriptionRecord | None) -> RunOutcome:
+        now = self.services.clock()
         if sub is None or not sub.active:
             return await self._finish(run, SKIPPED, "the subscription was turned off before this run")
         if run.posted_message_id:

@@ -95,6 +95,8 @@ async def test_a_due_slot_is_posted_once_with_its_ranked_digest(db_url: str) -> 
         assert await scheduler.tick() == []
         (run,) = await runs(services)
         assert run.status == "done" and run.posted_message_id == "m1" and run.decision_id == posted.reply.decision_id
+        metrics = services.metrics.render().decode()
+        assert 'whybot_digest_runs_total{late="false",platform="slack",status="done"} 1.0' in metrics
         # The next day's slot is its own run.
         clock.now = SLOT + timedelta(days=1, minutes=1)
         assert [o.status for o in await scheduler.tick()] == ["done"]
