@@ -265,7 +265,15 @@ class DigestSkill:
         upcoming = schedule.next_run(sub.cron, sub.tz, ctx.clock() - timedelta(seconds=1))
         creator = await ctx.storage.workspace.get_user(request.tenant_id, sub.created_by)
         by = creator.label if creator else sub.created_by
+        runs = await ctx.storage.digest_runs.for_subscription(sub.id)
+        last = ""
+        if runs:
+            run = runs[-1]
+            what = {"done": "sent late" if run.late else "sent", "skipped": "skipped", "failed": "failed"}.get(
+                run.status, "in progress")
+            last = (f" Last: {run.scheduled_for.astimezone(ZoneInfo(sub.tz)):%a %d %b %H:%M}, {what}"
+                    + (f" ({run.note})" if run.status in ("skipped", "failed") and run.note else "") + ".")
         return Reply(title="Digest status",
                      body=f"Top {sub.top_n} threads, {sub.description} ({sub.tz}), set up by {by}. "
-                          f"Next: {upcoming.astimezone(ZoneInfo(sub.tz)):%a %d %b %H:%M} {sub.tz}.",
+                          f"Next: {upcoming.astimezone(ZoneInfo(sub.tz)):%a %d %b %H:%M} {sub.tz}.{last}",
                      rationale=rationale)

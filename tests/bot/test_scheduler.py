@@ -225,6 +225,11 @@ async def test_a_slot_missed_beyond_grace_is_skipped_and_noted(db_url: str) -> N
         assert delivery.posts == []
         (run,) = await runs(services)
         assert run.status == "skipped" and "grace" in run.note
+        status = await services.router.handle(ChatEvent(platform=Platform.SLACK, tenant="T1", channel="C1",
+                                                        user="U1", trigger=Trigger.COMMAND, command="digest",
+                                                        args="status"))
+        assert "Next: Wed 02 Dec 09:00 Europe/Berlin. Last: Tue 01 Dec 09:00, skipped (missed by 7 h 00 min" \
+            in status.body
 
 
 async def test_after_a_long_outage_only_the_newest_slot_is_sent(db_url: str) -> None:
