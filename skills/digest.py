@@ -183,8 +183,7 @@ class DigestSkill:
         if not slot.late:
             return [f"scheduled digest for {when}"]
         minutes = max(0, int((ctx.clock() - slot.at).total_seconds() // 60))
-        return [f"sent late: scheduled for {when}, delivered {minutes // 60} h {minutes % 60:02d} min later "
-                "because no scheduler was running then"]
+        return [f"sent late: scheduled for {when}, delivered {minutes // 60} h {minutes % 60:02d} min later"]
 
     @staticmethod
     def _with_slot(reply: Reply, slot: Slot | None, notes: list[str]) -> Reply:
@@ -192,7 +191,7 @@ class DigestSkill:
             return reply
         rationale = reply.rationale.model_copy(update={"caveats": [*notes, *reply.rationale.caveats]})
         title = f"{reply.title} (late)" if slot.late else reply.title
-        body = f"_{notes[0][0].upper()}{notes[0][1:]}._ {reply.body}" if slot.late else reply.body
+        body = f"{notes[0][0].upper()}{notes[0][1:]}. {reply.body}" if slot.late else reply.body
         return reply.model_copy(update={"title": title, "body": body, "rationale": rationale})
 
     @staticmethod
