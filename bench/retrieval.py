@@ -33,7 +33,7 @@ def rss_mb() -> float:
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
     ordered = sorted(samples_ms)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return {"p50_ms": round(statistics.median(ordered), 3), "p99_ms": round(p99, 3)}
 
 
@@ -97,7 +97,8 @@ async def run_whybot(corpus: Corpus, workdir: Path) -> dict[str, Any]:
         "rss_mb": round(built_rss), "index_rss_mb": round(built_rss - base_rss),
         "search": percentiles(search_ms), "rank_only": percentiles(rank_ms),
         "queries": len(corpus.queries), "queries_with_hits": found,
-        "incremental_adds_per_s": round(adds / add_s), "first_search_after_adds_ms": round(first_search_after_adds_ms, 2),
+        "incremental_adds_per_s": round(adds / add_s),
+        "first_search_after_adds_ms": round(first_search_after_adds_ms, 2),
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from importlib.metadata import entry_points
 
@@ -45,6 +44,15 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
+async def warm_indexes(services: Services) -> None:
+    """Index every known tenant after start-up, so the first question is as fast as the rest."""
+    for tenant_id in await services.storage.workspace.list_tenants():
+        try:
+            await services.retriever.warm(tenant_id)
+        except Exception:  # a broken tenant must not stop the others; its first search will retry
+            log.exception("could not index tenant %s", tenant_id)
+
+
 def create_app(services: Services, factories: dict[str, AdapterFactory] | None = None) -> web.Application:
     """Build the server with every configured adapter mounted; adapters start with the server."""
     app = web.Application(client_max_size=2 * 1024 * 1024)
@@ -63,17 +71,20 @@ def create_app(services: Services, factories: dict[str, AdapterFactory] | None =
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
 
+    background: list[asyncio.Task[None]] = []
+
     async def start(app: web.Application) -> None:
         for adapter in adapters:
             await adapter.start()
+        background.append(asyncio.create_task(warm_indexes(services), name="warm-indexes"))
         if services.settings.scheduler_enabled:  # after adapters, so their deliveries are ready
             app[SCHEDULER] = asyncio.create_task(DigestScheduler(services).run_forever(), name="digest-scheduler")
+            background.append(app[SCHEDULER])
 
-    async def stop(app: web.Application) -> None:
-        if (task := app.get(SCHEDULER)) is not None:
+    async def stop(_: web.Application) -> None:
+        for task in background:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*background, return_exceptions=True)
         for adapter in reversed(adapters):
             await adapter.stop()
         await services.close()

@@ -244,6 +244,22 @@ class MessageStore:
             last = records[-1].id
             yield records
 
+    async def index_rows(self, tenant_id: str, *, batch: int = 20000
+                         ) -> AsyncIterator[list[tuple[int, int, str]]]:
+        """(id, channel id, text) of live messages that are history, not whybot's own replies: the
+        lightest read that can build a search index over millions of rows."""
+        last = 0
+        while True:
+            async with self.db.session() as s:
+                rows = (await s.execute(
+                    select(Message.id, Message.channel_id, Message.text).where(
+                        Message.tenant_id == tenant_id, Message.id > last, Message.deleted.is_(False),
+                        Message.decision_id.is_(None)).order_by(Message.id).limit(batch))).tuples().all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield list(rows)
+
     # documents -------------------------------------------------------------------------------
 
     async def upsert_document(self, tenant_id: str, path: str, title: str, text: str, *,
