@@ -6,6 +6,7 @@ import importlib
 import sys
 
 BENCHMARKS = {
+    "digest": "bench.digest_rank",
     "retrieval": "bench.retrieval",
     "storage": "bench.storage_ingest",
 }

@@ -9,12 +9,14 @@ from importlib.metadata import entry_points
 from aiohttp import web
 
 from bot.adapter import Adapter, AdapterFactory
+from bot.scheduler import DigestScheduler
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 ADAPTERS: web.AppKey[list[Adapter]] = web.AppKey("adapters", list)
+SCHEDULER: web.AppKey[asyncio.Task[None]] = web.AppKey("scheduler", asyncio.Task)
 ENTRY_POINT_GROUP = "whybot.adapters"
 
 
@@ -71,10 +73,13 @@ def create_app(services: Services, factories: dict[str, AdapterFactory] | None =
 
     background: list[asyncio.Task[None]] = []
 
-    async def start(_: web.Application) -> None:
+    async def start(app: web.Application) -> None:
         for adapter in adapters:
             await adapter.start()
         background.append(asyncio.create_task(warm_indexes(services), name="warm-indexes"))
+        if services.settings.scheduler_enabled:  # after adapters, so their deliveries are ready
+            app[SCHEDULER] = asyncio.create_task(DigestScheduler(services).run_forever(), name="digest-scheduler")
+            background.append(app[SCHEDULER])
 
     async def stop(_: web.Application) -> None:
         for task in background:
