@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from importlib.metadata import entry_points
 
 from aiohttp import web
 
 from bot.adapter import Adapter, AdapterFactory
+from bot.scheduler import DigestScheduler
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 ADAPTERS: web.AppKey[list[Adapter]] = web.AppKey("adapters", list)
+SCHEDULER: web.AppKey[asyncio.Task[None]] = web.AppKey("scheduler", asyncio.Task)
 ENTRY_POINT_GROUP = "whybot.adapters"
 
 
@@ -41,6 +44,15 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
 
+async def warm_indexes(services: Services) -> None:
+    """Index every known tenant after start-up, so the first question is as fast as the rest."""
+    for tenant_id in await services.storage.workspace.list_tenants():
+        try:
+            await services.retriever.warm(tenant_id)
+        except Exception:  # a broken tenant must not stop the others; its first search will retry
+            log.exception("could not index tenant %s", tenant_id)
+
+
 def create_app(services: Services, factories: dict[str, AdapterFactory] | None = None) -> web.Application:
     """Build the server with every configured adapter mounted; adapters start with the server."""
     app = web.Application(client_max_size=2 * 1024 * 1024)
@@ -59,11 +71,20 @@ def create_app(services: Services, factories: dict[str, AdapterFactory] | None =
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
 
-    async def start(_: web.Application) -> None:
+    background: list[asyncio.Task[None]] = []
+
+    async def start(app: web.Application) -> None:
         for adapter in adapters:
             await adapter.start()
+        background.append(asyncio.create_task(warm_indexes(services), name="warm-indexes"))
+        if services.settings.scheduler_enabled:  # after adapters, so their deliveries are ready
+            app[SCHEDULER] = asyncio.create_task(DigestScheduler(services).run_forever(), name="digest-scheduler")
+            background.append(app[SCHEDULER])
 
     async def stop(_: web.Application) -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         for adapter in reversed(adapters):
             await adapter.stop()
         await services.close()

@@ -19,6 +19,8 @@ class Metrics:
         self.reply_seconds = Histogram("whybot_reply_seconds", "Time from event to reply ready", ["skill"],
                                        registry=self.registry,
                                        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+        self.digest_runs = Counter("whybot_digest_runs_total", "Scheduled digest runs by outcome",
+                                   ["platform", "status", "late"], registry=self.registry)
         self.why_clicks = Counter("whybot_why_clicks_total", "Why? expansions", ["platform"],
                                   registry=self.registry)
 

@@ -11,10 +11,12 @@ from bot.adapter import Delivery
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.llm.extractive import ExtractiveGenerator
+from bot.backends.llm.openai_compat import OpenAIGenerator
 from bot.backends.retrieval.base import Retriever
 from bot.backends.retrieval.bm25 import BM25Retriever
+from bot.classifier import RulesThenClassifier
 from bot.ingest import Ingestor
-from bot.intents import IntentClassifier, KeywordIntentClassifier
+from bot.intents import IntentClassifier
 from bot.metrics import Metrics
 from bot.models import Platform
 from bot.router import Router
@@ -51,12 +53,7 @@ class Services:
 def build_generator(settings: Settings) -> TextGenerator:
     """The extractive generator unless an OpenAI-compatible endpoint is configured."""
     if settings.llm_configured:
-        try:
-            from bot.backends.llm.openai_compat import OpenAIGenerator
-        except ImportError:  # the LLM backend lands separately; run extractive until then
-            log.warning("an LLM is configured but the OpenAI backend is not available; using extractive")
-        else:
-            return OpenAIGenerator.from_settings(settings)
+        return OpenAIGenerator.from_settings(settings)
     return ExtractiveGenerator()
 
 
@@ -72,7 +69,7 @@ async def build_services(
     retriever = BM25Retriever(storage)
     generator = generator or build_generator(settings)
     scorer = ImportanceScorer.load()
-    classifier = classifier or KeywordIntentClassifier()
+    classifier = classifier or RulesThenClassifier()
     ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer, settings=settings,
                        clock=clock)
     router = Router(default_skills(), classifier, ctx)

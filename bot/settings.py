@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", validation_alias="WHYBOT_LLM_MODEL")
     llm_timeout_s: float = Field(default=8.0, validation_alias="WHYBOT_LLM_TIMEOUT")
     reply_budget_s: float = Field(default=9.0, validation_alias="WHYBOT_REPLY_BUDGET")
+    llm_max_attempts: int = Field(default=3, validation_alias="WHYBOT_LLM_MAX_ATTEMPTS")
+    llm_context_tokens: int = Field(
+        default=8192, validation_alias="WHYBOT_LLM_CONTEXT_TOKENS",
+        description="prompt + answer tokens per request; longer summaries are chunked (map-reduce)",
+    )
     redact_pii: bool = Field(default=False, validation_alias="WHYBOT_REDACT_PII")
 
     # Retrieval and answering

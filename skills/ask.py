@@ -61,7 +61,7 @@ class AskSkill:
         if not draft.text.strip():
             return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
                                  ctx.settings.min_term_coverage, timings,
-                                 why=draft.caveats[0] if draft.caveats else "")
+                                 why="; ".join(draft.caveats), generator=draft.generator)
         cited = verified_citations(draft, passages)
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
@@ -109,7 +109,7 @@ class AskSkill:
 
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,
-                 timings: dict[str, float], why: str = "") -> Reply:
+                 timings: dict[str, float], why: str = "", generator: Generator | None = None) -> Reply:
         terms = ", ".join(f"`{t}`" for t in inputs.query_terms) or "(no searchable words)"
         where = f"{result.searched_messages:,} messages"
         if result.searched_documents:
@@ -129,7 +129,8 @@ class AskSkill:
             skill=self.name, route=request.route, inputs=inputs,
             evidence=[evidence(p, channel_by_source.get(p.source_id), used=False, note="too weak to answer from")
                       for p in passages],
-            generator=Generator(kind="extractive", reason="not run: the evidence was too thin to answer from"),
+            generator=generator or Generator(kind="extractive",
+                                             reason="not run: the evidence was too thin to answer from"),
             caveats=[f"declined: {reason}"],
             withheld_sources=result.withheld, timings_ms=timings,
         )

@@ -11,46 +11,42 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from croniter import croniter
-
-from bot.backends.importance import Scored, group_threads
+from bot import schedule
+from bot.backends.importance import Scored, global_positions, group_threads
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
 from bot.models import Citation, FollowUp, Generator, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
+from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.timewindow import Window, parse_window
 from storage import ChannelRecord
 
-DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 0}
-_TIME = re.compile(r"^([01]?\d|2[0-3])[:.]([0-5]\d)$")
+__all__ = ["DigestSkill", "Slot", "next_run", "parse_schedule"]
+
 _TZ = re.compile(r"\btz=(\S+)", re.IGNORECASE)
 _TOP = re.compile(r"\btop=(\d{1,2})\b", re.IGNORECASE)
+# Only the scheduler says these (trigger=schedule): which slot this digest is for, and whether it is late.
+_SLOT = re.compile(r"\bslot=(\S+)")
+_LATE = re.compile(r"\blate\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """The scheduled time a digest run stands for (UTC), and whether it is being sent after its time."""
+
+    at: datetime
+    late: bool = False
 
 
 def parse_schedule(words: list[str]) -> tuple[str, str]:
-    """(cron expression, human description) for `daily HH:MM` or `weekly DAY HH:MM`."""
-    if not words:
-        raise SkillError("Say when: `digest daily 09:00` or `digest weekly mon 09:00`.")
-    cadence = words[0].lower()
-    if cadence == "daily" and len(words) == 2 and (m := _TIME.match(words[1])):
-        hour, minute = int(m.group(1)), int(m.group(2))
-        return f"{minute} {hour} * * *", f"daily at {hour:02d}:{minute:02d}"
-    if cadence == "weekly" and len(words) == 3 and (m := _TIME.match(words[2])):
-        day = words[1].lower()[:3]
-        if day not in DAYS:
-            raise SkillError(f"`{words[1]}` is not a day: use mon, tue, wed, thu, fri, sat or sun.")
-        hour, minute = int(m.group(1)), int(m.group(2))
-        return f"{minute} {hour} * * {DAYS[day]}", f"weekly on {day.capitalize()} at {hour:02d}:{minute:02d}"
-    raise SkillError("I didn't understand that schedule. Use `digest daily 09:00` or `digest weekly mon 09:00`.")
-
-
-def next_run(cron: str, tz: str, after: datetime) -> datetime:
-    """The next fire time in UTC, computed in the subscriber's zone so DST shifts keep local time."""
-    zone = ZoneInfo(tz)
-    local = croniter(cron, after.astimezone(zone)).get_next(datetime)
-    return local.astimezone(ZoneInfo("UTC"))
+    """The shared grammar, with its errors turned into something the user is shown."""
+    try:
+        return schedule.parse_schedule(words)
+    except schedule.ScheduleError as exc:
+        raise SkillError(str(exc)) from exc
 
 
 class DigestSkill:
@@ -65,6 +61,10 @@ class DigestSkill:
         args = request.args.strip()
         tz_match = _TZ.search(args)
         top_match = _TOP.search(args)
+        slot: Slot | None = None
+        if request.event.trigger == Trigger.SCHEDULE:
+            slot = self._slot(args)
+            args = _LATE.sub("", _SLOT.sub("", args))
         args = _TOP.sub("", _TZ.sub("", args)).strip()
         words = args.split()
         verb = words[0].lower() if words else "now"
@@ -78,24 +78,42 @@ class DigestSkill:
         if verb == "now" or parse_window(args, ctx.clock())[1] == "":
             top_n = int(top_match.group(1)) if top_match else ctx.settings.digest_top_n
             span = " ".join(words[1:]) if verb == "now" else args
-            return await self.build(request, ctx, span, top_n)
+            return await self.build(request, ctx, span, top_n, slot)
         raise SkillError(f"`digest {args}` is not something I know.")
 
     # the digest itself ---------------------------------------------------------------------------
 
-    async def build(self, request: SkillRequest, ctx: SkillContext, span: str, top_n: int) -> Reply:
+    @staticmethod
+    def _slot(args: str) -> Slot | None:
+        found = _SLOT.search(args)
+        if found is None:
+            return None
+        try:
+            at = datetime.fromisoformat(found.group(1))
+        except ValueError as exc:
+            raise SkillError(f"`slot={found.group(1)}` is not an ISO time.") from exc
+        return Slot(at if at.tzinfo else at.replace(tzinfo=UTC), late=bool(_LATE.search(args)))
+
+    async def build(self, request: SkillRequest, ctx: SkillContext, span: str, top_n: int,
+                    slot: Slot | None = None) -> Reply:
         started = time.perf_counter()
         channel = await self._here(request, ctx)
         window, _ = parse_window(span, ctx.clock())
         messages = await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start,
                                                      window.end)
+        fetched = time.perf_counter()
         threads = group_threads(messages)
-        ranked = ctx.scorer.rank(threads, window.end, window.hours)
-        rank_ms = round((time.perf_counter() - started) * 1000, 2)
+        own = await ctx.storage.channel_weights.get(request.tenant_id, channel.external_id)
+        ranked = ctx.scorer.rank(threads, window.end, window.hours,
+                                 {channel.external_id: own.weights} if own else None)
+        before = global_positions(ctx.scorer, ranked) if own else {}
+        rank_ms = round((time.perf_counter() - fetched) * 1000, 2)
         inputs = Inputs(channels=[channel.name], window_start=window.start, window_end=window.end,
                         messages_considered=len(messages), candidates=len(threads))
+        slot_notes = await self._slot_notes(request, ctx, slot, channel)
         if not ranked:
-            return self._quiet(request, channel, window, inputs)
+            quiet = self._quiet(request, channel, window, inputs)
+            return self._with_slot(quiet, slot, slot_notes)
         top = ranked[:top_n]
         items: list[ReplyItem] = []
         citations: list[Citation] = []
@@ -111,33 +129,70 @@ class DigestSkill:
             by_number = {p.number: p for p in passages}
             citations += [citation(by_number[n], channel.external_id) for n in cited]
             root = scored.thread.root
+            moved = self._moved(position, before.get(id(scored)))
             items.append(ReplyItem(text=draft.text, link=root.permalink, citation_numbers=cited,
-                                   item_id=f"thread:{root.external_id}", why=self._why(scored)))
+                                   item_id=f"thread:{root.external_id}", why=self._why(scored, moved)))
             evidence_items.append(evidence(
                 passage_from_message(position, root, score=scored.score), channel.external_id, used=True,
-                contributions=scored.contributions,
-                note=(f"{len(scored.thread.messages)} messages"
-                      + ("; channel feedback adjusted this ranking" if scored.adjusted_by_channel else ""))))
+                contributions={k: round(v, 4) for k, v in scored.contributions.items()},
+                note=f"{len(scored.thread.messages)} messages" + (f"; {moved}" if moved else "")))
         left_out = self._left_out(ranked, top_n)
         people = {m.user_external_id for m in messages if not m.is_bot}
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,
             generator=generator or Generator(kind="extractive"),
             left_out=left_out,
-            caveats=[f"ranking model {ctx.scorer.version} ({ctx.scorer.trained_on})"],
+            caveats=[f"ranking model {ctx.scorer.version} ({ctx.scorer.trained_on})"]
+            + ([f"this channel's own weights, refitted from {own.samples} helpful/not helpful vote(s) and blended "
+                f"with the global model, ranked these threads"] if own else []),
             timings_ms={"rank": rank_ms, "total_digest": round((time.perf_counter() - started) * 1000, 2)},
         )
         title = (f"Digest for #{channel.name}, {window.label}: {len(threads)} threads, {len(messages)} messages, "
                  f"{len(people)} people")
         body = f"Top {len(top)} by importance." + (f" {left_out[0]}." if left_out else "")
-        return Reply(title=title, body=body, sections=[ReplySection(title="Most important", items=items)],
-                     citations=citations, rationale=rationale,
-                     follow_ups=[FollowUp(label="Subscribe daily", command="digest daily 09:00")])
+        follow_ups = [] if slot else [FollowUp(label="Subscribe daily", command="digest daily 09:00")]
+        reply = Reply(title=title, body=body, sections=[ReplySection(title="Most important", items=items)],
+                      citations=citations, rationale=rationale, follow_ups=follow_ups)
+        return self._with_slot(reply, slot, slot_notes)
 
     @staticmethod
-    def _why(scored: Scored) -> list[str]:
-        return [f"score {scored.score:.2f}"] + [f"{name.replace('_', ' ')} {value:+.2f}"
-                                               for name, value in scored.top_factors(3)]
+    def _moved(position: int, global_position: int | None) -> str:
+        """Say when channel feedback, not the global model, put an item where it is."""
+        if global_position is None or global_position == position:
+            return ""
+        direction = "up" if position < global_position else "down"
+        return f"channel feedback moved this {direction} from #{global_position} to #{position}"
+
+    @staticmethod
+    def _why(scored: Scored, moved: str = "") -> list[str]:
+        lines = [f"score {scored.score:.2f}"] + [f"{name.replace('_', ' ')} {value:+.2f}"
+                                                for name, value in scored.top_factors(3)]
+        return [*lines, moved] if moved else lines
+
+    # scheduled runs ----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _slot_notes(request: SkillRequest, ctx: SkillContext, slot: Slot | None,
+                          channel: ChannelRecord) -> list[str]:
+        if slot is None:
+            return []
+        sub = await ctx.storage.subscriptions.for_channel(request.tenant_id, channel.external_id)
+        tz = sub.tz if sub else "UTC"
+        local = slot.at.astimezone(ZoneInfo(tz))
+        when = f"{local:%a %d %b %H:%M} {tz}"
+        if not slot.late:
+            return [f"scheduled digest for {when}"]
+        minutes = max(0, int((ctx.clock() - slot.at).total_seconds() // 60))
+        return [f"sent late: scheduled for {when}, delivered {minutes // 60} h {minutes % 60:02d} min later"]
+
+    @staticmethod
+    def _with_slot(reply: Reply, slot: Slot | None, notes: list[str]) -> Reply:
+        if slot is None:
+            return reply
+        rationale = reply.rationale.model_copy(update={"caveats": [*notes, *reply.rationale.caveats]})
+        title = f"{reply.title} (late)" if slot.late else reply.title
+        body = f"{notes[0][0].upper()}{notes[0][1:]}. {reply.body}" if slot.late else reply.body
+        return reply.model_copy(update={"title": title, "body": body, "rationale": rationale})
 
     @staticmethod
     def _left_out(ranked: list[Scored], top_n: int) -> list[str]:
@@ -170,16 +225,16 @@ class DigestSkill:
         cron, description = parse_schedule(words)
         zone = tz or await self._user_tz(request, ctx) or "UTC"
         try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise SkillError(f"`{zone}` is not a time zone I know; use a name like Europe/Berlin.") from exc
+            schedule.zone(zone)
+        except schedule.ScheduleError as exc:
+            raise SkillError(str(exc)) from exc
         top_n = max(1, min(top_n, 10))
         channel = await self._here(request, ctx)
         await ctx.storage.subscriptions.subscribe(
             tenant_id=request.tenant_id, platform=request.event.platform.value,
             channel_external_id=channel.external_id, cron=cron, tz=zone, description=description, top_n=top_n,
-            created_by=request.event.user, reference=request.event.reference)
-        upcoming = next_run(cron, zone, ctx.clock())
+            created_by=request.event.user, reference=request.event.reference, now=ctx.clock())
+        upcoming = schedule.next_run(cron, zone, ctx.clock())
         rationale = Rationale(skill=self.name, route=request.route,
                               caveats=[f"schedule `{cron}` in {zone} (croniter); "
                                        f"next run {upcoming:%Y-%m-%d %H:%M} UTC"])
@@ -195,7 +250,7 @@ class DigestSkill:
         return user.tz if user and user.tz else None
 
     async def _off(self, request: SkillRequest, ctx: SkillContext) -> Reply:
-        changed = await ctx.storage.subscriptions.deactivate(request.tenant_id, request.event.channel)
+        changed = await ctx.storage.subscriptions.deactivate(request.tenant_id, request.event.channel, ctx.clock())
         rationale = Rationale(skill=self.name, route=request.route)
         body = "Digests for this channel are off." if changed else "This channel had no digest subscription."
         return Reply(title="Digest off" if changed else "No digest to turn off", body=body, rationale=rationale)
@@ -206,10 +261,18 @@ class DigestSkill:
         if sub is None or not sub.active:
             return Reply(title="No digest here", body="This channel has no digest. Try `digest daily 09:00`.",
                          rationale=rationale)
-        upcoming = next_run(sub.cron, sub.tz, ctx.clock() - timedelta(seconds=1))
+        upcoming = schedule.next_run(sub.cron, sub.tz, ctx.clock() - timedelta(seconds=1))
         creator = await ctx.storage.workspace.get_user(request.tenant_id, sub.created_by)
         by = creator.label if creator else sub.created_by
+        runs = await ctx.storage.digest_runs.for_subscription(sub.id)
+        last = ""
+        if runs:
+            run = runs[-1]
+            what = {"done": "sent late" if run.late else "sent", "skipped": "skipped", "failed": "failed"}.get(
+                run.status, "in progress")
+            last = (f" Last: {run.scheduled_for.astimezone(ZoneInfo(sub.tz)):%a %d %b %H:%M}, {what}"
+                    + (f" ({run.note})" if run.status in ("skipped", "failed") and run.note else "") + ".")
         return Reply(title="Digest status",
                      body=f"Top {sub.top_n} threads, {sub.description} ({sub.tz}), set up by {by}. "
-                          f"Next: {upcoming.astimezone(ZoneInfo(sub.tz)):%a %d %b %H:%M} {sub.tz}.",
+                          f"Next: {upcoming.astimezone(ZoneInfo(sub.tz)):%a %d %b %H:%M} {sub.tz}.{last}",
                      rationale=rationale)

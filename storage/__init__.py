@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.channel_weights import ChannelWeightsRecord, ChannelWeightsStore, ItemVote
 from storage.db import Database, DatabaseNotUpgraded
 from storage.decisions import DecisionStore
+from storage.digest_runs import DigestRunRecord, DigestRunStore
 from storage.events import ProcessedEvents
 from storage.messages import MessageStore, NewMessage
 from storage.records import (
@@ -29,12 +31,14 @@ class Storage:
     decisions: DecisionStore
     events: ProcessedEvents
     subscriptions: SubscriptionStore
+    digest_runs: DigestRunStore
+    channel_weights: ChannelWeightsStore
 
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
         return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db), ProcessedEvents(db),
-                   SubscriptionStore(db))
+                   SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db))
 
     @classmethod
     async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
@@ -48,10 +52,13 @@ class Storage:
 
 __all__ = [
     "ChannelRecord",
+    "ChannelWeightsRecord",
     "Database",
     "DatabaseNotUpgraded",
     "DecisionRecord",
+    "DigestRunRecord",
     "DocumentRecord",
+    "ItemVote",
     "MessageRecord",
     "NewMessage",
     "Storage",

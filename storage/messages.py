@@ -126,12 +126,13 @@ class MessageStore:
         rows = [self._values(tenant_id, i, channel_ids, user_ids) for i in items]
         inserted = 0
         async with self.db.session() as s:
-            for start in range(0, len(rows), 500):
-                chunk = rows[start:start + 500]
-                stmt = insert_for(s, Message).values(chunk).on_conflict_do_nothing(
-                    index_elements=["channel_id", "external_id"])
-                result = await s.execute(stmt)
-                inserted += max(0, getattr(result, "rowcount", 0) or 0)
+            # executemany with RETURNING: SQLAlchemy batches it ("insertmanyvalues") and caches the
+            # statement, and only rows that were really new come back.
+            stmt = insert_for(s, Message).on_conflict_do_nothing(
+                index_elements=["channel_id", "external_id"]).returning(Message.id)
+            for start in range(0, len(rows), 5000):
+                result = await s.execute(stmt, rows[start:start + 5000])
+                inserted += len(result.all())
         return inserted
 
     async def edit(self, tenant_id: str, channel_external_id: str, external_id: str, text: str,
@@ -242,6 +243,22 @@ class MessageStore:
             records = [_record(r) for r in rows]
             last = records[-1].id
             yield records
+
+    async def index_rows(self, tenant_id: str, *, batch: int = 20000
+                         ) -> AsyncIterator[list[tuple[int, int, str]]]:
+        """(id, channel id, text) of live messages that are history, not whybot's own replies: the
+        lightest read that can build a search index over millions of rows."""
+        last = 0
+        while True:
+            async with self.db.session() as s:
+                rows = (await s.execute(
+                    select(Message.id, Message.channel_id, Message.text).where(
+                        Message.tenant_id == tenant_id, Message.id > last, Message.deleted.is_(False),
+                        Message.decision_id.is_(None)).order_by(Message.id).limit(batch))).tuples().all()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield list(rows)
 
     # documents -------------------------------------------------------------------------------
 

@@ -120,3 +120,9 @@ class SubscriptionRecord:
     active: bool
     reference: dict[str, Any]
     created_at: datetime
+    updated_at: datetime | None = None
+
+    @property
+    def since(self) -> datetime:
+        """When the current schedule took effect: no slot before this is owed."""
+        return max(self.created_at, self.updated_at or self.created_at)

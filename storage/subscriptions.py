@@ -15,7 +15,8 @@ from storage.upsert import upsert
 
 def _record(r: DigestSubscription) -> SubscriptionRecord:
     return SubscriptionRecord(r.id, r.tenant_id, r.platform, r.channel_external_id, r.cron, r.tz,
-                              r.description, r.top_n, r.created_by, r.active, r.reference, r.created_at)
+                              r.description, r.top_n, r.created_by, r.active, r.reference, r.created_at,
+                              r.updated_at)
 
 
 class SubscriptionStore:
@@ -24,11 +25,14 @@ class SubscriptionStore:
 
     async def subscribe(self, *, tenant_id: str, platform: str, channel_external_id: str, cron: str, tz: str,
                         description: str, top_n: int, created_by: str,
-                        reference: dict[str, Any] | None = None) -> SubscriptionRecord:
-        """One subscription per channel: subscribing again replaces the schedule."""
+                        reference: dict[str, Any] | None = None, now: datetime | None = None
+                        ) -> SubscriptionRecord:
+        """One subscription per channel: subscribing again replaces the schedule (from `now`, the caller's
+        clock, so no slot before the change is owed)."""
+        now = now or datetime.now(UTC)
         values = {"tenant_id": tenant_id, "platform": platform, "channel_external_id": channel_external_id,
                   "cron": cron, "tz": tz, "description": description, "top_n": top_n, "created_by": created_by,
-                  "active": True, "reference": reference or {}, "updated_at": datetime.now(UTC)}
+                  "active": True, "reference": reference or {}, "created_at": now, "updated_at": now}
         async with self.db.session() as s:
             await upsert(s, DigestSubscription, values, conflict=["tenant_id", "channel_external_id"],
                          update=["cron", "tz", "description", "top_n", "created_by", "active", "reference",
@@ -49,7 +53,7 @@ class SubscriptionStore:
             row = await s.get(DigestSubscription, subscription_id)
             return _record(row) if row else None
 
-    async def deactivate(self, tenant_id: str, channel_external_id: str) -> bool:
+    async def deactivate(self, tenant_id: str, channel_external_id: str, now: datetime | None = None) -> bool:
         async with self.db.session() as s:
             row = await s.scalar(select(DigestSubscription).where(
                 DigestSubscription.tenant_id == tenant_id,
@@ -57,7 +61,7 @@ class SubscriptionStore:
             if row is None or not row.active:
                 return False
             row.active = False
-            row.updated_at = datetime.now(UTC)
+            row.updated_at = now or datetime.now(UTC)
             return True
 
     async def active(self) -> list[SubscriptionRecord]:

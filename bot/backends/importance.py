@@ -31,6 +31,7 @@ _CUES: dict[str, re.Pattern[str]] = {
     "deadline_cue": re.compile(r"\b(deadline|due|by (?:mon|tue|wed|thu|fri|eod|end of)\w*|tomorrow|next week|"
                                r"cutoff|cut-off|freeze)\b"),
 }
+_WORK_CUES = frozenset(("decision_cue", "incident_cue", "action_cue", "deadline_cue"))
 _CHITCHAT = re.compile(r"\b(lol|haha|lunch|coffee|weekend|cat|dog|memes?|happy birthday|congrats|🎉|😂)\b")
 _LINK = re.compile(r"https?://|<http")
 
@@ -84,20 +85,34 @@ def group_threads(messages: Sequence[MessageRecord]) -> list[ThreadView]:
 
 
 def thread_features(thread: ThreadView, window_end: datetime, window_hours: float) -> dict[str, float]:
+    """The named feature values of one thread; one pass over its messages and a few regex scans of its
+    text, since this runs for every thread in the window."""
     msgs = thread.messages
-    human = [m for m in msgs if not m.is_bot]
-    texts = [m.text.lower() for m in msgs]
-    joined = "\n".join(texts)
-    root_text = texts[0]
-    replies = max(len(msgs) - 1, max((m.reply_count for m in msgs), default=0))
-    participants = len({m.user_external_id for m in human if m.user_external_id})
-    reactions = sum(m.reaction_count for m in msgs)
-    mentions = sum(m.mention_count for m in msgs) + joined.count("<@")
+    root = msgs[0]
+    humans = 0
+    answered = False
+    files = False
+    users: set[str] = set()
+    reactions = mention_count = reply_count = 0
+    for m in msgs:
+        reactions += m.reaction_count
+        mention_count += m.mention_count
+        reply_count = max(reply_count, m.reply_count)
+        files = files or m.file_count > 0
+        if not m.is_bot:
+            humans += 1
+            if m.user_external_id:
+                users.add(m.user_external_id)
+                answered = answered or (m is not root and m.user_external_id != root.user_external_id)
+    joined = "\n".join([m.text for m in msgs]).lower()
+    replies = max(len(msgs) - 1, reply_count)
+    participants = len(users)
+    mentions = mention_count + joined.count("<@")
     cues = {name: 1.0 if pattern.search(joined) else 0.0 for name, pattern in _CUES.items()}
-    is_question = bool(_CUES["question_cue"].search(root_text))
-    answered = any(m.user_external_id != thread.root.user_external_id for m in human[1:])
-    age_h = max(0.0, (window_end - thread.last_at).total_seconds() / 3600)
-    chit = len(_CHITCHAT.findall(joined))
+    is_question = cues["question_cue"] and bool(_CUES["question_cue"].search(root.text.lower()))
+    age_h = max(0.0, (window_end - msgs[-1].created_at).total_seconds() / 3600)
+    work = any(cues[k] for k in _WORK_CUES)
+    chit = 0 if work else len(_CHITCHAT.findall(joined))
     return {
         "replies": math.log1p(replies),
         "participants": math.log1p(participants),
@@ -105,10 +120,11 @@ def thread_features(thread: ThreadView, window_end: datetime, window_hours: floa
         "mentions": math.log1p(mentions),
         **cues,
         "unanswered_question": 1.0 if is_question and not answered else 0.0,
-        "links_files": 1.0 if _LINK.search(joined) or any(m.file_count for m in msgs) else 0.0,
+        "links_files": 1.0 if files or _LINK.search(joined) else 0.0,
         "recency": max(0.0, 1.0 - age_h / max(window_hours, 1.0)),
-        "bot_authored": 1.0 if not human or thread.root.is_bot else 0.0,
-        "chitchat": min(1.0, chit / max(1, len(msgs))) if not any(cues.values()) else 0.0,
+        "bot_authored": 1.0 if not humans or root.is_bot else 0.0,
+        # A question mark doesn't make banter work talk; only the work cues cancel the chit-chat penalty.
+        "chitchat": min(1.0, chit / len(msgs)),
     }
 
 
@@ -133,7 +149,7 @@ class ImportanceScorer:
     def score(self, features: dict[str, float], *, channel_weights: dict[str, float] | None = None
               ) -> tuple[float, dict[str, float]]:
         weights = channel_weights or self.weights
-        contributions = {name: round(weights.get(name, 0.0) * value, 4) for name, value in features.items()}
+        contributions = {name: weights.get(name, 0.0) * value for name, value in features.items()}
         logit = self.bias + sum(contributions.values())
         return 1.0 / (1.0 + math.exp(-logit)), contributions
 
@@ -148,3 +164,11 @@ class ImportanceScorer:
             scored.append(Scored(thread, round(score, 4), features, contributions, adjusted_by_channel=own is not None))
         scored.sort(key=lambda s: (-s.score, -s.thread.last_at.timestamp()))
         return scored
+
+
+def global_positions(scorer: ImportanceScorer, ranked: Sequence[Scored]) -> dict[int, int]:
+    """Where each item (by `id()`) would stand under the global weights alone, 1-based: the "before"
+    against which a channel's own weights are explained."""
+    rescored = [(scorer.score(s.features)[0], s.thread.last_at.timestamp(), id(s)) for s in ranked]
+    rescored.sort(key=lambda t: (-round(t[0], 4), -t[1]))
+    return {key: position for position, (_, _, key) in enumerate(rescored, start=1)}

@@ -110,3 +110,25 @@ async def test_documents_are_split_into_cited_passages(services: Services) -> No
     hits = (await services.retriever.search(tenant, "rotate signing key", allowed)).hits
     assert hits and hits[0].document is not None and hits[0].source_id.endswith("#2")
     assert "rotate-keys" in hits[0].text and len(hits[0].text.split()) <= 130
+
+
+async def test_compaction_rebuilds_in_the_background_and_keeps_changes(services: Services) -> None:
+    tenant = await _workspace(services)
+    retriever = BM25Retriever(services.storage, delta_limit=5, max_segments=2)
+    channels = await services.storage.workspace.channels(tenant)
+    allowed = _allowed(tenant, Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel="C_PUB"), channels)
+    await retriever.warm(tenant)
+    for i in range(16):
+        record = await services.storage.messages.upsert(tenant, NewMessage(
+            "C_PUB", f"7{i}.0", f"ledger entry {i} for the quarterly audit", T0, "U_BOB"))
+        await retriever.add_message(record)
+    compaction = retriever._compactions[tenant]
+    # A change made while the compaction runs must survive it.
+    late = await services.storage.messages.upsert(tenant, NewMessage("C_PUB", "99.0", "quarterly audit moved",
+                                                                      T0, "U_BOB"))
+    await retriever.add_message(late)
+    await compaction
+    index = retriever._tenants[tenant]
+    assert len(index.segments) <= 2
+    hits = (await retriever.search(tenant, "quarterly audit", allowed, k=50)).hits
+    assert len(hits) == 17

@@ -111,7 +111,7 @@ async def test_digest_subscription_grammar(demo: Services) -> None:
     reply = await demo.router.handle(ask("weekly mon 08:30", command="digest", user="frank"))
     sub = await demo.storage.subscriptions.for_channel("playground:demo", "engineering")
     assert sub is not None and sub.cron == "30 8 * * 1" and sub.tz == "Europe/Paris", "the asker's zone is used"
-    assert "Digest status" == (await demo.router.handle(ask("status", command="digest"))).title
+    assert (await demo.router.handle(ask("status", command="digest"))).title == "Digest status"
     assert (await demo.router.handle(ask("off", command="digest"))).title == "Digest off"
     assert (await demo.router.handle(ask("status", command="digest"))).title == "No digest here"
     bad = await demo.router.handle(ask("daily 25:00", command="digest"))
@@ -124,7 +124,7 @@ def test_schedule_maths_keeps_local_time_across_dst() -> None:
     from datetime import UTC, datetime
 
     cron, _ = parse_schedule(["daily", "09:00"])
-    before = next_run(cron, "Europe/Berlin", datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+    before = next_run(cron, "Europe/Berlin", datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
     after = next_run(cron, "Europe/Berlin", before + timedelta(minutes=1))
     assert (before.hour, after.hour) == (8, 7), "09:00 Berlin is 08:00 UTC in winter and 07:00 UTC in summer"
     weekly, _ = parse_schedule(["weekly", "Fri", "17:30"])

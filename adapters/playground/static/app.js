@@ -85,7 +85,8 @@ async function loadChannel(channelId, highlight) {
   $("thread-banner").hidden = true;
   for (const li of $("channels").children) li.classList.toggle("active", li.dataset.id === channelId);
   const data = await api(`/api/playground/channels/${encodeURIComponent(channelId)}/messages?user=${encodeURIComponent(state.me)}`);
-  $("channel-name").textContent = (data.channel.private ? "🔒 " : "# ") + data.channel.name;
+  $("channel-name").textContent = data.channel.name;
+  $("channel-name").className = data.channel.private ? "private" : "public";
   $("channel-note").textContent = data.channel.private ? "private channel" : "";
   const list = $("messages");
   list.replaceChildren(...orderThreads(data.messages).map(renderMessage));
@@ -117,7 +118,8 @@ async function loadState() {
   $("channels").replaceChildren(...data.channels.map((c) => {
     const li = document.createElement("li");
     li.dataset.id = c.id;
-    li.textContent = (c.private ? "🔒 " : "# ") + c.name;
+    li.className = c.private ? "private" : "public";
+    li.textContent = c.name;
     li.addEventListener("click", () => loadChannel(c.id).catch((e) => showError(e.message)));
     return li;
   }));

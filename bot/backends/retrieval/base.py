@@ -68,6 +68,10 @@ class Retriever(Protocol):
 
     async def forget_tenant(self, tenant_id: str) -> None: ...
 
+    async def warm(self, tenant_id: str) -> None:
+        """Load a tenant's index ahead of its first question."""
+        ...
+
 
 def weighted_coverage(matched: list[str], weights: dict[str, float]) -> float:
     """Share of the question's information a source covers: rare words count for more than common ones."""

@@ -1,10 +1,10 @@
 """In-process BM25 retrieval with bm25s, per tenant, in segments.
 
 bm25s indexes are immutable, so new content goes into a small "delta" segment that is re-indexed
-(milliseconds) when it changed and a search comes in; when the delta grows past a threshold it is
-frozen as a segment of its own. Each segment scores with its own statistics, as Lucene segments
-do; the rationale names the segment so a score can be traced. Deletions and edits are tombstones
-until the tenant is rebuilt.
+(milliseconds, at most `delta_limit` documents) when it changed and a search comes in; when it is
+full it is frozen as a segment of its own. Each segment scores with its own statistics, as Lucene
+segments do. Deletions and edits are tombstones; past `max_segments` the tenant is rebuilt from
+storage in the background (compaction), with changes made meanwhile replayed.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
 import numpy.typing as npt
+from bm25s.tokenization import Tokenized
 
 from bot import text as textlib
 from bot.backends.retrieval.base import Hit, SearchResult
@@ -37,6 +39,9 @@ def document_passages(document: DocumentRecord) -> list[str]:
     return passages or [document.title]
 
 
+_Op = MessageRecord | DocumentRecord | int  # add/replace a message or document; int = delete message id
+
+
 @dataclass
 class _Segment:
     """One immutable bm25s index over a run of consecutive slots."""
@@ -46,22 +51,36 @@ class _Segment:
     size: int
 
 
-def _build(tokens: list[list[str]]) -> bm25s.BM25:
+def _build(docs: list[list[int]], terms: list[str]) -> bm25s.BM25:
+    """Index token-id lists with a vocabulary local to the segment (small segments stay small)."""
+    local: dict[int, int] = {}
+    ids = [[local.setdefault(t, len(local)) for t in doc] for doc in docs]
+    empty = local.setdefault(-1, len(local))
+    vocab = {("" if g == -1 else terms[g]): lid for g, lid in local.items()}
     model = bm25s.BM25()
-    model.index([t or [""] for t in tokens], show_progress=False)
+    model.index(Tokenized(ids=[doc or [empty] for doc in ids], vocab=vocab), create_empty_token=False,
+                show_progress=False)
     return model
+
+
+def _key(kind: int, ref: int, part: int) -> int:
+    return ((ref << 20 | part) << 1) | kind
 
 
 @dataclass
 class _TenantIndex:
-    kind: list[int] = field(default_factory=list)
-    ref: list[int] = field(default_factory=list)
-    part: list[int] = field(default_factory=list)
-    channel: list[int] = field(default_factory=list)
-    alive: list[bool] = field(default_factory=list)
-    slot_of: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    """Slot columns in compact arrays (a million messages cost megabytes, not a gigabyte)."""
+
+    kind: array[int] = field(default_factory=lambda: array("b"))
+    ref: array[int] = field(default_factory=lambda: array("q"))
+    part: array[int] = field(default_factory=lambda: array("i"))
+    channel: array[int] = field(default_factory=lambda: array("q"))
+    alive: bytearray = field(default_factory=bytearray)
+    slot_of: dict[int, int] = field(default_factory=dict)
+    vocab: dict[str, int] = field(default_factory=dict)
+    terms: list[str] = field(default_factory=list)
     segments: list[_Segment] = field(default_factory=list)
-    delta_tokens: list[list[str]] = field(default_factory=list)
+    delta_tokens: list[list[int]] = field(default_factory=list)
     delta: _Segment | None = None
     delta_dirty: bool = False
     arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
@@ -72,17 +91,28 @@ class _TenantIndex:
     def frozen_slots(self) -> int:
         return len(self.kind) - len(self.delta_tokens)
 
+    def token_ids(self, tokens: list[str]) -> list[int]:
+        vocab, terms = self.vocab, self.terms
+        out = []
+        for token in tokens:
+            tid = vocab.get(token)
+            if tid is None:
+                tid = vocab[token] = len(terms)
+                terms.append(token)
+            out.append(tid)
+        return out
+
     def append(self, kind: int, ref: int, part: int, channel: int, tokens: list[str]) -> None:
-        key = (kind, ref, part)
+        key = _key(kind, ref, part)
         if key in self.slot_of:
-            self.kill(key)
+            self.kill(kind, ref, part)
         self.slot_of[key] = len(self.kind)
         self.kind.append(kind)
         self.ref.append(ref)
         self.part.append(part)
         self.channel.append(channel)
-        self.alive.append(True)
-        self.delta_tokens.append(tokens)
+        self.alive.append(1)
+        self.delta_tokens.append(self.token_ids(tokens))
         self.delta_dirty = True
         self.arrays = None
         if kind == MESSAGE:
@@ -90,38 +120,47 @@ class _TenantIndex:
         else:
             self.documents += 1
 
-    def kill(self, key: tuple[int, int, int]) -> bool:
-        slot = self.slot_of.pop(key, None)
+    def kill(self, kind: int, ref: int, part: int) -> bool:
+        slot = self.slot_of.pop(_key(kind, ref, part), None)
         if slot is None or not self.alive[slot]:
             return False
-        self.alive[slot] = False
+        self.alive[slot] = 0
         self.arrays = None
-        if key[0] == MESSAGE:
+        if kind == MESSAGE:
             self.messages -= 1
         else:
             self.documents -= 1
         return True
+
+    def document_parts(self, document_id: int) -> list[int]:
+        parts = []
+        part = 0
+        while _key(DOCUMENT, document_id, part) in self.slot_of:
+            parts.append(part)
+            part += 1
+        return parts
 
     def freeze(self) -> None:
         """Turn the delta into a permanent segment."""
         if not self.delta_tokens:
             return
         first = self.frozen_slots
-        self.segments.append(_Segment(first, _build(self.delta_tokens), len(self.delta_tokens)))
+        self.segments.append(_Segment(first, _build(self.delta_tokens, self.terms), len(self.delta_tokens)))
         self.delta_tokens = []
         self.delta = None
         self.delta_dirty = False
 
     def live_segments(self) -> list[_Segment]:
         if self.delta_dirty:
-            self.delta = (_Segment(self.frozen_slots, _build(self.delta_tokens), len(self.delta_tokens))
+            self.delta = (_Segment(self.frozen_slots, _build(self.delta_tokens, self.terms), len(self.delta_tokens))
                           if self.delta_tokens else None)
             self.delta_dirty = False
         return self.segments + ([self.delta] if self.delta is not None else [])
 
     def columns(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
         if self.arrays is None:
-            self.arrays = (np.asarray(self.channel, dtype=np.int64), np.asarray(self.alive, dtype=np.bool_))
+            self.arrays = (np.array(self.channel, dtype=np.int64),
+                           np.frombuffer(bytes(self.alive), dtype=np.uint8).astype(np.bool_))
         return self.arrays
 
 
@@ -130,11 +169,14 @@ class BM25Retriever:
 
     name = "bm25s"
 
-    def __init__(self, storage: Storage, *, delta_limit: int = 5000) -> None:
+    def __init__(self, storage: Storage, *, delta_limit: int = 2000, max_segments: int = 64) -> None:
         self.storage = storage
         self.delta_limit = delta_limit
+        self.max_segments = max_segments
         self._tenants: dict[str, _TenantIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: dict[str, list[_Op]] = {}
+        self._compactions: dict[str, asyncio.Future[None]] = {}
 
     async def _index(self, tenant_id: str) -> _TenantIndex:
         found = self._tenants.get(tenant_id)
@@ -147,58 +189,78 @@ class BM25Retriever:
         return self._tenants[tenant_id]
 
     async def _load(self, tenant_id: str) -> _TenantIndex:
+        """Read the tenant from storage and index it in a worker thread, so the event loop keeps
+        acknowledging Slack and Teams while a large history is indexed. Changes that arrive meanwhile
+        are queued and replayed on the new index."""
+        self._pending[tenant_id] = []
+        try:
+            rows: list[tuple[int, int, int, int, str]] = []
+            async for batch in self.storage.messages.index_rows(tenant_id):
+                rows.extend((MESSAGE, message_id, 0, channel_id, text) for message_id, channel_id, text in batch)
+            for d in await self.storage.messages.documents(tenant_id):
+                channel = d.channel_id if d.channel_id is not None else TENANT_WIDE
+                rows.extend((DOCUMENT, d.id, part, channel, f"{d.title}. {passage}")
+                            for part, passage in enumerate(document_passages(d)))
+            index = await asyncio.to_thread(self._build, rows)
+        finally:
+            pending = self._pending.pop(tenant_id, [])
+        for op in pending:
+            self._apply(index, op)
+        log.info("indexed tenant %s: %d messages, %d document passages, %d changes replayed", tenant_id,
+                 index.messages, index.documents, len(pending))
+        return index
+
+    @staticmethod
+    def _build(rows: list[tuple[int, int, int, int, str]]) -> _TenantIndex:
         index = _TenantIndex()
-        async for batch in self.storage.messages.stream(tenant_id):
-            for m in batch:
-                if m.is_own_reply:
-                    continue
-                index.append(MESSAGE, m.id, 0, m.channel_id, textlib.terms(m.text))
-        for d in await self.storage.messages.documents(tenant_id):
-            self._append_document(index, d)
+        for kind, ref, part, channel, text in rows:
+            index.append(kind, ref, part, channel, textlib.terms(text))
         index.freeze()
-        log.info("indexed tenant %s: %d messages, %d document passages", tenant_id, index.messages,
-                 index.documents)
         return index
 
     async def rebuild(self, tenant_id: str) -> None:
         """Drop tombstones and merge segments by re-reading the tenant from storage."""
-        fresh = await self._load(tenant_id)
-        self._tenants[tenant_id] = fresh
+        self._tenants[tenant_id] = await self._load(tenant_id)
+
+    def _change(self, tenant_id: str, op: _Op) -> None:
+        """Apply a change to a loaded index, queue it for an index being built, or drop it (the
+        first search loads the tenant from storage, change included)."""
+        if tenant_id in self._pending:
+            self._pending[tenant_id].append(op)
+        index = self._tenants.get(tenant_id)
+        if index is None:
+            return
+        self._apply(index, op)
+        if len(index.delta_tokens) >= self.delta_limit:
+            index.freeze()
+        if len(index.segments) > self.max_segments and tenant_id not in self._pending:
+            self._compactions[tenant_id] = asyncio.ensure_future(self.rebuild(tenant_id))
 
     @staticmethod
-    def _append_document(index: _TenantIndex, document: DocumentRecord) -> None:
-        channel = document.channel_id if document.channel_id is not None else TENANT_WIDE
-        for key in [k for k in index.slot_of if k[0] == DOCUMENT and k[1] == document.id]:
-            index.kill(key)
-        for part, passage in enumerate(document_passages(document)):
-            index.append(DOCUMENT, document.id, part, channel, textlib.terms(f"{document.title}. {passage}"))
+    def _apply(index: _TenantIndex, op: _Op) -> None:
+        if isinstance(op, DocumentRecord):
+            channel = op.channel_id if op.channel_id is not None else TENANT_WIDE
+            for part in index.document_parts(op.id):
+                index.kill(DOCUMENT, op.id, part)
+            for part, passage in enumerate(document_passages(op)):
+                index.append(DOCUMENT, op.id, part, channel, textlib.terms(f"{op.title}. {passage}"))
+        elif isinstance(op, MessageRecord):
+            if op.deleted:
+                index.kill(MESSAGE, op.id, 0)
+            else:
+                index.append(MESSAGE, op.id, 0, op.channel_id, textlib.terms(op.text))
+        else:
+            index.kill(MESSAGE, op, 0)
 
     async def add_message(self, message: MessageRecord) -> None:
-        if message.tenant_id not in self._tenants:
-            return  # loaded from storage, message included, on first search
-        index = self._tenants[message.tenant_id]
-        if message.is_own_reply:
-            return
-        if message.deleted:
-            index.kill((MESSAGE, message.id, 0))
-            return
-        index.append(MESSAGE, message.id, 0, message.channel_id, textlib.terms(message.text))
-        self._maybe_freeze(index)
+        if not message.is_own_reply:
+            self._change(message.tenant_id, message)
 
     async def add_document(self, document: DocumentRecord) -> None:
-        if document.tenant_id in self._tenants:
-            index = self._tenants[document.tenant_id]
-            self._append_document(index, document)
-            self._maybe_freeze(index)
-
-    def _maybe_freeze(self, index: _TenantIndex) -> None:
-        if len(index.delta_tokens) >= max(self.delta_limit, index.frozen_slots // 10):
-            index.freeze()
+        self._change(document.tenant_id, document)
 
     async def remove_message(self, tenant_id: str, message_id: int) -> None:
-        index = self._tenants.get(tenant_id)
-        if index is not None:
-            index.kill((MESSAGE, message_id, 0))
+        self._change(tenant_id, message_id)
 
     async def forget_tenant(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)

@@ -1,0 +1,241 @@
+"""Bot Framework activity -> our platform-neutral shapes (ChatEvent, NewMessage).
+
+Teams specifics handled here and nowhere else:
+- the tenant is `channelData.tenant.id` (botbuilder-schema drops `conversation.tenantId`; `app.py` copies
+  it into channelData when only the conversation carries it, e.g. in group chats on some clients);
+- a channel conversation id is `19:...@thread.tacv2;messageid=<root>`: the part before `;` is the channel,
+  the `messageid` is the thread root;
+- the bot mention is removed with botbuilder's `remove_recipient_mention`, which leaves the
+  surrounding whitespace (and other people's `<at>` tags) behind, so we tidy up after it;
+- the emulator sends neither tenant nor conversation type: it is a personal chat in tenant `emulator`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from copy import deepcopy
+from datetime import UTC, datetime
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import Activity, ConversationAccount, ConversationReference
+from pydantic import BaseModel, ConfigDict
+
+from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
+from storage import NewMessage
+
+log = logging.getLogger(__name__)
+
+EMULATOR_TENANT = "emulator"
+COMMAND_WORDS = frozenset({"ask", "summarize", "digest", "help"})
+_AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK_TAG = re.compile(r"</?(p|div|br)\b[^>]*>", re.IGNORECASE)
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_INVOCATION = re.compile(r"^/?whybot\b[:,]?\s*", re.IGNORECASE)
+
+KINDS = {"channel": ConversationKind.CHANNEL, "groupchat": ConversationKind.GROUP,
+         "personal": ConversationKind.DM}
+
+
+class Conversation(BaseModel):
+    """Where an activity happened, in our terms."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    channel: str = ""
+    channel_name: str | None = None
+    kind: ConversationKind
+    thread_id: str | None = None
+
+    @property
+    def private(self) -> bool:
+        return self.kind == ConversationKind.DM
+
+
+class TeamsMessage(BaseModel):
+    """A normalized incoming message: who said what where, and whether it was said to us."""
+
+    model_config = ConfigDict(frozen=True)
+
+    conversation: Conversation
+    message_id: str
+    user: str
+    user_name: str = ""
+    text: str
+    mentioned: bool
+    created_at: datetime
+    reference: dict[str, Any]
+
+    @property
+    def addressed_to_bot(self) -> bool:
+        """Channels and group chats: only an @mention is for us. Personal chat: everything is."""
+        return self.mentioned or self.conversation.kind == ConversationKind.DM
+
+
+def _channel_data(activity: Activity) -> dict[str, Any]:
+    data = activity.channel_data
+    return data if isinstance(data, dict) else {}
+
+
+def tenant_of(activity: Activity) -> str:
+    tenant = _channel_data(activity).get("tenant")
+    if isinstance(tenant, dict) and isinstance(tenant.get("id"), str) and tenant["id"]:
+        return str(tenant["id"])
+    return EMULATOR_TENANT if activity.channel_id == "emulator" else (activity.channel_id or EMULATOR_TENANT)
+
+
+def conversation_of(activity: Activity) -> Conversation:
+    conv = activity.conversation
+    conv_id = conv.id if conv and conv.id else ""
+    kind = KINDS.get((conv.conversation_type or "personal").lower(), ConversationKind.DM) if conv else \
+        ConversationKind.DM
+    channel_name: str | None = None
+    thread_id: str | None = None
+    channel = conv_id
+    if kind == ConversationKind.CHANNEL:
+        base, _, rest = conv_id.partition(";")
+        data_channel = _channel_data(activity).get("channel")
+        if isinstance(data_channel, dict):
+            channel = str(data_channel.get("id") or base)
+            channel_name = data_channel.get("name") if isinstance(data_channel.get("name"), str) else None
+        else:
+            channel = base
+        if rest.startswith("messageid="):
+            thread_id = rest.removeprefix("messageid=") or None
+    elif conv and isinstance(conv.name, str) and conv.name:
+        channel_name = conv.name
+    return Conversation(tenant=tenant_of(activity), channel=channel, channel_name=channel_name, kind=kind,
+                        thread_id=thread_id)
+
+
+def private_channel(activity: Activity) -> bool:
+    """Private and shared Teams channels: their content is for their members, not the whole team."""
+    channel = _channel_data(activity).get("channel")
+    if not isinstance(channel, dict):
+        return False
+    kind = channel.get("membershipType") or channel.get("type")
+    return isinstance(kind, str) and kind.lower() in ("private", "shared")
+
+
+def bot_mentioned(activity: Activity) -> bool:
+    bot_id = activity.recipient.id if activity.recipient else None
+    if not bot_id:
+        return False
+    for mention in TurnContext.get_mentions(activity):
+        mentioned = (mention.additional_properties or {}).get("mentioned")
+        if isinstance(mentioned, dict) and mentioned.get("id") == bot_id:
+            return True
+    return False
+
+
+def clean_text(text: str) -> str:
+    """Teams message HTML -> plain text: other people's mentions keep their names, tags go."""
+    text = _AT_TAG.sub(r"\1", text)
+    text = _BLOCK_TAG.sub("\n", text)
+    text = html.unescape(_TAG.sub("", text))
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "").split("\n")]
+    return "\n".join(line for line in lines if line).strip()
+
+
+def text_without_bot(activity: Activity) -> str:
+    """The text with our own @mention removed (botbuilder's helper works on a copy; it mutates)."""
+    copy = deepcopy(activity)
+    try:
+        text = TurnContext.remove_recipient_mention(copy) if bot_mentioned(activity) else copy.text
+    except (KeyError, TypeError, AttributeError, re.error) as exc:
+        # A malformed mention entity: fall back to dropping the <at> tags that name the bot.
+        log.info("could not remove the bot mention with botbuilder (%s); stripping <at> tags", exc)
+        name = activity.recipient.name if activity.recipient else None
+        text = activity.text or ""
+        if name:
+            text = text.replace(f"<at>{name}</at>", "")
+    return clean_text(text or "")
+
+
+def parse_timestamp(activity: Activity) -> datetime:
+    stamp = activity.timestamp
+    if isinstance(stamp, datetime):
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    return datetime.now(UTC)
+
+
+def reference_of(activity: Activity, conversation: Conversation) -> dict[str, Any]:
+    """The conversation reference as JSON, pointed at the channel itself (not a thread) so that a
+    proactive post starts a new thread rather than replying to whatever was said last."""
+    ref: ConversationReference = TurnContext.get_conversation_reference(activity)
+    ref.activity_id = None
+    if conversation.kind == ConversationKind.CHANNEL and ref.conversation is not None:
+        ref.conversation = ConversationAccount(
+            id=conversation.channel, conversation_type=ref.conversation.conversation_type,
+            is_group=ref.conversation.is_group, name=ref.conversation.name)
+    data: dict[str, Any] = ref.serialize()
+    return data
+
+
+def message_of(activity: Activity) -> TeamsMessage | None:
+    """None for messages without a sender or anything to say (e.g. a bare card submit)."""
+    if not activity.from_property or not activity.from_property.id:
+        return None
+    conversation = conversation_of(activity)
+    text = text_without_bot(activity)
+    if not text and not bot_mentioned(activity):
+        return None
+    return TeamsMessage(
+        conversation=conversation, message_id=activity.id or "", user=activity.from_property.id,
+        user_name=activity.from_property.name or "", text=text, mentioned=bot_mentioned(activity),
+        created_at=parse_timestamp(activity), reference=reference_of(activity, conversation))
+
+
+def split_command(text: str) -> tuple[str | None, str]:
+    """`ask what is x` -> ("ask", "what is x"): the `/whybot` grammar, with or without `/whybot`."""
+    text = _INVOCATION.sub("", text.strip(), count=1)
+    first, _, rest = text.partition(" ")
+    if first.lower() in COMMAND_WORDS:
+        return first.lower(), rest.strip()
+    return None, text
+
+
+def chat_event(message: TeamsMessage, *, event_id: str | None = None) -> ChatEvent:
+    command, args = split_command(message.text)
+    conv = message.conversation
+    if command is not None:
+        trigger = Trigger.COMMAND
+    else:
+        trigger = Trigger.MESSAGE if conv.kind == ConversationKind.DM else Trigger.MENTION
+    return ChatEvent(
+        platform=Platform.TEAMS, tenant=conv.tenant, channel=conv.channel, conversation_kind=conv.kind,
+        user=message.user, text=args if command else message.text, thread_id=conv.thread_id,
+        message_id=message.message_id, trigger=trigger, command=command, args=args if command else "",
+        private_reply=conv.private, event_id=event_id, received_at=message.created_at,
+        reference=message.reference)
+
+
+def command_event(activity: Activity, command_text: str, *, event_id: str | None = None) -> ChatEvent | None:
+    """A follow-up button (Action.Submit carrying a command) as if the person had typed it."""
+    if not activity.from_property or not activity.from_property.id:
+        return None
+    conv = conversation_of(activity)
+    message = TeamsMessage(conversation=conv, message_id=activity.id or "", user=activity.from_property.id,
+                           text=command_text, mentioned=True, created_at=parse_timestamp(activity),
+                           reference=reference_of(activity, conv))
+    return chat_event(message, event_id=event_id)
+
+
+def history_item(message: TeamsMessage) -> NewMessage:
+    conv = message.conversation
+    thread = conv.thread_id if conv.thread_id and conv.thread_id != message.message_id else None
+    return NewMessage(channel_external_id=conv.channel, external_id=message.message_id, text=message.text,
+                      created_at=message.created_at, user_external_id=message.user, thread_external_id=thread)
+
+
+def reader_of(activity: Activity) -> Reader | None:
+    """Who clicked a card action, and where the result will be shown."""
+    if not activity.from_property or not activity.from_property.id:
+        return None
+    conv = conversation_of(activity)
+    return Reader(platform=Platform.TEAMS, tenant=conv.tenant, user=activity.from_property.id,
+                  channel=conv.channel, private=conv.private)

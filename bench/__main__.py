@@ -1,0 +1,24 @@
+"""`python -m bench NAME [args]`: run one benchmark. Results go to stdout (a Markdown table) and bench/results/."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = {
+    "digest": "bench.digest_rank",
+    "retrieval": "bench.retrieval",
+    "storage": "bench.storage_ingest",
+}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+        print("usage: python -m bench {" + ",".join(BENCHMARKS) + "} [options]", file=sys.stderr)
+        return 2
+    module = importlib.import_module(BENCHMARKS[sys.argv[1]])
+    return int(module.main(sys.argv[2:]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

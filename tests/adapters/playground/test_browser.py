@@ -1,0 +1,83 @@
+"""End to end in a real browser: ask, get a cited answer, open Why?, hide it, screenshot.
+
+Drives Debian's Chromium through Playwright (no browser download). Without /usr/bin/chromium the test
+skips and says so, unless WHYBOT_REQUIRE_BROWSER=1 (set by .ci/run), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from adapters.playground import create_adapter
+from bot.app import create_app
+from bot.services import Services
+
+CHROMIUM = Path(os.environ.get("WHYBOT_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: `apt-get install chromium` (make test does)"
+        if os.environ.get("WHYBOT_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+async def test_ask_cite_why_hide(demo: Services, serve: Callable[[web.Application], Awaitable[str]],
+                                 chromium: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    base = await serve(create_app(demo, factories={"playground": create_adapter}))
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(base + "/")
+            await expect(page.locator("#channel-name")).to_have_text("engineering")
+
+            # A message with markup is shown as text and never runs.
+            await page.fill("#text", "<script>window.pwned = 1</script> just a note")
+            await page.press("#text", "Enter")
+            await expect(page.locator(".msg .text", has_text="<script>window.pwned = 1</script>")).to_be_visible()
+            assert await page.evaluate("window.pwned === undefined")
+
+            await page.fill("#text", "@whybot when does the release freeze start?")
+            await page.press("#text", "Enter")
+            reply = page.locator(".reply").last
+            await expect(reply.locator(".reply-body")).to_contain_text("Thursday at 18:00 UTC")
+            await expect(reply.locator(".citation").first).to_contain_text("#engineering")
+
+            why = reply.locator("button.why")
+            await expect(why).to_have_text("Why?")
+            await why.click()
+            rationale = reply.locator(".rationale")
+            await expect(rationale).to_be_visible()
+            await expect(rationale).to_contain_text("Routed")
+            await expect(rationale).to_contain_text("Sources")
+            await expect(rationale).to_contain_text("extractive")
+            await expect(why).to_have_text("Hide why")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await reply.scroll_into_view_if_needed()
+            await page.screenshot(path=str(ARTIFACTS / "playground-why.png"))
+
+            await why.click()
+            await expect(rationale).to_be_hidden()
+            await expect(why).to_have_text("Why?")
+            assert errors == []
+        finally:
+            await browser.close()
+    assert (ARTIFACTS / "playground-why.png").stat().st_size > 10_000

@@ -1,0 +1,116 @@
+"""The playground over real HTTP on loopback: pages, the bot, Why?, feedback and bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.playground import create_adapter
+from bot.app import create_app
+from bot.services import Services
+
+Serve = Callable[[web.Application], Awaitable[str]]
+
+
+@pytest.fixture
+async def base(demo: Services, serve: Serve) -> str:
+    return await serve(create_app(demo, factories={"playground": create_adapter}))
+
+
+async def _post(base: str, path: str, payload: Any) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http:
+        kwargs = {"data": payload} if isinstance(payload, str | bytes) else {"json": payload}
+        async with http.post(base + path, **kwargs) as response:
+            return response.status, await response.json()
+
+
+async def _get(base: str, path: str) -> tuple[int, Any, dict[str, str]]:
+    async with aiohttp.ClientSession() as http, http.get(base + path) as response:
+        body = await response.json() if response.content_type == "application/json" else await response.text()
+        return response.status, body, dict(response.headers)
+
+
+async def test_page_health_and_metrics(base: str) -> None:
+    status, page, headers = await _get(base, "/")
+    assert status == 200 and "whybot playground" in page and "script-src 'self'" in headers["Content-Security-Policy"]
+    status, script, _ = await _get(base, "/static/app.js")
+    assert status == 200 and "toggleWhy" in script
+    status, health, _ = await _get(base, "/healthz")
+    assert status == 200 and health["status"] == "ok" and health["adapters"] == ["playground"]
+    status, metrics, _ = await _get(base, "/metrics")
+    assert status == 200 and "whybot_replies_total" in metrics
+
+
+async def test_channels_follow_membership(base: str) -> None:
+    _, state, _ = await _get(base, "/api/playground/state?user=frank")
+    assert "leadership" not in [c["id"] for c in state["channels"]]
+    _, state, _ = await _get(base, "/api/playground/state?user=alice")
+    assert "leadership" in [c["id"] for c in state["channels"]]
+    status, body, _ = await _get(base, "/api/playground/channels/leadership/messages?user=frank")
+    assert status == 404 and "private" in body["error"]
+
+
+async def test_mention_reply_why_and_feedback(base: str) -> None:
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "engineering", "user": "frank", "text": "@whybot when does the release freeze start?"})
+    assert status == 200
+    reply = body["reply"]
+    assert reply["is_bot"] and reply["thread_id"] == body["message"]["id"], "a mention is answered in its thread"
+    assert "Thursday at 18:00 UTC" in reply["reply_html"] and ">Why?</button>" in reply["reply_html"]
+    decision = reply["decision_id"]
+    status, why = await _post(base, "/api/playground/why", {"decision_id": decision, "user": "erin",
+                                                            "channel": "engineering"})
+    assert status == 200 and "Routed" in why["html"] and "Sources" in why["html"] and decision in why["html"]
+    status, fb = await _post(base, "/api/playground/feedback", {"decision_id": decision, "user": "erin",
+                                                                "channel": "engineering", "helpful": True})
+    assert status == 200 and fb == {"ok": True}
+    _, listing, _ = await _get(base, "/api/playground/channels/engineering/messages?user=frank")
+    assert any(m.get("decision_id") == decision for m in listing["messages"]), "the reply was not kept"
+
+
+async def test_why_on_unknown_or_private_decisions_leaks_nothing(base: str) -> None:
+    status, body = await _post(base, "/api/playground/why", {"decision_id": "d_nope", "user": "frank",
+                                                             "channel": "engineering"})
+    assert status == 404 and body["error"] == "This explanation is not available."
+    _, secret = await _post(base, "/api/playground/messages", {
+        "channel": "leadership", "user": "alice", "text": "/whybot ask what is the reorg plan?"})
+    decision = secret["reply"]["decision_id"]
+    status, body = await _post(base, "/api/playground/why", {"decision_id": decision, "user": "frank",
+                                                             "channel": "engineering"})
+    assert status == 404 and "reorg" not in str(body)
+
+
+async def test_slash_command_is_answered_and_not_stored_as_history(base: str) -> None:
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "incidents", "user": "bob", "text": "/whybot summarize last 48h"})
+    assert status == 200 and body["message"] is None and "#incidents" in body["reply"]["reply_html"]
+
+
+@pytest.mark.parametrize(("payload", "error"), [
+    ("not json", "the body must be JSON"),
+    ({"channel": "engineering", "user": "frank"}, "text"),
+    ({"channel": "engineering", "user": "frank", "text": "   "}, "type a message first"),
+    ({"channel": "engineering", "user": "frank", "text": "x" * 40_001}, "text"),
+    ({"channel": "engineering", "user": "nobody", "text": "hi"}, "unknown person"),
+    ({"channel": ["a"], "user": "frank", "text": "hi"}, "channel"),
+])
+async def test_bad_input_is_a_clear_400(base: str, payload: Any, error: str) -> None:
+    status, body = await _post(base, "/api/playground/messages", payload)
+    assert status == 400 and error in body["error"]
+
+
+async def test_html_in_messages_is_escaped_everywhere(base: str) -> None:
+    nasty = "Deploy note <script>alert('x')</script> <img src=x onerror=alert(1)> about zebrafish"
+    status, _ = await _post(base, "/api/playground/messages", {"channel": "random", "user": "erin", "text": nasty})
+    assert status == 200
+    _, body = await _post(base, "/api/playground/messages", {
+        "channel": "random", "user": "frank", "text": "@whybot anything about zebrafish?"})
+    html = body["reply"]["reply_html"]
+    assert "zebrafish" in html and "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+    big = "🚀 ünïcødé " * 1000
+    status, body = await _post(base, "/api/playground/messages", {"channel": "random", "user": "dan", "text": big})
+    assert status == 200 and body["message"]["text"] == big

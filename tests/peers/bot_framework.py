@@ -1,0 +1,187 @@
+"""A loopback Bot Framework connector: the service at an activity's `serviceUrl`.
+
+It speaks the Connector REST API's wire format (v3) the way botframework-connector's client calls it:
+  POST /v3/conversations/{conversationId}/activities                    send to conversation
+  POST /v3/conversations/{conversationId}/activities/{activityId}       reply to activity
+  PUT  /v3/conversations/{conversationId}/activities/{activityId}       update activity
+  GET  /v3/conversations/{conversationId}/members                       conversation roster
+and records every call, so tests can assert on what the bot really sent. It also builds the inbound
+activities Teams would send (channel mention, personal message, card action, bot added).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+BOT_ID = "28:whybot-app-id"
+BOT_NAME = "whybot"
+TENANT = "72f988bf-tenant"
+TEAM_CHANNEL = "19:general-channel@thread.tacv2"
+
+
+@dataclass
+class Call:
+    method: str
+    conversation_id: str
+    activity_id: str | None
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def card(self) -> dict[str, Any] | None:
+        for attachment in self.body.get("attachments") or []:
+            if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
+                content: dict[str, Any] = attachment["content"]
+                return content
+        return None
+
+
+@dataclass
+class FakeConnector:
+    """Records calls; answers with fresh activity ids like the real service."""
+
+    calls: list[Call] = field(default_factory=list)
+    members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    fail_posts: int = 0  # answer this many POSTs with the connector's 500 error body
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _posted_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _server: TestServer | None = None
+    _changed: asyncio.Condition | None = None
+
+    async def start(self) -> FakeConnector:
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation_id}/activities", self._post)
+        app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", self._post)
+        app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", self._put)
+        app.router.add_get("/v3/conversations/{conversation_id}/members", self._members)
+        self._changed = asyncio.Condition()
+        self._server = TestServer(app, host="127.0.0.1")
+        await self._server.start_server()
+        return self
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._server.close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return str(self._server.make_url("/"))
+
+    async def _record(self, request: web.Request, method: str) -> Call:
+        body = await request.json()
+        call = Call(method, request.match_info["conversation_id"], request.match_info.get("activity_id"), body,
+                    dict(request.headers))
+        self.calls.append(call)
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+        return call
+
+    async def _post(self, request: web.Request) -> web.Response:
+        await self._record(request, "POST")
+        if self.fail_posts > 0:
+            self.fail_posts -= 1
+            return web.json_response({"error": {"code": "ServiceError", "message": "Unknown error"}}, status=500)
+        return web.json_response({"id": f"bot-activity-{next(self._posted_ids)}"}, status=201)
+
+    async def _put(self, request: web.Request) -> web.Response:
+        call = await self._record(request, "PUT")
+        return web.json_response({"id": call.activity_id})
+
+    async def _members(self, request: web.Request) -> web.Response:
+        return web.json_response(self.members.get(request.match_info["conversation_id"], []))
+
+    async def wait_for(self, count: int, within: float = 5.0) -> list[Call]:
+        """The first `count` calls, waiting for them to arrive."""
+        assert self._changed is not None
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.calls) >= count), within)
+        return self.calls[:count]
+
+    # inbound activities, as Teams sends them ------------------------------------------------------
+
+    def _base(self, activity_type: str, conversation: dict[str, Any], *, user: str, user_name: str,
+              activity_id: str | None, channel_data: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {
+            "type": activity_type, "id": activity_id or f"incoming-{next(self._ids)}",
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "serviceUrl": self.url,
+            "channelId": "msteams", "from": {"id": user, "name": user_name, "aadObjectId": f"aad-{user}"},
+            "conversation": conversation, "recipient": {"id": BOT_ID, "name": BOT_NAME},
+            "channelData": channel_data if channel_data is not None else {"tenant": {"id": TENANT}},
+            "locale": "en-US",
+        }
+
+    def channel_mention(self, text: str, *, user: str = "29:ann", user_name: str = "Ann",
+                        thread: str | None = None, activity_id: str | None = None,
+                        channel: str = TEAM_CHANNEL) -> dict[str, Any]:
+        """`<at>whybot</at> {text}` posted in a team channel (a new thread unless `thread` is given)."""
+        activity_id = activity_id or str(1700000000000 + next(self._ids))
+        root = thread or activity_id
+        activity = self._base(
+            "message", {"id": f"{channel};messageid={root}", "conversationType": "channel", "isGroup": True,
+                        "tenantId": TENANT},
+            user=user, user_name=user_name, activity_id=activity_id,
+            channel_data={"tenant": {"id": TENANT}, "team": {"id": "19:team@thread.tacv2", "name": "Eng"},
+                          "channel": {"id": channel, "name": "General"}, "teamsChannelId": channel})
+        activity.update(text=f"<at>{BOT_NAME}</at> {text}", textFormat="plain", entities=[
+            {"type": "mention", "text": f"<at>{BOT_NAME}</at>", "mentioned": {"id": BOT_ID, "name": BOT_NAME}}])
+        return activity
+
+    def channel_message(self, text: str, *, user: str = "29:bob", user_name: str = "Bob",
+                        thread: str | None = None, channel: str = TEAM_CHANNEL) -> dict[str, Any]:
+        """A channel message without a mention (delivered under RSC ChannelMessage.Read.Group)."""
+        activity = self.channel_mention(text, user=user, user_name=user_name, thread=thread, channel=channel)
+        activity["text"] = text
+        activity["entities"] = []
+        return activity
+
+    def personal(self, text: str, *, user: str = "29:ann", user_name: str = "Ann",
+                 conversation: str = "a:personal-ann") -> dict[str, Any]:
+        activity = self._base("message", {"id": conversation, "conversationType": "personal",
+                                          "tenantId": TENANT},
+                              user=user, user_name=user_name, activity_id=None)
+        activity.update(text=text, textFormat="plain")
+        return activity
+
+    def group_mention(self, text: str, *, user: str = "29:ann", user_name: str = "Ann",
+                      conversation: str = "19:group-chat@thread.v2") -> dict[str, Any]:
+        activity = self._base("message", {"id": conversation, "conversationType": "groupChat", "isGroup": True,
+                                          "tenantId": TENANT},
+                              user=user, user_name=user_name, activity_id=None,
+                              channel_data={"tenant": {"id": TENANT}})
+        activity.update(text=f"<at>{BOT_NAME}</at> {text}", textFormat="plain", entities=[
+            {"type": "mention", "text": f"<at>{BOT_NAME}</at>", "mentioned": {"id": BOT_ID, "name": BOT_NAME}}])
+        return activity
+
+    def card_invoke(self, data: dict[str, Any], *, conversation: dict[str, Any], user: str = "29:ann",
+                    reply_to: str | None = None, channel_data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An `adaptiveCard/action` invoke, as Teams sends it for an Action.Execute click."""
+        activity = self._base("invoke", conversation, user=user, user_name="", activity_id=None,
+                              channel_data=channel_data)
+        activity.update(name="adaptiveCard/action", replyToId=reply_to, value={
+            "action": {"type": "Action.Execute", "verb": f"whybot.{data.get('whybot')}", "data": data},
+            "trigger": "manual"})
+        return activity
+
+    def card_submit(self, data: dict[str, Any], *, conversation: dict[str, Any], user: str = "29:ann",
+                    reply_to: str | None = None, channel_data: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A message carrying Action.Submit data (the fallback on hosts without Action.Execute)."""
+        activity = self._base("message", conversation, user=user, user_name="", activity_id=None,
+                              channel_data=channel_data)
+        activity.update(value=data, replyToId=reply_to)
+        return activity
+
+    def bot_added(self, conversation: dict[str, Any], *, by: str = "29:ann", others: list[dict[str, str]] | None = None,
+                  channel_data: dict[str, Any] | None = None) -> dict[str, Any]:
+        activity = self._base("conversationUpdate", conversation, user=by, user_name="", activity_id=None,
+                              channel_data=channel_data)
+        activity["membersAdded"] = [{"id": BOT_ID, "name": BOT_NAME}, *(others or [])]
+        return activity

@@ -1,0 +1,135 @@
+"""A loopback OpenAI-compatible server (aiohttp) for tests: `/v1/chat/completions` and `/v1/models`.
+
+Tests script its next responses (answer, delay, 429 with Retry-After, 500, malformed JSON) and read
+back every request it received, so they can assert on the exact prompt the real `openai` client sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Responder = Callable[[dict[str, Any]], str]
+
+
+@dataclass
+class Step:
+    """One scripted response. kind: answer | delay | status | malformed."""
+
+    kind: str
+    content: str | Responder = ""
+    delay_s: float = 0.0
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Received:
+    at: float
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return list(self.body.get("messages", []))
+
+    def content(self, role: str) -> str:
+        return "\n".join(m["content"] for m in self.messages if m.get("role") == role)
+
+
+class FakeOpenAI:
+    """Answers with `default` unless steps were queued; each queued step serves one request."""
+
+    def __init__(self, default: str | Responder = "I don't know.", models: tuple[str, ...] = ("gpt-4o-mini",)):
+        self.default: str | Responder = default
+        self.models = models
+        self.steps: deque[Step] = deque()
+        self.received: list[Received] = []
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # scripting -------------------------------------------------------------------------------
+    def answer(self, content: str | Responder) -> FakeOpenAI:
+        self.steps.append(Step("answer", content))
+        return self
+
+    def delay(self, seconds: float, content: str | Responder = "late answer [1]") -> FakeOpenAI:
+        self.steps.append(Step("delay", content, delay_s=seconds))
+        return self
+
+    def rate_limit(self, retry_after: str = "1") -> FakeOpenAI:
+        self.steps.append(Step("status", status=429, headers={"retry-after": retry_after}))
+        return self
+
+    def error(self, status: int = 500) -> FakeOpenAI:
+        self.steps.append(Step("status", status=status))
+        return self
+
+    def malformed(self) -> FakeOpenAI:
+        self.steps.append(Step("malformed"))
+        return self
+
+    # server ----------------------------------------------------------------------------------
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_get("/v1/models", self._models)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [
+            {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.received.append(Received(time.monotonic(), body, dict(request.headers)))
+        step = self.steps.popleft() if self.steps else Step("answer", self.default)
+        if step.kind == "delay":
+            await asyncio.sleep(step.delay_s)
+        if step.kind == "status":
+            error = {"error": {"message": f"scripted {step.status}", "type": "server_error" if step.status >= 500
+                               else "rate_limit_exceeded", "code": None, "param": None}}
+            return web.json_response(error, status=step.status, headers=step.headers)
+        if step.kind == "malformed":
+            return web.Response(text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
+        content = step.content(body) if callable(step.content) else step.content
+        prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        return web.json_response({
+            "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake"),
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(content.split()),
+                      "total_tokens": prompt_words + len(content.split())},
+        })
+
+    async def __aenter__(self) -> FakeOpenAI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+def payload(received: Received) -> str:
+    """The whole request body as text, for 'this string never left the process' assertions."""
+    return json.dumps(received.body)
