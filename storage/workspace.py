@@ -53,10 +53,11 @@ class WorkspaceStore:
         kind: str = "channel",
         is_private: bool = False,
         topic: str = "",
+        audience_scope: str | None = None,
     ) -> int:
         values = {"tenant_id": tenant_id, "external_id": external_id, "name": name or external_id,
-                  "kind": kind, "is_private": is_private, "topic": topic}
-        update = ["kind", "is_private", "topic"] + (["name"] if name else [])
+                  "kind": kind, "is_private": is_private, "topic": topic, "audience_scope": audience_scope}
+        update = ["kind", "is_private", "topic", "audience_scope"] + (["name"] if name else [])
         async with self.db.session() as s:
             await upsert(s, Channel, values, conflict=["tenant_id", "external_id"], update=update)
             channel_id = await s.scalar(
@@ -178,7 +179,7 @@ class WorkspaceStore:
                     members[channel_id].add(user_external)
         return [
             ChannelRecord(r.id, r.tenant_id, r.external_id, r.name, r.kind, r.is_private,
-                          frozenset(members[r.id]))
+                          frozenset(members[r.id]), r.audience_scope)
             for r in rows
         ]
 
