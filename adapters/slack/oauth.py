@@ -1,7 +1,7 @@
 """Where bot tokens come from: SLACK_BOT_TOKEN (one workspace) or OAuth v2 installs (many).
 
 Installations and OAuth states live in our database through slack_sdk's own SQLAlchemy stores; their
-tables are created by our Alembic migration 0002_slack_oauth from the stores' table definitions.
+tables are created by our Alembic migration 0003_slack_oauth from the stores' table definitions.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The tables are defined by slack_sdk (AsyncSQLAlchemyInstallationStore / AsyncSQLAlchemyOAuthStateStore);
 building them from the SDK's own definitions keeps their columns exactly what the stores query.
 
-Revision ID: 0002_slack_oauth
-Revises: 0001
+Revision ID: 0003_slack_oauth
+Revises: 0002
 Create Date: 2026-11-26 10:00:00
 """
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from alembic import op
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
-revision: str = '0002_slack_oauth'
-down_revision: str | None = '0001'
+revision: str = '0003_slack_oauth'
+down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
