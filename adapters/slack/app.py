@@ -2,8 +2,9 @@
 and interactivity), the OAuth install pages, and Socket Mode when SLACK_APP_TOKEN is set.
 
 Bolt verifies signatures, answers url_verification, resolves tokens and ignores the bot's own
-events. We add two things: exactly-once handling of event deliveries through the database, and a 400
-(not Bolt's 500) for a correctly signed body that is not a Slack payload.
+events. We add: exactly-once handling of event deliveries through the database (claimed after the
+ack, so acking never waits for the database), a bound on how many events are handled at once, and a
+400 (not Bolt's 500) for a correctly signed body that is not a Slack payload.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.signature import SignatureVerifier
 
@@ -37,6 +36,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 SHUTDOWN_GRACE_S = 10.0
+MAX_CONCURRENT = 32  # events handled at once after their ack; the rest wait their turn in memory
 
 
 def shape_problem(body: Any) -> str | None:
@@ -65,7 +65,7 @@ class SlackAdapter:
     name = "slack"
 
     def __init__(self, services: Services, *, pacer_interval: float = 1.0,
-                 backfill_limits: BackfillLimits | None = None) -> None:
+                 backfill_limits: BackfillLimits | None = None, max_concurrent: int = MAX_CONCURRENT) -> None:
         settings = services.settings
         self.services = services
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -86,6 +86,7 @@ class SlackAdapter:
         self._delivery = SlackDelivery(settings.slack_api_url, self.poster,
                                        oauth.TokenSource(bot_token=bot_token, store=self.store))
         self._inflight: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(max_concurrent)
         self._register()
         self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         self.socket_mode: AsyncSocketModeHandler | None = None  # made in start(): it opens an HTTP session
@@ -96,7 +97,6 @@ class SlackAdapter:
 
     def _register(self) -> None:
         app, h, t = self.app, self.handlers, self._tracked
-        app.middleware(self._deduplicate)
         app.event("app_mention")(t(h.on_mention))
         app.event("message")(t(h.on_message))
         app.event("member_joined_channel")(t(h.on_member_joined))
@@ -108,8 +108,11 @@ class SlackAdapter:
         app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(t(h.on_action))
 
     def _tracked(self, listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """Remember the listener's task while it runs (Bolt runs it after the ack, untracked), so that
-        stop() can let answers in flight finish instead of cutting them off mid-post."""
+        """Run a listener after the ack: deduplicated, at most `max_concurrent` at a time, and remembered
+        while it runs (Bolt starts it untracked) so stop() can let answers in flight finish.
+
+        The bound keeps a burst of events queued in memory instead of thousands of tasks competing for a
+        handful of database connections (and timing out on the pool after 30 s, answer lost)."""
 
         @functools.wraps(listener)  # Bolt reads the wrapped signature to inject arguments
         async def run(*args: Any, **kwargs: Any) -> None:
@@ -117,24 +120,31 @@ class SlackAdapter:
             if task is not None:
                 self._inflight.add(task)
             try:
-                await listener(*args, **kwargs)
+                async with self._slots:
+                    if await self._claim(kwargs.get("body")):
+                        await listener(*args, **kwargs)
             finally:
                 if task is not None:
                     self._inflight.discard(task)
 
         return run
 
-    async def _deduplicate(self, body: dict[str, Any], request: AsyncBoltRequest, next: Any) -> BoltResponse | None:
-        """One handling per event_id across restarts and replicas; Slack's retries are acked and dropped."""
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if isinstance(event_id, str) and event_id and not await self.services.storage.events.claim(
-                f"slack:{event_id}"):
-            retry = (request.headers.get("x-slack-retry-num") or ["-"])[0]
-            log.info("event %s already handled; ignoring this delivery (retry %s)", event_id, retry)
-            self.services.metrics.duplicates.labels("slack").inc()
-            return BoltResponse(status=200, body="")
-        await next()
-        return None
+    async def _claim(self, body: Any) -> bool:
+        """One handling per event_id across restarts and replicas; Slack's retries are dropped.
+
+        Runs after the ack, in the listener's task: a claim is a database write, and before the ack it
+        would make Slack wait for a pooled connection whenever answers in progress hold them all.
+        """
+        if not isinstance(body, dict) or body.get("type") != "event_callback":
+            return True
+        event_id = body.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            return True
+        if await self.services.storage.events.claim(f"slack:{event_id}"):
+            return True
+        log.info("event %s already handled; ignoring this delivery", event_id)
+        self.services.metrics.duplicates.labels("slack").inc()
+        return False
 
     # HTTP ------------------------------------------------------------------------------------
 

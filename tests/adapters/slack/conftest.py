@@ -170,7 +170,7 @@ async def make_rig(sqlite_url: str) -> AsyncIterator[RigFactory]:
     opened: list[tuple[SlackRig, bool]] = []
 
     async def make(*, db_url: str | None = None, fake: FakeSlack | None = None, generator: Any = None,
-                   pacer_interval: float = 0.0, **env: Any) -> SlackRig:
+                   pacer_interval: float = 0.0, max_concurrent: int | None = None, **env: Any) -> SlackRig:
         own_fake = fake is None
         if fake is None:
             fake = FakeSlack()
@@ -185,7 +185,8 @@ async def make_rig(sqlite_url: str) -> AsyncIterator[RigFactory]:
         holder: dict[str, SlackAdapter] = {}
 
         def factory(svc: Services) -> SlackAdapter:
-            holder["adapter"] = SlackAdapter(svc, pacer_interval=pacer_interval)
+            extra = {} if max_concurrent is None else {"max_concurrent": max_concurrent}
+            holder["adapter"] = SlackAdapter(svc, pacer_interval=pacer_interval, **extra)
             return holder["adapter"]
 
         app = create_app(services, factories={"slack": factory})

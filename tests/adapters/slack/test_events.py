@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import sqlite3
+import time
 
 import pytest
 
@@ -17,6 +20,7 @@ from tests.adapters.slack.conftest import (
     SECRET,
     RigFactory,
     SlackRig,
+    SlowGenerator,
     eventually,
 )
 from tests.peers.slack import BOT_ID, BOT_USER, TEAM, FakeChannel
@@ -82,6 +86,44 @@ async def test_retries_across_restarts_and_replicas_sharing_a_database(make_rig:
     await one.fake.wait_calls("chat.postMessage")
     await asyncio.sleep(0.5)
     assert len(one.fake.called("chat.postMessage")) == 1
+
+
+async def test_events_are_acked_while_the_database_is_busy(make_rig: RigFactory, sqlite_url: str) -> None:
+    """Acking needs no database: Slack gets its 200 even while another writer holds the SQLite lock."""
+    rig = await make_rig()
+    assert (await rig.mention(GENERAL, ALICE, "help")).status == 200  # Bolt's one auth.test, off the clock
+    await rig.fake.wait_calls("chat.postMessage")
+    locker = sqlite3.connect(sqlite_url.split("///", 1)[1], timeout=1, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # the write lock: every other writer waits
+        started = time.monotonic()
+        response = await asyncio.wait_for(rig.mention(GENERAL, BOB, "help", event_id="EvBusyDb"), 2.0)
+        assert response.status == 200 and time.monotonic() - started < 1.0
+        await asyncio.sleep(0.2)
+        assert len(rig.fake.called("chat.postMessage")) == 1, "answered only once the database is free"
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await rig.fake.wait_calls("chat.postMessage", 2)
+    again = await rig.mention(GENERAL, BOB, "help", event_id="EvBusyDb", retry=1)
+    assert again.status == 200
+    await asyncio.sleep(0.3)
+    assert len(rig.fake.called("chat.postMessage")) == 2, "the claim still drops a retry, after the ack"
+
+
+async def test_a_burst_is_acked_at_once_and_answered_a_few_at_a_time(make_rig: RigFactory) -> None:
+    rig = await make_rig(generator=SlowGenerator(0.3), max_concurrent=1)
+    await seed(rig)
+    await rig.mention(GENERAL, ALICE, "help")
+    await rig.fake.wait_calls("chat.postMessage")
+    started = time.monotonic()
+    responses = await asyncio.gather(*(rig.mention(GENERAL, ALICE, "why does the deploy freeze start Friday?")
+                                       for _ in range(3)))
+    assert [r.status for r in responses] == [200, 200, 200]
+    assert time.monotonic() - started < 0.3, "acks do not wait for answers"
+    calls = await rig.fake.wait_calls("chat.postMessage", 4)
+    gaps = [b.at - a.at for a, b in itertools.pairwise(calls[1:])]
+    assert all(gap >= 0.25 for gap in gaps), f"one answer at a time, each ~0.3 s: {gaps}"
 
 
 async def test_the_bot_ignores_its_own_messages(rig: SlackRig) -> None:
