@@ -162,26 +162,31 @@ class WorkspaceStore:
                     ChannelMember.channel_id == channel_id, ChannelMember.user_id == user_id))
 
     async def channels(self, tenant_id: str, external_ids: Iterable[str] | None = None) -> list[ChannelRecord]:
-        """Channels of a tenant with their member lists (all of them, or the ones named)."""
+        """Channels of a tenant with their member lists (all of them, or the ones named).
+
+        Every question reads all of a tenant's channels (visibility), so this selects plain columns:
+        building ORM objects cost ~5x more in a workspace of 500 channels."""
         async with self.db.session() as s:
-            query = select(Channel).where(Channel.tenant_id == tenant_id)
+            query = select(Channel.id, Channel.tenant_id, Channel.external_id, Channel.name, Channel.kind,
+                           Channel.is_private, Channel.audience_scope).where(Channel.tenant_id == tenant_id)
             if external_ids is not None:
                 query = query.where(Channel.external_id.in_(list(external_ids)))
-            rows = list(await s.scalars(query.order_by(Channel.name)))
+            rows = (await s.execute(query.order_by(Channel.name))).all()
             members: dict[int, set[str]] = defaultdict(set)
             if rows:
-                pairs = await s.execute(
-                    select(ChannelMember.channel_id, User.external_id)
-                    .join(User, User.id == ChannelMember.user_id)
-                    .where(ChannelMember.channel_id.in_([r.id for r in rows]))
-                )
-                for channel_id, user_external in pairs:
+                member_query = (select(ChannelMember.channel_id, User.external_id)
+                                .join(User, User.id == ChannelMember.user_id))
+                if external_ids is None:
+                    member_query = member_query.join(Channel, Channel.id == ChannelMember.channel_id).where(
+                        Channel.tenant_id == tenant_id)
+                else:
+                    member_query = member_query.where(ChannelMember.channel_id.in_([r[0] for r in rows]))
+                for channel_id, user_external in await s.execute(member_query):
                     members[channel_id].add(user_external)
-        return [
-            ChannelRecord(r.id, r.tenant_id, r.external_id, r.name, r.kind, r.is_private,
-                          frozenset(members[r.id]), r.audience_scope)
-            for r in rows
-        ]
+        empty: frozenset[str] = frozenset()
+        return [ChannelRecord(cid, tenant, external, name, kind, bool(private),
+                              frozenset(members[cid]) if cid in members else empty, scope)
+                for cid, tenant, external, name, kind, private, scope in rows]
 
     async def channel(self, tenant_id: str, external_id: str) -> ChannelRecord | None:
         found = await self.channels(tenant_id, [external_id])
