@@ -6,6 +6,8 @@ import importlib
 import sys
 
 BENCHMARKS = {
+    "slack-ack": "bench.slack_ack",
+    "slack-e2e": "bench.slack_e2e",
     "digest": "bench.digest_rank",
     "retrieval": "bench.retrieval",
     "storage": "bench.storage_ingest",
