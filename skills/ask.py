@@ -43,10 +43,12 @@ class AskSkill:
         hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)
                 and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)][:k]
         passages, channel_by_source = self._passages(hits, surface)
+        via: dict[int, int] = {}
         thread_answers = await self._thread_answers(request, ctx, hits, result.query_terms, len(passages), surface,
-                                                    channel_by_source)
+                                                    channel_by_source, via)
         passages += thread_answers
         notes = {p.number: "best reply in the thread of a matching question" for p in thread_answers}
+        support = self._support(passages, hits, via, result)
         inputs = Inputs(query=question, query_terms=[surface.get(t, t) for t in result.query_terms],
                         channels=sorted(c.name for c in channels if c.external_id in visibility.allowed_channels),
                         messages_considered=result.searched_messages,
@@ -63,6 +65,13 @@ class AskSkill:
                                  ctx.settings.min_term_coverage, timings,
                                  why="; ".join(draft.caveats), generator=draft.generator)
         cited = verified_citations(draft, passages)
+        quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
+        if cited and quoted < ctx.settings.min_term_coverage:
+            return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
+                                 ctx.settings.min_term_coverage, timings,
+                                 why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
+                                     f"the question (the best match, {coverage:.0%}, only asks it)",
+                                 generator=draft.generator)
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
         caveats = list(draft.caveats)
@@ -84,13 +93,25 @@ class AskSkill:
         passages = [passage_from_hit(i, h, surface) for i, h in enumerate(hits, start=1)]
         return passages, {h.source_id: h.channel_external_id for h in hits}
 
+    @staticmethod
+    def _support(passages: list[Passage], hits: list[Hit], via: dict[int, int],
+                 result: SearchResult) -> dict[int, float]:
+        """How much of the question each passage stands for: a hit its own idf-weighted coverage, a reply
+        brought in from a matching question's thread the coverage of that question."""
+        support = {p.number: weighted_coverage(h.matched_terms, result.term_weights)
+                   for p, h in zip(passages, hits, strict=False)}
+        for number, question in via.items():
+            support[number] = support.get(question, 0.0)
+        return support
+
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
                               query_terms: list[str], offset: int, surface: dict[str, str],
-                              channel_by_source: dict[str, str | None]) -> list[Passage]:
-        """A matching question is rarely the answer: bring in the best reply from its thread."""
+                              channel_by_source: dict[str, str | None], via: dict[int, int]) -> list[Passage]:
+        """A matching question is rarely the answer: bring in the best reply from its thread (`via` records
+        which hit's passage number each reply came through)."""
         extra: list[Passage] = []
         seen = {h.source_id for h in hits}
-        for hit in hits[:3]:
+        for number, hit in enumerate(hits[:3], start=1):
             m = hit.message
             if m is None or not _QUESTION.search(m.text.strip()) or (m.reply_count == 0 and not m.thread_external_id):
                 continue
@@ -102,6 +123,7 @@ class AskSkill:
             best = max(replies, key=lambda r: (len(textlib.overlap(query_terms, r.text)), -r.created_at.timestamp()))
             seen.add(best.source_id)
             matched = [surface.get(t, t) for t in textlib.overlap(query_terms, best.text)]
+            via[offset + len(extra) + 1] = number
             extra.append(passage_from_message(offset + len(extra) + 1, best, score=round(hit.score * 0.9, 4),
                                               matched=matched))
             channel_by_source[best.source_id] = best.channel_external_id

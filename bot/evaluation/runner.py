@@ -200,10 +200,13 @@ class Evaluator:
             rows.append({"id": q.id, "question": q.question, "declined": was_declined,
                          "answer_rank": m.first_hit(ranked, answers)})
         unanswered = []
+        wrongly_answered: list[dict[str, str]] = []
         for u in unanswerable:
             channel, user = ws.asker([])
             reply = await self.handle(self.event(channel, user, command="ask", args=u.question), timing, services)
             unanswered.append(1.0 if declined(reply) else 0.0)
+            if not declined(reply):
+                wrongly_answered.append({"id": u.id, "question": u.question, "answer": reply.body[:200]})
         prefix = "ask" if column == "extractive" else f"ask_{column}"
         values = {
             f"{prefix}.recall_at_5": m.mean(recall), f"{prefix}.mrr": m.mean(rr),
@@ -215,7 +218,8 @@ class Evaluator:
             f"{prefix}.unanswerable_decline_rate": m.mean(unanswered),
         }
         details = {"questions": len(questions), "unanswerable": len(unanswerable), "answered": len(facts),
-                   "citations": cited, "misses": [r for r in rows if not r["answer_rank"]][:EXAMPLES], "rows": rows}
+                   "citations": cited, "misses": [r for r in rows if not r["answer_rank"]][:EXAMPLES],
+                   "answered_unanswerable": wrongly_answered[:EXAMPLES], "rows": rows}
         return {k: round(v, 4) for k, v in values.items()}, details
 
     # privacy -----------------------------------------------------------------------------------
