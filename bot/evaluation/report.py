@@ -113,7 +113,7 @@ def markdown(report: dict[str, Any], checks: list[Check]) -> str:
     lines = [
         "# whybot evaluation",
         "",
-        f"Workspace `{ws['path']}` (seed {ws['seed']}, size {ws['size']}): {ws['messages']:,} messages, "
+        f"Workspace: {ws['path']} (seed {ws['seed']}, size {ws['size']}): {ws['messages']:,} messages, "
         f"{ws['threads']} threads, {ws['questions']} answerable and {ws['unanswerable']} unanswerable questions, "
         f"{ws['utterances']} utterances, {ws['private_facts']} private facts. Imported in {ws['import_s']} s.",
         f"Run {report.get('run', {}).get('at', '')} on {report.get('run', {}).get('machine', '')}; "
