@@ -133,10 +133,18 @@ def accuracy(model: RouterModel, data: Sequence[tuple[str, str]]) -> float:
 class TfidfIntentClassifier:
     """`IntentClassifier` over a `RouterModel`: per-skill probabilities plus the words behind them."""
 
-    def __init__(self, model: RouterModel | None = None, *, top_words: int = 5) -> None:
+    def __init__(self, model: RouterModel | None = None, *, top_words: int = 5, min_known: float = 0.5) -> None:
         self.model = model or _shipped_model()
         self.name = self.model.version
         self.top_words = top_words
+        self.min_known = min_known
+        self._known = {f for f in self.model.features[: self.model.n_word] if " " not in f}
+
+    def known_share(self, text: str) -> float:
+        """Share of the request's words the model was trained on. A model is confidently wrong on
+        words it never saw ("banana" -> ask 0.72), so mostly-unknown requests are not its call."""
+        found = [w for w in _WORD.findall(text.lower()) if w != "?"]
+        return sum(w in self._known for w in found) / len(found) if found else 0.0
 
     def predict(self, text: str) -> IntentPrediction:
         m = self.model
@@ -144,7 +152,7 @@ class TfidfIntentClassifier:
         probs = m.probabilities(x)[0]
         scores = {k: round(float(p), 3) for k, p in zip(m.classes, probs, strict=True)}
         best = int(probs.argmax())
-        confident = bool(probs[best] >= m.threshold)
+        confident = bool(probs[best] >= m.threshold) and self.known_share(text) >= self.min_known
         evidence = self._evidence(text, x)
         return IntentPrediction(m.classes[best] if confident else None, scores, evidence, method="classifier",
                                 confident=confident)
@@ -193,11 +201,12 @@ class RulesThenClassifier:
     name = "rules+router-classifier"
 
     def __init__(self, rules: IntentClassifier | None = None, classifier: IntentClassifier | None = None, *,
-                 override: float = 3.0, margin: float = 1.0) -> None:
+                 override: float = 3.0, margin: float = 1.0, strong: float = 0.75) -> None:
         self.rules = rules or KeywordIntentClassifier()
         self.classifier = classifier or TfidfIntentClassifier()
         self.override = override
         self.margin = margin
+        self.strong = strong
 
     def predict(self, text: str) -> IntentPrediction:
         ruled = self.rules.predict(text)
@@ -207,6 +216,7 @@ class RulesThenClassifier:
             if top >= self.override and top - runner_up >= self.margin:
                 return ruled
         learned = self.classifier.predict(text)
-        if learned.confident or not ruled.confident:
+        # A lukewarm classifier (e.g. digest 0.58 for "anything about zebrafish?") defers to a rule that fired.
+        if learned.confident and (not ruled.confident or max(learned.scores.values()) >= self.strong):
             return learned
-        return ruled
+        return ruled if ruled.confident else learned

@@ -14,8 +14,9 @@ from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.backends.llm.openai_compat import OpenAIGenerator
 from bot.backends.retrieval.base import Retriever
 from bot.backends.retrieval.bm25 import BM25Retriever
+from bot.classifier import RulesThenClassifier
 from bot.ingest import Ingestor
-from bot.intents import IntentClassifier, KeywordIntentClassifier
+from bot.intents import IntentClassifier
 from bot.metrics import Metrics
 from bot.models import Platform
 from bot.router import Router
@@ -68,7 +69,7 @@ async def build_services(
     retriever = BM25Retriever(storage)
     generator = generator or build_generator(settings)
     scorer = ImportanceScorer.load()
-    classifier = classifier or KeywordIntentClassifier()
+    classifier = classifier or RulesThenClassifier()
     ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer, settings=settings,
                        clock=clock)
     router = Router(default_skills(), classifier, ctx)

@@ -3,7 +3,9 @@
 The rule: content from channel S may be shown to a reader when S is a public channel of the
 reader's tenant, when it is shown back in S itself, or when every person who will read the answer
 is a member of S (in private: the reader alone; in a private channel, group or DM: all its members).
-A public channel's readers are "everyone", so private content never goes there.
+A public channel's readers are "everyone", so private content never goes there. A channel open only
+to one group (a Teams team's standard channel: `audience_scope`) counts as public only where the
+answer is shown inside that same group.
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ class Visibility:
 
     def _may_see(self, channel: ChannelRecord) -> bool:
         if not self._is_restricted(channel):
-            return True
+            if channel.audience_scope is None:
+                return True
+            # Readable by one group only (a Teams team): shown where the readers are that group too.
+            here = self._channels.get(self.reader.channel or "")
+            return channel.external_id == self.reader.channel or (
+                here is not None and here.audience_scope == channel.audience_scope)
         if channel.external_id == self.reader.channel:
             return True
         return self.audience is not None and bool(self.audience) and self.audience <= channel.member_ids

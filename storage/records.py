@@ -20,6 +20,7 @@ class ChannelRecord:
     kind: str
     is_private: bool
     member_ids: frozenset[str] = field(default_factory=frozenset)
+    audience_scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,11 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(255), default="")
     kind: Mapped[str] = mapped_column(String(16), default="channel")
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    audience_scope: Mapped[str | None] = mapped_column(
+        String(255), nullable=True,
+        doc="who can read a non-private channel: None = the whole tenant (Slack public channels); "
+            "a group id = only that group (a Teams team's standard channels)",
+    )
     topic: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 

@@ -138,9 +138,13 @@ class WhyBot(ActivityHandler):
         """Tenant, channel (with its kind, so visibility rules hold), the person, and the reference."""
         workspace = self.services.storage.workspace
         tenant_id = await self.services.ingest.tenant(Platform.TEAMS.value, conv.tenant)
+        team = normalize.team_of(activity) if conv.kind == ConversationKind.CHANNEL else None
         await workspace.upsert_channel(tenant_id, conv.channel, name=conv.channel_name, kind=conv.kind.value,
                                        is_private=conv.kind != ConversationKind.CHANNEL
-                                       or normalize.private_channel(activity))
+                                       or normalize.private_channel(activity),
+                                       # No team id in the payload: readable by its own channel only.
+                                       audience_scope=team or (f"channel:{conv.channel}"
+                                                               if conv.kind == ConversationKind.CHANNEL else None))
         if user:
             await workspace.upsert_user(tenant_id, user, name=user_name or None)
             if conv.kind != ConversationKind.CHANNEL:

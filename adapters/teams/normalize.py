@@ -112,6 +112,14 @@ def conversation_of(activity: Activity) -> Conversation:
                         thread_id=thread_id)
 
 
+def team_of(activity: Activity) -> str | None:
+    """The team a channel belongs to: a standard channel is readable by that team, not the tenant."""
+    team = _channel_data(activity).get("team")
+    if isinstance(team, dict) and isinstance(team.get("id"), str) and team["id"]:
+        return str(team["id"])
+    return None
+
+
 def private_channel(activity: Activity) -> bool:
     """Private and shared Teams channels: their content is for their members, not the whole team."""
     channel = _channel_data(activity).get("channel")

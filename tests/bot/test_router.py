@@ -20,9 +20,11 @@ def event(text: str = "", *, command: str | None = None, channel: str = "enginee
     ("ask who owns billing", None, "ask", RouteKind.EXPLICIT),
     ("summarize #incidents last 24h", None, "summarize", RouteKind.EXPLICIT),
     ("tl;dr of this channel please", None, "summarize", RouteKind.KEYWORD),
-    ("what are the most important threads today", None, "digest", RouteKind.KEYWORD),
+    ("what are the most important threads today", None, "digest", RouteKind.CLASSIFIER),
     ("what can you do", None, "help", RouteKind.KEYWORD),
-    ("who approved the postgres decision?", None, "ask", RouteKind.KEYWORD),
+    ("who approved the postgres decision?", None, "ask", RouteKind.CLASSIFIER),
+    ("anything about zebrafish?", None, "ask", RouteKind.KEYWORD),
+    ("boil this long thread down for me", None, "summarize", RouteKind.CLASSIFIER),
     ("banana", None, "help", RouteKind.FALLBACK),
     ("", None, "help", RouteKind.FALLBACK),
 ])
@@ -31,6 +33,8 @@ async def test_route(demo: Services, text: str, command: str | None, skill: str,
     assert (chosen.name, route.kind) == (skill, kind)
     if kind == RouteKind.KEYWORD:
         assert route.scores[skill] >= 1.0 and route.top_features[skill]
+    if kind == RouteKind.CLASSIFIER:
+        assert route.scores[skill] >= 0.5 and route.top_features[skill], "the classifier must say which words"
 
 
 async def test_every_reply_has_a_stored_rationale(demo: Services) -> None:
@@ -38,7 +42,8 @@ async def test_every_reply_has_a_stored_rationale(demo: Services) -> None:
     assert reply.decision_id.startswith("d_")
     stored = await demo.storage.decisions.get(reply.decision_id)
     assert stored is not None and stored.skill == "ask" and stored.channel_external_id == "engineering"
-    assert stored.rationale["route"]["kind"] == "keyword_rule"
+    assert stored.rationale["route"]["kind"] in ("keyword_rule", "classifier")
+    assert stored.rationale["route"]["scores"]["ask"] > 0
     assert Reply.model_validate(stored.reply).rationale.decision_id == reply.decision_id
     assert "total" in reply.rationale.timings_ms
 

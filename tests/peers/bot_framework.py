@@ -121,7 +121,7 @@ class FakeConnector:
 
     def channel_mention(self, text: str, *, user: str = "29:ann", user_name: str = "Ann",
                         thread: str | None = None, activity_id: str | None = None,
-                        channel: str = TEAM_CHANNEL) -> dict[str, Any]:
+                        channel: str = TEAM_CHANNEL, team: str = "19:team@thread.tacv2") -> dict[str, Any]:
         """`<at>whybot</at> {text}` posted in a team channel (a new thread unless `thread` is given)."""
         activity_id = activity_id or str(1700000000000 + next(self._ids))
         root = thread or activity_id
@@ -129,16 +129,18 @@ class FakeConnector:
             "message", {"id": f"{channel};messageid={root}", "conversationType": "channel", "isGroup": True,
                         "tenantId": TENANT},
             user=user, user_name=user_name, activity_id=activity_id,
-            channel_data={"tenant": {"id": TENANT}, "team": {"id": "19:team@thread.tacv2", "name": "Eng"},
+            channel_data={"tenant": {"id": TENANT}, "team": {"id": team, "name": "Eng"},
                           "channel": {"id": channel, "name": "General"}, "teamsChannelId": channel})
         activity.update(text=f"<at>{BOT_NAME}</at> {text}", textFormat="plain", entities=[
             {"type": "mention", "text": f"<at>{BOT_NAME}</at>", "mentioned": {"id": BOT_ID, "name": BOT_NAME}}])
         return activity
 
     def channel_message(self, text: str, *, user: str = "29:bob", user_name: str = "Bob",
-                        thread: str | None = None, channel: str = TEAM_CHANNEL) -> dict[str, Any]:
+                        thread: str | None = None, channel: str = TEAM_CHANNEL,
+                        team: str = "19:team@thread.tacv2") -> dict[str, Any]:
         """A channel message without a mention (delivered under RSC ChannelMessage.Read.Group)."""
-        activity = self.channel_mention(text, user=user, user_name=user_name, thread=thread, channel=channel)
+        activity = self.channel_mention(text, user=user, user_name=user_name, thread=thread, channel=channel,
+                                        team=team)
         activity["text"] = text
         activity["entities"] = []
         return activity

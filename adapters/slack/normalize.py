@@ -1,0 +1,128 @@
+"""Slack payloads -> the core's models. Nothing Slack-shaped gets past this module and render.py."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.models import ChatEvent, ConversationKind, Platform, Trigger
+from storage import ChannelRecord, NewMessage
+
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+# message subtypes that are somebody saying something (stored as history); the rest are noise
+# (joins, topic changes, pins) or handled on their own (message_changed, message_deleted).
+SPOKEN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "bot_message", "me_message"})
+
+
+def ts_to_datetime(ts: str | float | None) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(ts or 0), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return datetime.fromtimestamp(0, UTC)
+
+
+def strip_bot_mention(text: str, bot_user_id: str | None) -> str:
+    """The text without the mention(s) of the bot, and without the `:`/`,` people type after it."""
+    if not bot_user_id:
+        return text.strip()
+    pattern = re.compile(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>\s*[:,]?\s*")
+    return re.sub(r"[ \t]{2,}", " ", pattern.sub("", text)).strip()
+
+
+def kind_of(channel: ChannelRecord | None, channel_id: str, channel_type: str | None = None) -> ConversationKind:
+    """Conversation kind from what we stored (conversations.info), else from the event's hints."""
+    if channel is not None:
+        if channel.kind == "dm":
+            return ConversationKind.DM
+        if channel.kind == "group":
+            return ConversationKind.GROUP
+        return ConversationKind.CHANNEL
+    if channel_type == "im" or channel_id.startswith("D"):
+        return ConversationKind.DM
+    if channel_type == "mpim":
+        return ConversationKind.GROUP
+    return ConversationKind.CHANNEL
+
+
+def reference(team_id: str, channel: str, *, thread_ts: str | None = None, ts: str | None = None,
+              response_url: str | None = None, user: str | None = None) -> dict[str, Any]:
+    """What we need to answer later; stored with digest subscriptions too, so keep it small and JSON."""
+    ref: dict[str, Any] = {"team_id": team_id, "channel": channel}
+    for key, value in (("thread_ts", thread_ts), ("ts", ts), ("response_url", response_url), ("user", user)):
+        if value:
+            ref[key] = value
+    return ref
+
+
+def mention_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str, bot_user_id: str | None,
+                  kind: ConversationKind) -> ChatEvent:
+    """An @mention, answered in the mention's thread."""
+    ts = str(event.get("ts") or "")
+    thread_ts = event.get("thread_ts") or ts
+    return ChatEvent(
+        platform=Platform.SLACK, tenant=team_id, channel=str(event.get("channel") or ""),
+        conversation_kind=kind, user=str(event.get("user") or ""),
+        text=strip_bot_mention(str(event.get("text") or ""), bot_user_id),
+        thread_id=event.get("thread_ts"), message_id=ts, trigger=Trigger.MENTION,
+        event_id=body.get("event_id"), received_at=ts_to_datetime(ts) if ts else datetime.now(UTC),
+        reference=reference(team_id, str(event.get("channel") or ""), thread_ts=thread_ts, ts=ts,
+                            user=event.get("user")),
+    )
+
+
+def direct_message_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str,
+                         bot_user_id: str | None) -> ChatEvent:
+    """A message in the bot's DM: answered there, in a thread only if the person wrote in one."""
+    ts = str(event.get("ts") or "")
+    return ChatEvent(
+        platform=Platform.SLACK, tenant=team_id, channel=str(event.get("channel") or ""),
+        conversation_kind=ConversationKind.DM, user=str(event.get("user") or ""),
+        text=strip_bot_mention(str(event.get("text") or ""), bot_user_id),
+        thread_id=event.get("thread_ts"), message_id=ts, trigger=Trigger.MESSAGE, private_reply=True,
+        event_id=body.get("event_id"),
+        reference=reference(team_id, str(event.get("channel") or ""), thread_ts=event.get("thread_ts"), ts=ts,
+                            user=event.get("user")),
+    )
+
+
+def command_event(command: dict[str, Any], *, kind: ConversationKind, private: bool = True) -> ChatEvent:
+    """`/whybot ...`: the whole text goes to the router, which knows the command words."""
+    team_id = str(command.get("team_id") or "")
+    channel = str(command.get("channel_id") or "")
+    return ChatEvent(
+        platform=Platform.SLACK, tenant=team_id, channel=channel, conversation_kind=kind,
+        user=str(command.get("user_id") or ""), text=str(command.get("text") or "").strip(),
+        trigger=Trigger.COMMAND, private_reply=private,
+        event_id=f"cmd:{command.get('trigger_id')}" if command.get("trigger_id") else None,
+        reference=reference(team_id, channel, response_url=command.get("response_url"),
+                            user=command.get("user_id")),
+    )
+
+
+def new_message(event: dict[str, Any], *, bot_user_id: str | None = None) -> NewMessage | None:
+    """A history message to store, or None for subtypes that are not somebody speaking."""
+    if event.get("subtype") not in SPOKEN_SUBTYPES or not event.get("ts") or not event.get("channel"):
+        return None
+    return message_from_api(event, str(event["channel"]), bot_user_id=bot_user_id)
+
+
+def message_from_api(m: dict[str, Any], channel: str, *, bot_user_id: str | None = None,
+                     permalink: str | None = None) -> NewMessage:
+    """The same shape comes from events and from conversations.history / replies."""
+    text = str(m.get("text") or "")
+    ts = str(m["ts"])
+    thread_ts = m.get("thread_ts")
+    edited = (m.get("edited") or {}).get("ts")
+    mentions = [u for u in _USER_MENTION.findall(text) if u != bot_user_id]
+    return NewMessage(
+        channel_external_id=channel, external_id=ts, text=text, created_at=ts_to_datetime(ts),
+        user_external_id=m.get("user") or m.get("bot_id"),
+        thread_external_id=thread_ts if thread_ts and thread_ts != ts else None,
+        reaction_count=sum(int(r.get("count") or 0) for r in m.get("reactions") or [] if isinstance(r, dict)),
+        reply_count=int(m.get("reply_count") or 0), mention_count=len(mentions),
+        file_count=len(m.get("files") or []), permalink=permalink,
+        is_bot=bool(m.get("bot_id")) or m.get("subtype") == "bot_message",
+        edited_at=ts_to_datetime(edited) if edited else None,
+    )

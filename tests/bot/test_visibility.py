@@ -1,0 +1,54 @@
+"""The one rule every shown source passes: who may read content from which channel."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Platform, Reader
+from bot.visibility import Visibility
+from storage import ChannelRecord
+
+T = "slack:T1"
+CHANNELS = [
+    ChannelRecord(1, T, "PUB", "general", "channel", False),
+    ChannelRecord(2, T, "SEC", "secret", "channel", True, frozenset({"ann", "bob"})),
+    ChannelRecord(3, T, "INNER", "inner", "channel", True, frozenset({"ann"})),
+    ChannelRecord(4, T, "DM_ANN", "dm", "dm", False, frozenset({"ann"})),
+    ChannelRecord(5, T, "GRP", "group", "group", False, frozenset({"ann", "bob"})),
+    ChannelRecord(6, T, "TEAM_A1", "a1", "channel", False, audience_scope="team-a"),
+    ChannelRecord(7, T, "TEAM_A2", "a2", "channel", False, audience_scope="team-a"),
+    ChannelRecord(8, T, "TEAM_B1", "b1", "channel", False, audience_scope="team-b"),
+    ChannelRecord(9, "slack:T2", "FOREIGN", "foreign", "channel", False),
+]
+
+
+def allowed(user: str, channel: str | None, private: bool = False) -> set[str]:
+    reader = Reader(platform=Platform.SLACK, tenant="T1", user=user, channel=channel, private=private)
+    v = Visibility(reader, T, CHANNELS)
+    return {c.external_id for c in CHANNELS if v.may_see_channel(c.external_id)}
+
+
+@pytest.mark.parametrize(("user", "channel", "private", "expected"), [
+    # In a public channel: public content only, never private, never another tenant or team.
+    ("ann", "PUB", False, {"PUB"}),
+    # Privately to Ann: everything Ann is a member of.
+    ("ann", "PUB", True, {"PUB", "SEC", "INNER", "DM_ANN", "GRP"}),
+    # Privately to Cat, who is in nothing private.
+    ("cat", None, True, {"PUB"}),
+    # In #secret (Ann, Bob): channels both are in, not Ann's own #inner.
+    ("ann", "SEC", False, {"PUB", "SEC", "GRP"}),
+    # In a group DM of Ann and Bob: the same.
+    ("bob", "GRP", False, {"PUB", "SEC", "GRP"}),
+    # In a Teams team channel: that team's channels, not the other team's.
+    ("ann", "TEAM_A1", False, {"PUB", "TEAM_A1", "TEAM_A2"}),
+    ("ann", "TEAM_B1", False, {"PUB", "TEAM_B1"}),
+])
+def test_visibility_rule(user: str, channel: str | None, private: bool, expected: set[str]) -> None:
+    assert allowed(user, channel, private) == expected
+
+
+def test_tenant_wide_documents_are_visible_and_ids_match() -> None:
+    reader = Reader(platform=Platform.SLACK, tenant="T1", user="ann", channel="SEC")
+    v = Visibility(reader, T, CHANNELS)
+    assert v.may_see_channel(None)
+    assert v.allowed_channel_ids == {1, 2, 5}
