@@ -47,7 +47,10 @@ KINDS: tuple[AnswerKind, ...] = (
 
 
 def answer_kinds(question: str) -> list[AnswerKind]:
-    return [k for k in KINDS if k.asks.search(question)]
+    """The kinds a question asks for; the catch-all "what" only when nothing more specific fits."""
+    found = [k for k in KINDS if k.asks.search(question)]
+    specific = [k for k in found if k.name != "what"]
+    return specific or found
 
 
 def kind_bonus(kinds: list[AnswerKind], text: str) -> float:

@@ -48,11 +48,8 @@ class AskSkill:
                 and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)][:k]
         passages, channel_by_source = self._passages(hits, surface)
         via: dict[int, int] = {}
-        thread_answers = await self._thread_answers(request, ctx, hits, result, len(passages), surface,
-                                                    channel_by_source, via)
-        passages += thread_answers
-        notes = {p.number: "the reply that best answers, in the thread of a matching message"
-                 for p in thread_answers}
+        passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via)
+        notes = {n: "the reply that best answers, in the thread of a matching message" for n in via}
         weights = subject_weights(question, result.term_weights, surface)
         support = self._support(passages, hits, via, weights)
         inputs = Inputs(query=question, query_terms=[surface.get(t, t) for t in result.query_terms],
@@ -111,15 +108,16 @@ class AskSkill:
         return support
 
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
-                              result: SearchResult, offset: int, surface: dict[str, str],
+                              result: SearchResult, passages: list[Passage], surface: dict[str, str],
                               channel_by_source: dict[str, str | None], via: dict[int, int]) -> list[Passage]:
         """The message that matches a question is often not the one that answers it: the incident
         announcement, not "root cause: …"; the question, not its reply. For the top matching threads,
-        bring in the reply that best answers (its words plus the kind of statement asked for); `via`
-        records which hit's passage number each reply came through."""
+        find the reply that best answers (its words plus the kind of statement asked for) and quote it
+        with the matching message as context: added as a passage, or, when it was a weaker hit itself,
+        that passage gains the context. `via` maps each such passage number to the hit it came through."""
         kinds = answer_kinds(request.args)
-        extra: list[Passage] = []
-        seen = {h.source_id for h in hits}
+        out = list(passages)
+        number_of = {p.source_id: p.number for p in out}
         threads: set[tuple[str, str]] = set()
         for number, hit in enumerate(hits, start=1):
             m = hit.message
@@ -131,8 +129,8 @@ class AskSkill:
             thread = await ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root)
             root = thread[0] if thread else m
             asker = root.user_external_id if _QUESTION.search(root.text.strip()) else None
-            replies = [r for r in thread if r.source_id not in seen and not r.is_bot
-                       and r.user_external_id != asker and not _QUESTION.search(r.text.strip())
+            replies = [r for r in thread if r.external_id != m.external_id and number_of.get(r.source_id) not in via
+                       and not r.is_bot and r.user_external_id != asker and not _QUESTION.search(r.text.strip())
                        and not _ME_TOO.search(r.text)]
             if not replies:
                 continue
@@ -144,14 +142,22 @@ class AskSkill:
             best = max(replies, key=lambda r: (answer_score(r), r.created_at.timestamp()))
             if answer_score(best) <= 0:
                 continue  # nothing in the thread says anything of the kind asked
-            seen.add(best.source_id)
+            context = textlib.plain(m.text)
+            existing = number_of.get(best.source_id)
+            if existing is not None and existing < number:
+                continue  # already a stronger match than the message it would answer
+            if existing is not None:
+                out[existing - 1] = out[existing - 1].model_copy(update={
+                    "in_reply_to": context, "score": max(out[existing - 1].score, round(hit.score * 0.9, 4))})
+                via[existing] = number
+                continue
             matched = [surface.get(t, t) for t in textlib.overlap(result.query_terms, best.text)]
-            via[offset + len(extra) + 1] = number
-            passage = passage_from_message(offset + len(extra) + 1, best, score=round(hit.score * 0.9, 4),
-                                           matched=matched)
-            extra.append(passage.model_copy(update={"in_reply_to": textlib.plain(m.text)}))
+            added = passage_from_message(len(out) + 1, best, score=round(hit.score * 0.9, 4), matched=matched)
+            out.append(added.model_copy(update={"in_reply_to": context}))
+            number_of[best.source_id] = added.number
+            via[added.number] = number
             channel_by_source[best.source_id] = best.channel_external_id
-        return extra
+        return out
 
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,

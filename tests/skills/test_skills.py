@@ -154,3 +154,13 @@ async def test_a_matching_question_does_not_vouch_for_an_unrelated_quote(service
                                              command="ask"))
     assert reply.title == "I couldn't find this", reply.body
     assert any("only asks it" in c for c in reply.rationale.caveats)
+
+
+async def test_ask_finds_the_answer_inside_a_matching_thread(demo: Services) -> None:
+    # The question's words match the incident announcement; the answer is a reply that says "Root cause".
+    reply = await demo.router.handle(ask("what caused the checkout API 502s?"))
+    assert reply.body.startswith("> Root cause: v2.14 lowered the database connection pool")
+    assert "connection pool" in reply.citations[0].snippet
+    assert any(e.used and e.note.startswith("the reply that best answers") for e in reply.rationale.evidence)
+    reply = await demo.router.handle(ask("how was the checkout API brought back?"))
+    assert "Rolled back payments-gateway to v2.13" in reply.body
