@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 
 from aiohttp import web
 
+from bot import maintenance
 from bot.adapter import Adapter, AdapterFactory
 from bot.scheduler import DigestScheduler
 from bot.services import Services
@@ -77,6 +78,7 @@ def create_app(services: Services, factories: dict[str, AdapterFactory] | None =
         for adapter in adapters:
             await adapter.start()
         background.append(asyncio.create_task(warm_indexes(services), name="warm-indexes"))
+        background.append(asyncio.create_task(maintenance.run_forever(services), name="housekeeping"))
         if services.settings.scheduler_enabled:  # after adapters, so their deliveries are ready
             app[SCHEDULER] = asyncio.create_task(DigestScheduler(services).run_forever(), name="digest-scheduler")
             background.append(app[SCHEDULER])

@@ -11,13 +11,15 @@ from collections.abc import Callable, Sequence
 from bot.commands_core import register as register_core
 from bot.commands_digest import register as register_digest
 from bot.commands_import import register as register_import
+from bot.evaluation.cli import register as register_eval
 from bot.manifest_cli import register as register_manifest
 from bot.synth.cli import register as register_synth
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 # digest before synth: both add a `train` subcommand group, and synth's registrar reuses the existing one.
-REGISTRARS: list[Registrar] = [register_core, register_manifest, register_import, register_digest, register_synth]
+REGISTRARS: list[Registrar] = [register_core, register_manifest, register_import, register_digest, register_synth,
+                             register_eval]
 
 
 def build_parser() -> argparse.ArgumentParser:

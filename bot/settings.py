@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     bot_name: str = Field(default="whybot", validation_alias="WHYBOT_BOT_NAME")
     public_url: str | None = Field(default=None, validation_alias="WHYBOT_PUBLIC_URL")
     playground_enabled: bool = Field(default=True, validation_alias="WHYBOT_PLAYGROUND")
+    decision_retention_days: int = Field(default=90, ge=1, validation_alias="WHYBOT_DECISION_RETENTION_DAYS")
 
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")

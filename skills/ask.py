@@ -10,14 +10,18 @@ import re
 import time
 
 from bot import text as textlib
+from bot.answers import answer_kinds, kind_bonus, subject_weights
 from bot.backends.llm.base import Passage
 from bot.backends.retrieval.base import Hit, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
 from bot.models import FollowUp, Generator, Inputs, Rationale, Reply
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.visibility import Visibility
+from storage import MessageRecord
 
 _QUESTION = re.compile(r"\?\s*$")
+_ME_TOO = re.compile(r"^\W*(\+1|me too|same( here| question)?|following|bump|also wondering|following along)\b",
+                     re.IGNORECASE)
 
 
 class AskSkill:
@@ -43,15 +47,16 @@ class AskSkill:
         hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)
                 and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)][:k]
         passages, channel_by_source = self._passages(hits, surface)
-        thread_answers = await self._thread_answers(request, ctx, hits, result.query_terms, len(passages), surface,
-                                                    channel_by_source)
-        passages += thread_answers
-        notes = {p.number: "best reply in the thread of a matching question" for p in thread_answers}
+        via: dict[int, int] = {}
+        passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via)
+        notes = {n: "the reply that best answers, in the thread of a matching message" for n in via}
+        weights = subject_weights(question, result.term_weights, surface)
+        support = self._support(passages, hits, via, weights)
         inputs = Inputs(query=question, query_terms=[surface.get(t, t) for t in result.query_terms],
                         channels=sorted(c.name for c in channels if c.external_id in visibility.allowed_channels),
                         messages_considered=result.searched_messages,
                         documents_considered=result.searched_documents, candidates=len(result.hits))
-        coverage = max((weighted_coverage(h.matched_terms, result.term_weights) for h in hits), default=0.0)
+        coverage = max((weighted_coverage(h.matched_terms, weights) for h in hits), default=0.0)
         if not hits or coverage < ctx.settings.min_term_coverage:
             return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
                                  ctx.settings.min_term_coverage, timings)
@@ -63,6 +68,13 @@ class AskSkill:
                                  ctx.settings.min_term_coverage, timings,
                                  why="; ".join(draft.caveats), generator=draft.generator)
         cited = verified_citations(draft, passages)
+        quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
+        if cited and quoted < ctx.settings.min_term_coverage:
+            return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
+                                 ctx.settings.min_term_coverage, timings,
+                                 why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
+                                     f"the question (the best match, {coverage:.0%}, only asks it)",
+                                 generator=draft.generator)
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
         caveats = list(draft.caveats)
@@ -84,28 +96,68 @@ class AskSkill:
         passages = [passage_from_hit(i, h, surface) for i, h in enumerate(hits, start=1)]
         return passages, {h.source_id: h.channel_external_id for h in hits}
 
+    @staticmethod
+    def _support(passages: list[Passage], hits: list[Hit], via: dict[int, int],
+                 weights: dict[str, float]) -> dict[int, float]:
+        """How much of the question each passage stands for: a hit its own idf-weighted coverage, a reply
+        brought in from a matching question's thread the coverage of that question."""
+        support = {p.number: weighted_coverage(h.matched_terms, weights)
+                   for p, h in zip(passages, hits, strict=False)}
+        for number, question in via.items():
+            support[number] = support.get(question, 0.0)
+        return support
+
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
-                              query_terms: list[str], offset: int, surface: dict[str, str],
-                              channel_by_source: dict[str, str | None]) -> list[Passage]:
-        """A matching question is rarely the answer: bring in the best reply from its thread."""
-        extra: list[Passage] = []
-        seen = {h.source_id for h in hits}
-        for hit in hits[:3]:
+                              result: SearchResult, passages: list[Passage], surface: dict[str, str],
+                              channel_by_source: dict[str, str | None], via: dict[int, int]) -> list[Passage]:
+        """The message that matches a question is often not the one that answers it: the incident
+        announcement, not "root cause: …"; the question, not its reply. For the top matching threads,
+        find the reply that best answers (its words plus the kind of statement asked for) and quote it
+        with the matching message as context: added as a passage, or, when it was a weaker hit itself,
+        that passage gains the context. `via` maps each such passage number to the hit it came through."""
+        kinds = answer_kinds(request.args)
+        out = list(passages)
+        number_of = {p.source_id: p.number for p in out}
+        threads: set[tuple[str, str]] = set()
+        for number, hit in enumerate(hits, start=1):
             m = hit.message
-            if m is None or not _QUESTION.search(m.text.strip()) or (m.reply_count == 0 and not m.thread_external_id):
+            if m is None or len(threads) == 3 or (m.reply_count == 0 and not m.thread_external_id):
                 continue
+            if (m.channel_external_id, m.thread_root) in threads:
+                continue
+            threads.add((m.channel_external_id, m.thread_root))
             thread = await ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root)
-            replies = [r for r in thread if r.external_id != m.external_id and r.source_id not in seen
-                       and not r.is_bot and r.user_external_id != m.user_external_id]
+            root = thread[0] if thread else m
+            asker = root.user_external_id if _QUESTION.search(root.text.strip()) else None
+            replies = [r for r in thread if r.external_id != m.external_id and number_of.get(r.source_id) not in via
+                       and not r.is_bot and r.user_external_id != asker and not _QUESTION.search(r.text.strip())
+                       and not _ME_TOO.search(r.text)]
             if not replies:
                 continue
-            best = max(replies, key=lambda r: (len(textlib.overlap(query_terms, r.text)), -r.created_at.timestamp()))
-            seen.add(best.source_id)
-            matched = [surface.get(t, t) for t in textlib.overlap(query_terms, best.text)]
-            extra.append(passage_from_message(offset + len(extra) + 1, best, score=round(hit.score * 0.9, 4),
-                                              matched=matched))
+
+            def answer_score(r: MessageRecord) -> float:
+                own = weighted_coverage(textlib.overlap(result.query_terms, r.text), result.term_weights)
+                return own + 0.5 * kind_bonus(kinds, r.text)
+
+            best = max(replies, key=lambda r: (answer_score(r), r.created_at.timestamp()))
+            if answer_score(best) <= 0:
+                continue  # nothing in the thread says anything of the kind asked
+            context = textlib.plain(m.text)
+            existing = number_of.get(best.source_id)
+            if existing is not None and existing < number:
+                continue  # already a stronger match than the message it would answer
+            if existing is not None:
+                out[existing - 1] = out[existing - 1].model_copy(update={
+                    "in_reply_to": context, "score": max(out[existing - 1].score, round(hit.score * 0.9, 4))})
+                via[existing] = number
+                continue
+            matched = [surface.get(t, t) for t in textlib.overlap(result.query_terms, best.text)]
+            added = passage_from_message(len(out) + 1, best, score=round(hit.score * 0.9, 4), matched=matched)
+            out.append(added.model_copy(update={"in_reply_to": context}))
+            number_of[best.source_id] = added.number
+            via[added.number] = number
             channel_by_source[best.source_id] = best.channel_external_id
-        return extra
+        return out
 
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,

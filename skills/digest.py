@@ -131,7 +131,7 @@ class DigestSkill:
             root = scored.thread.root
             moved = self._moved(position, before.get(id(scored)))
             items.append(ReplyItem(text=draft.text, link=root.permalink, citation_numbers=cited,
-                                   item_id=f"thread:{root.external_id}", why=self._why(scored, moved)))
+                                   item_id=f"thread:{scored.thread.root_external_id}", why=self._why(scored, moved)))
             evidence_items.append(evidence(
                 passage_from_message(position, root, score=scored.score), channel.external_id, used=True,
                 contributions={k: round(v, 4) for k, v in scored.contributions.items()},

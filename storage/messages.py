@@ -158,6 +158,7 @@ class MessageStore:
                 return None
             m.deleted = True
             m.text = ""
+            m.edited_at = datetime.now(UTC)  # so other replicas' indexes see the deletion
             return m.id
 
     async def get(self, ids: Iterable[int]) -> list[MessageRecord]:
@@ -259,6 +260,19 @@ class MessageStore:
                 return
             last = rows[-1][0]
             yield list(rows)
+
+    async def changes(self, tenant_id: str, *, after_id: int, edited_since: datetime, limit: int = 5000
+                      ) -> list[tuple[int, int, str, bool]]:
+        """(id, channel id, text, gone) of messages added after `after_id` or edited or deleted since
+        `edited_since`: what another replica wrote, for an in-process index to catch up on. `gone` is
+        True for deleted messages and for whybot's own replies (never evidence)."""
+        async with self.db.session() as s:
+            rows = (await s.execute(
+                select(Message.id, Message.channel_id, Message.text, Message.deleted, Message.decision_id).where(
+                    Message.tenant_id == tenant_id,
+                    or_(Message.id > after_id, Message.edited_at >= edited_since))
+                .order_by(Message.id).limit(limit))).tuples().all()
+        return [(i, c, text, deleted or decision is not None) for i, c, text, deleted, decision in rows]
 
     # documents -------------------------------------------------------------------------------
 

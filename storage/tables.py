@@ -116,6 +116,7 @@ class Message(Base):
         UniqueConstraint("channel_id", "external_id", name="uq_messages_channel_external"),
         Index("ix_messages_channel_created", "channel_id", "created_at"),
         Index("ix_messages_channel_thread", "channel_id", "thread_external_id"),
+        Index("ix_messages_tenant_edited", "tenant_id", "edited_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -44,6 +45,15 @@ class WorkspaceStore:
         async with self.db.session() as s:
             await s.execute(delete(Tenant).where(Tenant.id == tenant_id))
 
+    async def _keyed(self, model: type[Channel] | type[User], values: dict[str, Any], update: list[str]) -> int:
+        """Insert or update one tenant-scoped row by its platform id and return our key for it."""
+        async with self.db.session() as s:
+            await upsert(s, model, values, conflict=["tenant_id", "external_id"], update=update)
+            key = await s.scalar(select(model.id).where(model.tenant_id == values["tenant_id"],
+                                                        model.external_id == values["external_id"]))
+        assert key is not None
+        return key
+
     async def upsert_channel(
         self,
         tenant_id: str,
@@ -57,33 +67,14 @@ class WorkspaceStore:
     ) -> int:
         values = {"tenant_id": tenant_id, "external_id": external_id, "name": name or external_id,
                   "kind": kind, "is_private": is_private, "topic": topic, "audience_scope": audience_scope}
-        update = ["kind", "is_private", "topic", "audience_scope"] + (["name"] if name else [])
-        async with self.db.session() as s:
-            await upsert(s, Channel, values, conflict=["tenant_id", "external_id"], update=update)
-            channel_id = await s.scalar(
-                select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == external_id)
-            )
-        assert channel_id is not None
-        return channel_id
+        return await self._keyed(Channel, values, ["kind", "is_private", "topic", "audience_scope"]
+                                 + (["name"] if name else []))
 
     async def ensure_channel(self, tenant_id: str, external_id: str, *, kind: str = "channel",
                              is_private: bool = False) -> int:
         """The channel's id, creating a minimal row (never overwriting a known one) if it is new."""
-        async with self.db.session() as s:
-            found = await s.scalar(
-                select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == external_id)
-            )
-            if found is not None:
-                return found
-            await upsert(s, Channel,
-                         {"tenant_id": tenant_id, "external_id": external_id, "name": external_id,
-                          "kind": kind, "is_private": is_private, "topic": ""},
-                         conflict=["tenant_id", "external_id"], update=[])
-            channel_id = await s.scalar(
-                select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == external_id)
-            )
-        assert channel_id is not None
-        return channel_id
+        return await self._keyed(Channel, {"tenant_id": tenant_id, "external_id": external_id, "name": external_id,
+                                           "kind": kind, "is_private": is_private, "topic": ""}, [])
 
     async def upsert_user(
         self,
@@ -97,31 +88,12 @@ class WorkspaceStore:
     ) -> int:
         values = {"tenant_id": tenant_id, "external_id": external_id, "name": name or "",
                   "display_name": display_name or "", "tz": tz, "is_bot": is_bot}
-        update = [k for k in ("name", "display_name", "tz") if values[k]] + ["is_bot"]
-        async with self.db.session() as s:
-            await upsert(s, User, values, conflict=["tenant_id", "external_id"], update=update)
-            user_id = await s.scalar(
-                select(User.id).where(User.tenant_id == tenant_id, User.external_id == external_id)
-            )
-        assert user_id is not None
-        return user_id
+        return await self._keyed(User, values, [k for k in ("name", "display_name", "tz") if values[k]] + ["is_bot"])
 
     async def ensure_user(self, tenant_id: str, external_id: str) -> int:
-        async with self.db.session() as s:
-            found = await s.scalar(
-                select(User.id).where(User.tenant_id == tenant_id, User.external_id == external_id)
-            )
-            if found is not None:
-                return found
-            await upsert(s, User,
-                         {"tenant_id": tenant_id, "external_id": external_id, "name": "", "display_name": "",
-                          "tz": None, "is_bot": False},
-                         conflict=["tenant_id", "external_id"], update=[])
-            user_id = await s.scalar(
-                select(User.id).where(User.tenant_id == tenant_id, User.external_id == external_id)
-            )
-        assert user_id is not None
-        return user_id
+        """The person's id, creating a minimal row (never overwriting a known one) if they are new."""
+        return await self._keyed(User, {"tenant_id": tenant_id, "external_id": external_id, "name": "",
+                                        "display_name": "", "tz": None, "is_bot": False}, [])
 
     async def get_user(self, tenant_id: str, external_id: str) -> UserRecord | None:
         async with self.db.session() as s:

@@ -237,6 +237,12 @@ class SlackHandlers:
                                                                 value.get("i", ""))
                 await self._tell(response_url, "Thanks, noted. It helps me rank better next time." if ok
                                  else render.NOT_AVAILABLE)
+            elif action_id == render.ITEM_FEEDBACK:
+                value = render.decode_value((action.get("selected_option") or {}).get("value"))
+                ok = bool(value.get("i")) and await self.router.feedback(value["d"], reader, value.get("h") == "1",
+                                                                         value["i"])
+                await self._tell(response_url, "Thanks, noted: digests in this channel learn from it." if ok
+                                 else render.NOT_AVAILABLE)
             elif action_id.startswith(render.FOLLOW_UP):
                 await self._follow_up(client, body, action, reader)
         except (SlackApiError, ResponseUrlError) as exc:

@@ -30,6 +30,8 @@ HIDE = "whybot_hide"
 HELPFUL = "whybot_helpful"
 UNHELPFUL = "whybot_unhelpful"
 FOLLOW_UP = "whybot_follow_up"
+ITEM_FEEDBACK = "whybot_item_feedback"
+MAX_OPTION_VALUE = 150
 ACTION_PREFIX = "whybot_"
 
 WHY_TEXT = "Why?"
@@ -133,21 +135,49 @@ def _citation_line(c: Citation) -> str:
     return f"[{c.number}] {body} {where}".rstrip()
 
 
-def content_chunks(reply: Reply) -> list[str]:
-    """The reply's text as mrkdwn chunks, each small enough for one section block."""
-    chunks: list[str] = []
+def _rateable(reply: Reply) -> bool:
+    """Digest-style replies (a few ranked items with ids) get a feedback menu on every item."""
+    items = [i for sec in reply.sections for i in sec.items]
+    return bool(items) and len(items) <= 10 and all(i.item_id for i in items)
+
+
+def item_feedback_menu(decision_id: str, item_id: str) -> dict[str, Any] | None:
+    """An overflow menu (Useful / Not useful) for one item; None if its ids do not fit an option value."""
+    options = []
+    for label, helpful in (("Useful", "1"), ("Not useful", "0")):
+        value = json.dumps({"d": decision_id, "i": item_id, "h": helpful}, separators=(",", ":"))
+        if len(value) > MAX_OPTION_VALUE:
+            return None
+        options.append({"text": {"type": "plain_text", "text": label}, "value": value})
+    return {"type": "overflow", "action_id": ITEM_FEEDBACK, "options": options}
+
+
+def content_blocks(reply: Reply) -> list[dict[str, Any]]:
+    """The reply's text as section blocks, each within Slack's size limit; ranked items with ids get a
+    block each with a feedback menu, so people can say which items were worth their time."""
+    blocks: list[dict[str, Any]] = []
     if reply.body.strip():
-        chunks += split_mrkdwn(to_slack(reply.body))
+        blocks += [section(c) for c in split_mrkdwn(to_slack(reply.body))]
+    rateable = _rateable(reply)
     for sec in reply.sections:
         lines = [f"*{slack_escape(sec.title)}*"] if sec.title else []
         if sec.text.strip():
             lines.append(to_slack(sec.text))
-        lines += [_item_line(i) for i in sec.items]
+        if not rateable:
+            lines += [_item_line(i) for i in sec.items]
         if lines:
-            chunks += split_mrkdwn("\n".join(lines))
+            blocks += [section(c) for c in split_mrkdwn("\n".join(lines))]
+        if rateable:
+            for item in sec.items:
+                block = section(_item_line(item))
+                menu = item_feedback_menu(reply.decision_id, item.item_id or "")
+                if menu is not None:
+                    block["accessory"] = menu
+                blocks.append(block)
     if reply.citations:
-        chunks += split_mrkdwn("*Sources*\n" + "\n".join(_citation_line(c) for c in reply.citations))
-    return chunks
+        blocks += [section(c) for c in
+                   split_mrkdwn("*Sources*\n" + "\n".join(_citation_line(c) for c in reply.citations))]
+    return blocks
 
 
 def rationale_chunks(reply: Reply) -> list[str]:
@@ -183,14 +213,14 @@ def render_reply(reply: Reply, *, expanded: bool = False, more_url: str | None =
         tail.append({"type": "divider"})
         tail += [section(c) for c in rationale_chunks(reply)[:4]]
     tail.append(actions(reply, expanded=expanded))
-    chunks = content_chunks(reply)
+    content = content_blocks(reply)
     budget = MAX_BLOCKS - len(head) - len(tail)
     overflow: list[str] = []
-    if len(chunks) > budget:
+    if len(content) > budget:
         keep = budget - 1
-        overflow = chunks[keep:]
-        chunks = chunks[:keep]
-    blocks = head + [section(c) for c in chunks]
+        overflow = [b["text"]["text"] for b in content[keep:]]
+        content = content[:keep]
+    blocks = head + content
     if overflow:
         note = f"_…{len(overflow)} more part(s) did not fit in one Slack message_"
         note += f" <{more_url}|read the rest>" if more_url else ""

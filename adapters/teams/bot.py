@@ -254,7 +254,8 @@ class WhyBot(ActivityHandler):
         """The card to show after a Why?/Hide/feedback click, or None when the reader may not see it."""
         router = self.services.router
         if action.whybot == "feedback" and (
-                action.helpful is None or not await router.feedback(action.decision, reader, action.helpful)):
+                action.helpful is None
+                or not await router.feedback(action.decision, reader, action.helpful, action.item)):
             return None
         reply = await router.explain(action.decision, reader)
         if reply is None:

@@ -40,6 +40,7 @@ class CardAction(BaseModel):
     helpful: bool | None = None
     command: str = ""
     expanded: bool = False
+    item: str = ""
 
 
 def parse_action(data: object) -> CardAction | None:
@@ -135,6 +136,8 @@ def _build(reply: Reply, expanded: bool, note: str | None, d: _Detail) -> Card:
             if item.why and d.why_lines:
                 body.append(_text(" · ".join(item.why), limit=d.text_limit, isSubtle=True, size="Small",
                                   spacing="None"))
+            if item.item_id and reply.decision_id and d.why_lines and len(items) <= 10:
+                body.append(_item_feedback(reply.decision_id, item.item_id, expanded))
         if d.items is not None and len(section.items) > d.items:
             body.append(_text(f"+{len(section.items) - d.items} more not shown", isSubtle=True, size="Small"))
     citations = reply.citations if d.citations is None else reply.citations[: d.citations]
@@ -156,6 +159,14 @@ def _build(reply: Reply, expanded: bool, note: str | None, d: _Detail) -> Card:
         body.append(_text(note, isSubtle=True, size="Small", spacing="Medium"))
     return {"type": "AdaptiveCard", "$schema": SCHEMA_URL, "version": CARD_VERSION, "body": body,
             "actions": _actions(reply, expanded)}
+
+
+def _item_feedback(decision: str, item: str, expanded: bool) -> Card:
+    """Useful / Not useful for one ranked item (a digest thread), so channel refits learn per item."""
+    return {"type": "ActionSet", "spacing": "None", "actions": [
+        _action(title, CardAction(whybot="feedback", decision=decision, helpful=helpful, item=item,
+                                  expanded=expanded))
+        for title, helpful in (("Useful", True), ("Not useful", False))]}
 
 
 def _actions(reply: Reply, expanded: bool) -> list[Card]:

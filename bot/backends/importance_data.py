@@ -31,6 +31,12 @@ class LabelledThread:
     kind: str
     window_end: datetime
     window_hours: float
+    grade: int | None = None  # graded importance 0..3 where the labels have it (synthetic workspaces)
+
+    @property
+    def gain(self) -> float:
+        """Graded relevance for nDCG: the label's 0..3 grade, else 1 for important and 0 for not."""
+        return float(self.grade if self.grade is not None else int(self.important))
 
 
 class _Builder:

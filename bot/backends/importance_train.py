@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from bot.backends.importance import FEATURES, ImportanceScorer, ThreadView, thread_features
 from bot.backends.importance_data import LabelledThread, labelled_windows
+from bot.evaluation.metrics import ndcg_at
 from storage import ItemVote, Storage
 
 ITEM_PREFIX = "thread:"
@@ -46,12 +47,41 @@ def fit_global(examples: Sequence[LabelledThread], *, source: str, c: float = 1.
 
 
 def train_synthetic(seed: int = 1, windows: int = 40, threads_per_window: int = 60) -> ImportanceScorer:
-    """The stand-in training run until synthetic Slack-export workspaces with labels.json are available."""
+    """A quick fit on the built-in labelled generator (`importance_data`): no workspace needed."""
     examples = [t for w in labelled_windows(seed, windows, threads_per_window) for t in w]
     return fit_global(examples, source=f"the built-in labelled generator (seed {seed}, {windows} windows)")
 
 
+def seed_span(seeds: Sequence[int]) -> str:
+    """"11-18" for a run of seeds, else "3, 5, 9"."""
+    ordered = sorted(seeds)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{ordered[0]}-{ordered[-1]}"
+    return ", ".join(map(str, ordered))
+
+
+def train_workspaces(seeds: Sequence[int], size: str = "small", days: int = 14, c: float = 1.0
+                     ) -> tuple[ImportanceScorer, int]:
+    """Fit on synthetic Slack-export workspaces (`bot.synth`), one per seed, windowed as the digest
+    reads them; returns the scorer and how many windows it saw."""
+    from bot.backends.importance_synth import synth_windows
+
+    windows = synth_windows(seeds, size, days)
+    examples = [t for w in windows for t in w]
+    source = (f"synthetic Slack-export workspaces (bot/synth, size {size}, seeds {seed_span(seeds)}): "
+              f"{len(windows)} channel windows of 24 h over {days} days")
+    return fit_global(examples, source=source, c=c), len(windows)
+
+
 # ranking quality ---------------------------------------------------------------------------------
+
+def mean_ndcg_at(windows: Sequence[Sequence[LabelledThread]],
+                 order: Callable[[Sequence[LabelledThread]], list[LabelledThread]], k: int = 5) -> float:
+    """Mean nDCG@k over the windows that have any gain (graded labels where present)."""
+    scores = [ndcg_at([t.gain for t in order(w)], [t.gain for t in w], k) for w in windows if w]
+    kept = [x for x in scores if x is not None]
+    return sum(kept) / len(kept) if kept else 0.0
+
 
 def precision_at(ranked: Sequence[LabelledThread], k: int) -> float:
     top = ranked[:k]

@@ -71,7 +71,7 @@ def test_group_threads_keeps_replies_with_their_root() -> None:
 
 def test_train_digest_writes_a_versioned_weights_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "digest.json"
-    assert main(["train", "digest", "--out", str(out), "--windows", "15"]) == 0
+    assert main(["train", "digest", "--source", "builtin", "--out", str(out), "--windows", "15"]) == 0
     printed = capsys.readouterr().out
     assert "held-out precision@5  trained" in printed and f"to {out}" in printed
     data = json.loads(out.read_text())
@@ -81,7 +81,7 @@ def test_train_digest_writes_a_versioned_weights_file(tmp_path: Path, capsys: py
     assert scorer.weights["incident_cue"] > 0 and scorer.weights["bot_authored"] < 0
     # Same seed, same model, same version.
     again = tmp_path / "again.json"
-    assert main(["train", "digest", "--out", str(again), "--windows", "15"]) == 0
+    assert main(["train", "digest", "--source", "builtin", "--out", str(again), "--windows", "15"]) == 0
     assert json.loads(again.read_text()) == data
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.backends.retrieval.bm25 import BM25Retriever
+from bot.ingest import Ingestor
 from bot.models import Platform, Reader
 from bot.services import Services
 from bot.visibility import Visibility
-from storage import NewMessage
+from storage import NewMessage, Storage
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -132,3 +133,26 @@ async def test_compaction_rebuilds_in_the_background_and_keeps_changes(services:
     assert len(index.segments) <= 2
     hits = (await retriever.search(tenant, "quarterly audit", allowed, k=50)).hits
     assert len(hits) == 17
+
+
+async def test_replicas_sharing_a_database_see_each_others_messages(storage: Storage) -> None:
+    """Two processes' indexes over one database (SQLite and PostgreSQL): what one stores, edits or
+    deletes, the other finds within its sync interval, without a rebuild."""
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    await storage.workspace.upsert_channel(tenant, "C_PUB", name="general")
+    replica_a = BM25Retriever(storage, sync_interval=0.0)
+    replica_b = BM25Retriever(storage, sync_interval=0.0)
+    writer_b = Ingestor(storage, replica_b)
+    channel_ids = frozenset(c.id for c in await storage.workspace.channels(tenant))
+    await replica_a.warm(tenant)
+    await replica_b.warm(tenant)
+
+    await writer_b.message(tenant, NewMessage("C_PUB", "1.0", "The vendor portal password rotates monthly", T0,
+                                              "U_BOB"))
+    assert [h.message.text for h in (await replica_a.search(tenant, "vendor portal", channel_ids)).hits
+            if h.message] == ["The vendor portal password rotates monthly"]
+    await writer_b.edit(tenant, "C_PUB", "1.0", "The supplier dashboard password rotates weekly")
+    assert (await replica_a.search(tenant, "vendor portal", channel_ids)).hits == []
+    assert len((await replica_a.search(tenant, "supplier dashboard", channel_ids)).hits) == 1
+    await writer_b.delete(tenant, "C_PUB", "1.0")
+    assert (await replica_a.search(tenant, "supplier dashboard", channel_ids)).hits == []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.models import ChatEvent, Platform, Reply, Trigger
 from bot.services import Services
 from skills.digest import next_run, parse_schedule
+from storage import NewMessage
 
 
 def ask(text: str, *, channel: str = "engineering", user: str = "frank", command: str | None = None,
@@ -136,3 +137,30 @@ async def test_help_lists_skills(demo: Services) -> None:
     reply = await demo.router.handle(ask("help"))
     names = [i.text for i in reply.sections[0].items]
     assert any("**ask**" in n for n in names) and any("**digest**" in n for n in names)
+
+
+async def test_a_matching_question_does_not_vouch_for_an_unrelated_quote(services: Services) -> None:
+    """The best hit only asks the question; quoting a weak sentence from elsewhere is no answer
+    (found by `whybot eval`: unanswerable questions answered with one shared word)."""
+    tenant = await services.ingest.tenant("playground", "demo", "Demo")
+    await services.storage.workspace.upsert_channel(tenant, "C1", name="engineering")
+    at = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+    await services.ingest.messages(tenant, [
+        NewMessage("C1", "1.0", "does anyone know what was the NPS score for audit logs last quarter?", at, "U1"),
+        NewMessage("C1", "2.0", "not convinced, the last time we tried this it took a quarter", at, "U2"),
+        NewMessage("C1", "3.0", "the deploy pipeline is green again", at, "U3"),
+    ])
+    reply = await services.router.handle(ask("what was the NPS score for audit logs last quarter", channel="C1",
+                                             command="ask"))
+    assert reply.title == "I couldn't find this", reply.body
+    assert any("only asks it" in c for c in reply.rationale.caveats)
+
+
+async def test_ask_finds_the_answer_inside_a_matching_thread(demo: Services) -> None:
+    # The question's words match the incident announcement; the answer is a reply that says "Root cause".
+    reply = await demo.router.handle(ask("what caused the checkout API 502s?"))
+    assert reply.body.startswith("> Root cause: v2.14 lowered the database connection pool")
+    assert "connection pool" in reply.citations[0].snippet
+    assert any(e.used and e.note.startswith("the reply that best answers") for e in reply.rationale.evidence)
+    reply = await demo.router.handle(ask("how was the checkout API brought back?"))
+    assert "Rolled back payments-gateway to v2.13" in reply.body

@@ -24,6 +24,7 @@ class Passage(BaseModel):
     permalink: str | None = None
     matched_terms: list[str] = Field(default_factory=list)
     score: float = 0.0
+    in_reply_to: str = Field(default="", description="the matching message this one answers, for context")
 
 
 class Draft(BaseModel):

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from bot import text as textlib
+from bot.answers import AnswerKind, answer_kinds, kind_bonus
 from bot.backends.llm.base import Draft, Passage
 from bot.models import Generator
 
@@ -59,7 +60,8 @@ class ExtractiveGenerator:
         started = time.perf_counter()
         query = set(textlib.terms(question))
         weights = self._local_weights(query, passages)
-        candidates = [s for p in passages if (s := self._best_sentence(p, weights)) is not None]
+        kinds = answer_kinds(question)
+        candidates = [s for p in passages if (s := self._best_sentence(p, weights, kinds)) is not None]
         statements = [s for s in candidates if not _QUESTION.search(s.text)]
         if not statements:
             caveat = ("the matching messages only ask this question; nobody answered it" if candidates
@@ -87,15 +89,21 @@ class ExtractiveGenerator:
         return {t: 1.0 + math.log(total / (1 + sum(t in terms for terms in present)) + 1) for t in query}
 
     @staticmethod
-    def _best_sentence(passage: Passage, weights: dict[str, float]) -> _Sentence | None:
+    def _best_sentence(passage: Passage, weights: dict[str, float], kinds: list[AnswerKind]) -> _Sentence | None:
+        """The passage's most answer-like sentence. A reply in a matching thread borrows most of the
+        question words of the message it answers, and sentences of the kind asked for (a cause for
+        "what broke", a person for "who") count extra."""
+        context = set(textlib.terms(passage.in_reply_to))
         best: _Sentence | None = None
         for sentence in textlib.sentences(textlib.plain(passage.text)) or [passage.text]:
             terms = set(textlib.terms(sentence))
-            overlap = sum(w for t, w in weights.items() if t in terms)
-            if overlap <= 0:
-                continue
+            own = sum(w for t, w in weights.items() if t in terms)
+            kind = kind_bonus(kinds, sentence)
+            if own <= 0 and kind <= 0:
+                continue  # context alone makes no answer: "+1, also wondering" borrows words, says nothing
+            overlap = own + sum(0.75 * w for t, w in weights.items() if t not in terms and t in context)
             # Outcome words ("decided", "resolved") beat chatter; the retriever's score breaks ties.
-            score = overlap * 2.0 + _cue_score(sentence) * 0.3 + passage.score * 0.05
+            score = overlap * 2.0 + kind * 1.5 + _cue_score(sentence) * 0.3 + passage.score * 0.05
             if best is None or score > best.score:
                 best = _Sentence(passage, sentence, score)
         return best

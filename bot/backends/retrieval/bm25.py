@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from array import array
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import bm25s
 import numpy as np
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 MESSAGE, DOCUMENT = 0, 1
 TENANT_WIDE = -1
+CATCH_UP_BATCH = 5000
+CLOCK_SKEW = timedelta(seconds=5)  # replicas' clocks differ a little; re-reading a change is harmless
 PASSAGE_WORDS = 120
 
 
@@ -86,6 +90,9 @@ class _TenantIndex:
     arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
     messages: int = 0
     documents: int = 0
+    max_message_id: int = 0
+    synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    checked_at: float = field(default_factory=time.monotonic)
 
     @property
     def frozen_slots(self) -> int:
@@ -169,8 +176,10 @@ class BM25Retriever:
 
     name = "bm25s"
 
-    def __init__(self, storage: Storage, *, delta_limit: int = 2000, max_segments: int = 64) -> None:
+    def __init__(self, storage: Storage, *, delta_limit: int = 2000, max_segments: int = 64,
+                 sync_interval: float = 2.0) -> None:
         self.storage = storage
+        self.sync_interval = sync_interval
         self.delta_limit = delta_limit
         self.max_segments = max_segments
         self._tenants: dict[str, _TenantIndex] = {}
@@ -193,6 +202,7 @@ class BM25Retriever:
         acknowledging Slack and Teams while a large history is indexed. Changes that arrive meanwhile
         are queued and replayed on the new index."""
         self._pending[tenant_id] = []
+        started = datetime.now(UTC) - CLOCK_SKEW
         try:
             rows: list[tuple[int, int, int, int, str]] = []
             async for batch in self.storage.messages.index_rows(tenant_id):
@@ -204,6 +214,8 @@ class BM25Retriever:
             index = await asyncio.to_thread(self._build, rows)
         finally:
             pending = self._pending.pop(tenant_id, [])
+        index.max_message_id = max((ref for kind, ref, *_ in rows if kind == MESSAGE), default=0)
+        index.synced_at = started
         for op in pending:
             self._apply(index, op)
         log.info("indexed tenant %s: %d messages, %d document passages, %d changes replayed", tenant_id,
@@ -249,6 +261,7 @@ class BM25Retriever:
                 index.kill(MESSAGE, op.id, 0)
             else:
                 index.append(MESSAGE, op.id, 0, op.channel_id, textlib.terms(op.text))
+            index.max_message_id = max(index.max_message_id, op.id)
         else:
             index.kill(MESSAGE, op, 0)
 
@@ -265,12 +278,33 @@ class BM25Retriever:
     async def forget_tenant(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
 
+    async def _catch_up(self, tenant_id: str, index: _TenantIndex) -> None:
+        """Pick up what other replicas stored (new, edited and deleted messages) at most every
+        `sync_interval` seconds, so replicas sharing one database answer from the same history."""
+        if time.monotonic() - index.checked_at < self.sync_interval:
+            return
+        index.checked_at = time.monotonic()
+        started = datetime.now(UTC) - CLOCK_SKEW
+        rows = await self.storage.messages.changes(tenant_id, after_id=index.max_message_id,
+                                                   edited_since=index.synced_at, limit=CATCH_UP_BATCH)
+        for message_id, channel_id, text, gone in rows:
+            if gone:
+                index.kill(MESSAGE, message_id, 0)
+            else:
+                index.append(MESSAGE, message_id, 0, channel_id, textlib.terms(text))
+            index.max_message_id = max(index.max_message_id, message_id)
+        if len(index.delta_tokens) >= self.delta_limit:
+            index.freeze()
+        if len(rows) < CATCH_UP_BATCH:  # a full batch may have cut edits short: re-read them next time
+            index.synced_at = started
+
     async def warm(self, tenant_id: str) -> None:
         await self._index(tenant_id)
 
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
                      k: int = 5) -> SearchResult:
         index = await self._index(tenant_id)
+        await self._catch_up(tenant_id, index)
         query_terms = list(dict.fromkeys(textlib.terms(query)))
         result = SearchResult(hits=[], query_terms=query_terms, searched_messages=index.messages,
                               searched_documents=index.documents, backend=self.name)

@@ -125,7 +125,8 @@ class SlackRig:
 
     async def click(self, action_id: str, value: str, *, user: str = ALICE, channel: str = GENERAL,
                     message_ts: str | None = None, ephemeral: bool = False, hook: str = "click",
-                    team: str = TEAM, thread_ts: str | None = None) -> ClientResponse:
+                    team: str = TEAM, thread_ts: str | None = None, menu: bool = False) -> ClientResponse:
+        """A button click, or with `menu` the choice of an overflow-menu option whose value is `value`."""
         payload: dict[str, Any] = {
             "type": "block_actions", "team": {"id": team, "domain": "fake"},
             "user": {"id": user, "team_id": team}, "api_app_id": "A0FAKE", "token": "legacy",
@@ -136,6 +137,10 @@ class SlackRig:
             "actions": [{"type": "button", "action_id": action_id, "block_id": "whybot:x", "value": value,
                          "action_ts": "1.0", "text": {"type": "plain_text", "text": "x"}}],
         }
+        if menu:
+            payload["actions"] = [{"type": "overflow", "action_id": action_id, "block_id": "item:x",
+                                   "action_ts": "1.0",
+                                   "selected_option": {"text": {"type": "plain_text", "text": "x"}, "value": value}}]
         if not ephemeral and message_ts:
             payload["message"] = {"type": "message", "ts": message_ts, "bot_id": "BBOT", "text": "x"}
             if thread_ts:

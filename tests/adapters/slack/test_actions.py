@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from adapters.slack import render
@@ -103,3 +104,22 @@ async def test_a_follow_up_button_runs_its_command_in_the_thread(rig: SlackRig) 
                     thread_ts="1700000900.000001")
     [_, second] = await rig.fake.wait_calls("chat.postMessage", 2)
     assert second.args["channel"] == GENERAL and second.args["thread_ts"] == "1700000900.000001"
+
+
+async def test_each_digest_item_takes_its_own_feedback(rig: SlackRig) -> None:
+    now = time.time()  # the fake's own timestamps are from 2023, outside the digest's 24 h window
+    for n, text in enumerate(["Incident: the checkout API is down, rolling back now", "Lunch is pizza today",
+                              "Decision: we decided to go with Postgres for billing"]):
+        await rig.message(GENERAL, BOB, text, ts=f"{now - 600 + n:.6f}")
+    assert (await rig.command("digest now")).status == 200
+    [post] = await rig.fake.wait_calls("chat.postMessage")
+    menus = [b["accessory"] for b in post.args["blocks"] if b.get("accessory", {}).get("type") == "overflow"]
+    assert len(menus) == 3 and all(m["action_id"] == render.ITEM_FEEDBACK for m in menus)
+    useful = menus[0]["options"][0]
+    assert useful["text"]["text"] == "Useful" and len(useful["value"]) <= render.MAX_OPTION_VALUE
+    item = json.loads(useful["value"])["i"]
+    ts = rig.fake.channels[GENERAL].messages[-1]["ts"]
+    await rig.click(render.ITEM_FEEDBACK, useful["value"], user=BOB, message_ts=ts, hook="item", menu=True)
+    await rig.fake.wait_for(lambda: len(rig.fake.responses) >= 1)
+    decision_id = json.loads(useful["value"])["d"]
+    await eventually(lambda: _feedback(rig, decision_id), [(BOB, item, True)])

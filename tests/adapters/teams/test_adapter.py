@@ -388,3 +388,18 @@ async def test_emulator_mode_on_a_public_interface_is_an_error_in_the_log(
         await create_adapter(services).start()
     assert [r.levelno for r in caplog.records] == [logging.ERROR]
     assert "0.0.0.0" in caplog.records[0].getMessage()
+
+
+async def test_each_digest_item_takes_its_own_feedback(
+        teams: TestClient, connector: FakeConnector, services: Services) -> None:
+    question, call = await ask_in_channel(teams, connector, "digest now")
+    assert call.card is not None
+    assert_valid_card(call.card)
+    item_actions = [a for e in call.card["body"] if e.get("type") == "ActionSet" for a in e["actions"]]
+    useful = [a for a in item_actions if a["title"] == "Useful"]
+    assert useful and all(a["data"]["item"].startswith("thread:") for a in useful)
+    data = useful[0]["data"]
+    status, body = await post(teams, connector.card_invoke(data, conversation=question["conversation"],
+                                                           user="29:bob", channel_data=question["channelData"]))
+    assert status == 200 and FEEDBACK_THANKS in card_text(body["value"])
+    assert await services.storage.decisions.feedback(data["decision"]) == [("29:bob", data["item"], True)]
