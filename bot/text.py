@@ -88,3 +88,8 @@ def overlap(query_terms: Iterable[str], text: str) -> list[str]:
         if term in present and term not in seen:
             seen.append(term)
     return seen
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 thread', '3 threads', '1 person', '2 people': titles people read every morning."""
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"

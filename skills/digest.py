@@ -21,6 +21,7 @@ from bot.evidence import citation, evidence, passage_from_message, verified_cita
 from bot.models import Citation, FollowUp, Generator, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
 from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
+from bot.text import counted
 from bot.timewindow import Window, parse_window
 from storage import ChannelRecord
 
@@ -147,8 +148,8 @@ class DigestSkill:
                 f"with the global model, ranked these threads"] if own else []),
             timings_ms={"rank": rank_ms, "total_digest": round((time.perf_counter() - started) * 1000, 2)},
         )
-        title = (f"Digest for #{channel.name}, {window.label}: {len(threads)} threads, {len(messages)} messages, "
-                 f"{len(people)} people")
+        title = (f"Digest for #{channel.name}, {window.label}: {counted(len(threads), 'thread')}, "
+                 f"{counted(len(messages), 'message')}, {counted(len(people), 'person', 'people')}")
         body = f"Top {len(top)} by importance." + (f" {left_out[0]}." if left_out else "")
         follow_ups = [] if slot else [FollowUp(label="Subscribe daily", command="digest daily 09:00")]
         reply = Reply(title=title, body=body, sections=[ReplySection(title="Most important", items=items)],

@@ -12,6 +12,7 @@ from bot.evidence import citation, evidence, passage_from_message, verified_cita
 from bot.models import FollowUp, Generator, Inputs, Rationale, Reply, ReplyItem, ReplySection
 from bot.references import ChannelRef, find_channel_ref
 from bot.skill import SkillContext, SkillError, SkillRequest
+from bot.text import counted
 from bot.timewindow import Window, mentions_window, parse_window
 from bot.visibility import Visibility
 from storage import ChannelRecord
@@ -83,7 +84,8 @@ class SummarizeSkill:
             generator=draft.generator, caveats=draft.caveats, left_out=left_out,
             timings_ms={"summarize": round((time.perf_counter() - started) * 1000, 2)},
         )
-        title = f"Thread in #{channel.name}: {len(messages)} messages from {len(people)} people"
+        title = (f"Thread in #{channel.name}: {counted(len(messages), 'message')} from "
+                 f"{counted(len(people), 'person', 'people')}")
         return Reply(title=title, body=draft.text, rationale=rationale, thread_id=root,
                      citations=[citation(by_number[n], channel.external_id) for n in cited])
 
@@ -131,8 +133,8 @@ class SummarizeSkill:
         rationale = Rationale(skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,
                               generator=_merged_generator(drafts), left_out=left_out, caveats=caveats,
                               timings_ms={"summarize": round((time.perf_counter() - started) * 1000, 2)})
-        title = (f"#{channel.name}, {window.label}: {len(messages)} messages, {len(threads)} threads, "
-                 f"{len(people)} people")
+        title = (f"#{channel.name}, {window.label}: {counted(len(messages), 'message')}, "
+                 f"{counted(len(threads), 'thread')}, {counted(len(people), 'person', 'people')}")
         return Reply(title=title, sections=[ReplySection(title="What happened", items=items)], citations=citations,
                      rationale=rationale, body="")
 
