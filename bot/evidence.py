@@ -31,10 +31,6 @@ def passage_from_hit(number: int, hit: Hit, surface: dict[str, str]) -> Passage:
                    score=hit.score)
 
 
-def channel_of(passage: Passage, hits_by_source: dict[str, str | None]) -> str | None:
-    return hits_by_source.get(passage.source_id)
-
-
 def citation(p: Passage, channel_external_id: str | None) -> Citation:
     title = f"#{p.channel} · {p.author}" if p.channel else p.author
     return Citation(number=p.number, source_id=p.source_id, title=title, permalink=p.permalink,
