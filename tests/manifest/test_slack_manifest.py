@@ -18,6 +18,7 @@ EVENT_SCOPES = {  # bot event -> the scope Slack requires before it delivers it
     "message.groups": "groups:history",
     "message.im": "im:history",
     "member_joined_channel": "channels:read",
+    "member_left_channel": "channels:read",
 }
 
 
@@ -62,7 +63,7 @@ def test_events_and_scopes_agree(run: RunCli) -> None:
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert events >= {"app_mention", "message.channels", "message.groups", "message.im", "member_joined_channel",
-                      "app_uninstalled", "tokens_revoked"}
+                      "member_left_channel", "app_uninstalled", "tokens_revoked"}
     assert {EVENT_SCOPES[e] for e in events if e in EVENT_SCOPES} <= scopes
     assert scopes >= {"chat:write", "commands", "channels:history", "groups:history", "im:history", "channels:read",
                       "groups:read", "im:read", "users:read", "reactions:read"}
