@@ -43,7 +43,8 @@ def evidence(p: Passage, channel_external_id: str | None, *, used: bool, note: s
     title = f"#{p.channel} · {p.author}" if p.channel else p.author
     return EvidenceItem(rank=p.number, source_id=p.source_id, title=title, channel=channel_external_id,
                         score=round(p.score, 4), matched_terms=p.matched_terms, used=used, note=note,
-                        contributions=contributions or {}, permalink=p.permalink)
+                        contributions={k: round(v, 4) for k, v in (contributions or {}).items()},
+                        permalink=p.permalink)
 
 
 def verified_citations(draft: Draft, passages: Sequence[Passage]) -> list[int]:

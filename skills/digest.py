@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot import schedule
 from bot.backends.importance import Scored, global_positions, group_threads
-from bot.evidence import citation, evidence, passage_from_message, verified_citations
-from bot.models import Citation, FollowUp, Generator, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
+from bot.evidence import evidence, passage_from_message
+from bot.headlines import write_headlines
+from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
 from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
@@ -116,32 +117,24 @@ class DigestSkill:
             quiet = self._quiet(request, channel, window, inputs)
             return self._with_slot(quiet, slot, slot_notes)
         top = ranked[:top_n]
+        headlines = await write_headlines(top, channel.external_id, ctx.generator)
         items: list[ReplyItem] = []
-        citations: list[Citation] = []
         evidence_items = []
-        generator = None
-        number = 0
-        for position, scored in enumerate(top, start=1):
-            passages = [passage_from_message(number + i, m) for i, m in enumerate(scored.thread.messages[:50], 1)]
-            number += len(passages)
-            draft = await ctx.generator.headline(passages)
-            generator = draft.generator
-            cited = verified_citations(draft, passages)
-            by_number = {p.number: p for p in passages}
-            citations += [citation(by_number[n], channel.external_id) for n in cited]
-            root = scored.thread.root
+        for position, h in enumerate(headlines.items, start=1):
+            scored = h.scored
             moved = self._moved(position, before.get(id(scored)))
-            items.append(ReplyItem(text=draft.text, link=root.permalink, citation_numbers=cited,
-                                   item_id=f"thread:{scored.thread.root_external_id}", why=self._why(scored, moved)))
+            items.append(ReplyItem(text=h.text, link=scored.thread.root.permalink, citation_numbers=h.cited,
+                                   item_id=h.item_id, why=self._why(scored, moved)))
             evidence_items.append(evidence(
-                passage_from_message(position, root, score=scored.score), channel.external_id, used=True,
-                contributions={k: round(v, 4) for k, v in scored.contributions.items()},
+                passage_from_message(position, scored.thread.root, score=scored.score), channel.external_id,
+                used=True, contributions=scored.contributions,
                 note=f"{len(scored.thread.messages)} messages" + (f"; {moved}" if moved else "")))
+        citations = [c for h in headlines.items for c in h.citations]
         left_out = self._left_out(ranked, top_n)
         people = {m.user_external_id for m in messages if not m.is_bot}
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,
-            generator=generator or Generator(kind="extractive"),
+            generator=headlines.generator,
             left_out=left_out,
             caveats=[f"ranking model {ctx.scorer.version} ({ctx.scorer.trained_on})"]
             + ([f"this channel's own weights, refitted from {own.samples} helpful/not helpful vote(s) and blended "

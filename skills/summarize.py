@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
 from bot.backends.importance import group_threads
-from bot.backends.llm.base import Draft
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
-from bot.models import FollowUp, Generator, Inputs, Rationale, Reply, ReplyItem, ReplySection
+from bot.headlines import write_headlines
+from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection
 from bot.references import ChannelRef, find_channel_ref
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
@@ -105,50 +104,23 @@ class SummarizeSkill:
         threads = group_threads(messages)
         ranked = ctx.scorer.rank(threads, window.end, window.hours)
         top = ranked[:MAX_CHANNEL_THREADS]
-        items, citations, evidence_items = [], [], []
-        number = 0
-        thread_passages = []
-        for scored in top:
-            passages = [passage_from_message(number + i, m) for i, m in enumerate(scored.thread.messages[:50], 1)]
-            number += len(passages)
-            thread_passages.append(passages)
-        # Concurrently, so the whole reply shares one time budget instead of one per thread.
-        drafts = await asyncio.gather(*(ctx.generator.headline(p) for p in thread_passages))
-        for position, (scored, passages, draft) in enumerate(zip(top, thread_passages, drafts, strict=True), 1):
-            cited = verified_citations(draft, passages)
-            by_number = {p.number: p for p in passages}
-            citations += [citation(by_number[n], channel.external_id) for n in cited]
-            root = scored.thread.root
-            items.append(ReplyItem(text=draft.text, link=root.permalink, citation_numbers=cited,
-                                   item_id=f"thread:{root.external_id}",
-                                   why=[f"{k} {v:+.2f}" for k, v in scored.top_factors()]))
-            evidence_items.append(evidence(
-                passage_from_message(position, root, score=scored.score), channel.external_id, used=True,
-                contributions=scored.contributions,
-                note=f"thread of {len(scored.thread.messages)} messages"))
+        headlines = await write_headlines(top, channel.external_id, ctx.generator)
+        items = [ReplyItem(text=h.text, link=h.scored.thread.root.permalink, citation_numbers=h.cited,
+                           item_id=h.item_id, why=[f"{k} {v:+.2f}" for k, v in h.scored.top_factors()])
+                 for h in headlines.items]
+        evidence_items = [evidence(passage_from_message(position, h.scored.thread.root, score=h.scored.score),
+                                   channel.external_id, used=True, contributions=h.scored.contributions,
+                                   note=f"thread of {len(h.scored.thread.messages)} messages")
+                          for position, h in enumerate(headlines.items, start=1)]
+        citations = [c for h in headlines.items for c in h.citations]
         rest = ranked[MAX_CHANNEL_THREADS:]
         left_out = [f"{len(rest)} quieter thread(s); the best of them scored {rest[0].score:.2f}"] if rest else []
         people = {m.user_external_id for m in messages}
-        caveats = list(dict.fromkeys(c for d in drafts for c in d.caveats))[:5]
         rationale = Rationale(skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,
-                              generator=_merged_generator(drafts), left_out=left_out, caveats=caveats,
+                              generator=headlines.generator, left_out=left_out, caveats=headlines.caveats,
                               timings_ms={"summarize": round((time.perf_counter() - started) * 1000, 2)})
         title = (f"#{channel.name}, {window.label}: {counted(len(messages), 'message')}, "
                  f"{counted(len(threads), 'thread')}, {counted(len(people), 'person', 'people')}")
         return Reply(title=title, sections=[ReplySection(title="What happened", items=items)], citations=citations,
                      rationale=rationale, body="")
 
-
-def _merged_generator(drafts: list[Draft]) -> Generator:
-    """One generator line for several headlines: the LLM's, with totals, unless every one fell back."""
-    llm = [d.generator for d in drafts if d.generator.kind == "llm"]
-    if not llm:
-        return drafts[0].generator
-    merged = llm[0].model_copy()
-    merged.prompt_tokens = sum(g.prompt_tokens or 0 for g in llm)
-    merged.completion_tokens = sum(g.completion_tokens or 0 for g in llm)
-    merged.retries = sum(d.generator.retries for d in drafts)
-    merged.latency_ms = max((d.generator.latency_ms or 0.0) for d in drafts)
-    if len(llm) < len(drafts):
-        merged.reason += f"; {len(drafts) - len(llm)} of {len(drafts)} headlines fell back to extractive"
-    return merged
