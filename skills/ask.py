@@ -10,7 +10,7 @@ import re
 import time
 
 from bot import text as textlib
-from bot.answers import answer_kinds, kind_bonus, subject_weights
+from bot.answers import AnswerKind, answer_kinds, kind_bonus, subject_weights
 from bot.backends.llm.base import Passage
 from bot.backends.retrieval.base import Hit, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
@@ -135,12 +135,9 @@ class AskSkill:
             if not replies:
                 continue
 
-            def answer_score(r: MessageRecord) -> float:
-                own = weighted_coverage(textlib.overlap(result.query_terms, r.text), result.term_weights)
-                return own + 0.5 * kind_bonus(kinds, r.text)
-
-            best = max(replies, key=lambda r: (answer_score(r), r.created_at.timestamp()))
-            if answer_score(best) <= 0:
+            score, _, best = max(((self._answer_score(r, result, kinds), r.created_at.timestamp(), r)
+                                  for r in replies), key=lambda scored: scored[:2])
+            if score <= 0:
                 continue  # nothing in the thread says anything of the kind asked
             context = textlib.plain(m.text)
             existing = number_of.get(best.source_id)
@@ -158,6 +155,12 @@ class AskSkill:
             via[added.number] = number
             channel_by_source[best.source_id] = best.channel_external_id
         return out
+
+    @staticmethod
+    def _answer_score(reply: MessageRecord, result: SearchResult, kinds: list[AnswerKind]) -> float:
+        """How well a reply answers: its own share of the question plus the kind of statement asked for."""
+        own = weighted_coverage(textlib.overlap(result.query_terms, reply.text), result.term_weights)
+        return own + 0.5 * kind_bonus(kinds, reply.text)
 
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,
