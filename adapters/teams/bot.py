@@ -103,8 +103,7 @@ class WhyBot(ActivityHandler):
         activity = turn_context.activity
         if not activity.id:
             return
-        conv = normalize.conversation_of(activity)
-        tenant_id = await self.services.ingest.tenant(Platform.TEAMS.value, conv.tenant)
+        conv, tenant_id = await self._located(activity)
         text = normalize.text_without_bot(activity)
         await self.services.ingest.edit(tenant_id, conv.channel, activity.id, text,
                                         normalize.parse_timestamp(activity))
@@ -113,9 +112,13 @@ class WhyBot(ActivityHandler):
         activity = turn_context.activity
         if not activity.id:
             return
-        conv = normalize.conversation_of(activity)
-        tenant_id = await self.services.ingest.tenant(Platform.TEAMS.value, conv.tenant)
+        conv, tenant_id = await self._located(activity)
         await self.services.ingest.delete(tenant_id, conv.channel, activity.id)
+
+    async def _located(self, activity: Activity) -> tuple[normalize.Conversation, str]:
+        """Where an edited or deleted message lives: its conversation and our tenant key."""
+        conv = normalize.conversation_of(activity)
+        return conv, await self.services.ingest.tenant(Platform.TEAMS.value, conv.tenant)
 
     async def _answer(self, turn_context: TurnContext, event: ChatEvent) -> None:
         started = time.perf_counter()
