@@ -89,11 +89,11 @@ class Router:
         try:
             reply = await skill.run(request, self.ctx)
         except SkillError as exc:
-            reply = await self._problem(request, str(exc), skill)
+            reply = problem_reply(str(exc), skill, route)
         except Exception:
             log.exception("skill %s failed on event %s", skill.name, event.event_id)
-            reply = await self._problem(request, "Something went wrong on my side while answering. "
-                                                 "It has been logged; please try again.", skill)
+            reply = problem_reply("Something went wrong on my side while answering. "
+                                  "It has been logged; please try again.", skill, route)
         decision_id = new_decision_id()
         timings = dict(reply.rationale.timings_ms)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
@@ -111,9 +111,6 @@ class Router:
             created_at=rationale.created_at,
         )
         return reply
-
-    async def _problem(self, request: SkillRequest, message: str, skill: Skill) -> Reply:
-        return problem_reply(message, skill, request.route)
 
     # explaining --------------------------------------------------------------------------------
 
