@@ -2,7 +2,7 @@
 
 Words follow a Zipf distribution over a made-up vocabulary, like real chat: a few words everywhere,
 a long tail of rare ones. Queries are built from mid-frequency words of real messages, so each has
-answers. This is for speed and memory measurement; bot/synth makes the realistic labelled data.
+answers. This is for speed and memory measurement; offline/synth makes the realistic labelled data.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.backends.importance import ImportanceScorer, group_threads
-from bot.backends.importance_data import labelled_window
+from offline.training.importance_data import labelled_window
 from storage import MessageRecord
 
 BUDGET_S = 0.5

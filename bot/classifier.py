@@ -4,8 +4,8 @@ It catches phrasings keyword rules miss ("boil this down", "anything urgent sinc
 while staying explainable: a prediction's evidence lists, per skill, the words of the request whose
 n-grams added most to that skill's score (tf-idf value x coefficient, char n-grams credited to the
 word they sit in). The model ships as a small JSON file (vocabularies, idf, coefficients) under
-`bot/backends/weights/`, loaded without retraining; `whybot train router` refits it from seeded
-synthetic data. `RulesThenClassifier` keeps strong keyword rules as an override.
+`bot/backends/weights/`, loaded without retraining; `whybot train router` (offline/training/router.py)
+refits it from seeded synthetic data. `RulesThenClassifier` keeps strong keyword rules as an override.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from bot.intents import IntentClassifier, IntentPrediction, KeywordIntentClassifier
 
@@ -32,7 +31,7 @@ TOKEN_PATTERN = r"(?u)\b\w[\w']*\b|\?"
 _WORD = re.compile(TOKEN_PATTERN)
 
 
-def _vectorizers(word_vocab: dict[str, int] | None = None,
+def vectorizers(word_vocab: dict[str, int] | None = None,
                  char_vocab: dict[str, int] | None = None) -> tuple[TfidfVectorizer, TfidfVectorizer]:
     word = TfidfVectorizer(analyzer="word", token_pattern=TOKEN_PATTERN, ngram_range=(1, 2), sublinear_tf=True,
                            min_df=2, max_features=2500, vocabulary=word_vocab)
@@ -87,7 +86,7 @@ class RouterModel:
         if data.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} model file (format={data.get('format')!r})")
         words, chars = data["word_vocabulary"], data["char_vocabulary"]
-        word, char = _vectorizers({w: i for i, w in enumerate(words)}, {c: i for i, c in enumerate(chars)})
+        word, char = vectorizers({w: i for i, w in enumerate(words)}, {c: i for i, c in enumerate(chars)})
         word.idf_ = np.asarray(data["word_idf"], dtype=np.float64)
         char.idf_ = np.asarray(data["char_idf"], dtype=np.float64)
         return cls(data["version"], tuple(data["classes"]), word, char, np.asarray(data["coef"], dtype=np.float64),
@@ -102,32 +101,6 @@ class RouterModel:
 
 def load_model(path: Path = DEFAULT_WEIGHTS) -> RouterModel:
     return RouterModel.from_json(json.loads(path.read_text(encoding="utf-8")))
-
-
-def fit(texts: Sequence[str], labels: Sequence[str], *, version: str, threshold: float = 0.5, c: float = 4.0,
-        meta: dict[str, Any] | None = None) -> RouterModel:
-    word, char = _vectorizers()
-    x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
-    lr = LogisticRegression(C=c, max_iter=3000)
-    lr.fit(x, list(labels))
-    words = tuple(word.get_feature_names_out())
-    chars = tuple(char.get_feature_names_out())
-    return RouterModel(version, tuple(str(k) for k in lr.classes_), word, char, lr.coef_.astype(np.float64),
-                       lr.intercept_.astype(np.float64), threshold, (*words, *chars), len(words), dict(meta or {}))
-
-
-def train_router(seed: int = 0, n: int = 8000, threshold: float = 0.5) -> RouterModel:
-    """Fit on `n` synthetic utterances generated from `seed` (see `bot.synth.utterances`)."""
-    from bot.synth.utterances import training_utterances
-
-    data = training_utterances(seed, n)
-    return fit([t for t, _ in data], [s for _, s in data], version=f"router-tfidf-lr-s{seed}-n{n}",
-               threshold=threshold, meta={"trained_on": f"synthetic utterances, seed {seed}, n {n}"})
-
-
-def accuracy(model: RouterModel, data: Sequence[tuple[str, str]]) -> float:
-    predicted = model.predict_labels([t for t, _ in data])
-    return sum(p == s for p, (_, s) in zip(predicted, data, strict=True)) / max(1, len(data))
 
 
 class TfidfIntentClassifier:

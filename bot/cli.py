@@ -1,5 +1,6 @@
-"""`whybot` command line. Each command group lives in its own module with a `register(subparsers)`;
-this file only lists them, so adding a command is one line here."""
+"""`whybot` command line. Command groups register themselves through the `whybot.commands` entry-point
+group (pyproject.toml), so the runtime never imports the offline tooling's commands by name and a new
+group is one line there."""
 
 from __future__ import annotations
 
@@ -7,26 +8,26 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 
-from bot.commands_core import register as register_core
-from bot.commands_digest import register as register_digest
-from bot.commands_import import register as register_import
-from bot.evaluation.cli import register as register_eval
-from bot.manifest_cli import register as register_manifest
-from bot.synth.cli import register as register_synth
+ENTRY_POINT_GROUP = "whybot.commands"
+# Help lists groups in this order; unknown groups (plugins) follow alphabetically.
+ORDER = ("core", "manifest", "import", "digest", "search", "synth", "eval", "train")
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-# digest before synth: both add a `train` subcommand group, and synth's registrar reuses the existing one.
-REGISTRARS: list[Registrar] = [register_core, register_manifest, register_import, register_digest, register_synth,
-                             register_eval]
+
+def registrars() -> list[Registrar]:
+    found = sorted(entry_points(group=ENTRY_POINT_GROUP),
+                   key=lambda ep: (ORDER.index(ep.name) if ep.name in ORDER else len(ORDER), ep.name))
+    return [ep.load() for ep in found]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whybot", description="An explainable assistant for Slack and Teams.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for register in REGISTRARS:
+    for register in registrars():
         register(sub)
     return parser
 

@@ -74,8 +74,8 @@ class SlackAdapter:
         self.store: AsyncSQLAlchemyInstallationStore | None = None
         app_kwargs: dict[str, Any] = {}
         if bot_token is None and oauth.oauth_configured(settings):
-            self.store = oauth.installation_store(settings, services.storage.db.engine)
-            app_kwargs["oauth_settings"] = oauth.oauth_settings(settings, services.storage.db.engine, self.store)
+            self.store = oauth.installation_store(settings, services.storage.db)
+            app_kwargs["oauth_settings"] = oauth.oauth_settings(settings, services.storage.db, self.store)
         self.client = build_client(settings.slack_api_url, bot_token)
         self.app = AsyncApp(name="whybot", client=self.client, signing_secret=secret,
                             request_verification_enabled=secret is not None, process_before_response=False,

@@ -12,11 +12,10 @@ from typing import Any
 import yaml
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.manifests import manifest_dir
 from bot.settings import Settings
+from storage import Database, slack_oauth
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +42,11 @@ def oauth_configured(settings: Settings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
-def installation_store(settings: Settings, engine: AsyncEngine) -> AsyncSQLAlchemyInstallationStore:
-    return AsyncSQLAlchemyInstallationStore(client_id=settings.slack_client_id or "", engine=engine,
-                                            logger=logging.getLogger("whybot.slack.installations"))
+def installation_store(settings: Settings, db: Database) -> AsyncSQLAlchemyInstallationStore:
+    return slack_oauth.installation_store(db, settings.slack_client_id or "")
 
 
-def oauth_settings(settings: Settings, engine: AsyncEngine,
+def oauth_settings(settings: Settings, db: Database,
                    store: AsyncSQLAlchemyInstallationStore) -> AsyncOAuthSettings:
     assert settings.slack_client_secret is not None
     redirect = f"{settings.public_url.rstrip('/')}{REDIRECT_PATH}" if settings.public_url else None
@@ -56,8 +54,7 @@ def oauth_settings(settings: Settings, engine: AsyncEngine,
         client_id=settings.slack_client_id, client_secret=settings.slack_client_secret.get_secret_value(),
         scopes=bot_scopes(), redirect_uri=redirect, install_path=INSTALL_PATH, redirect_uri_path=REDIRECT_PATH,
         installation_store=store,
-        state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRY_S, engine=engine,
-                                                   logger=logging.getLogger("whybot.slack.oauth_state")),
+        state_store=slack_oauth.oauth_state_store(db, STATE_EXPIRY_S),
     )
 
 

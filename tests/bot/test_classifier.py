@@ -14,14 +14,13 @@ from bot.classifier import (
     RouterModel,
     RulesThenClassifier,
     TfidfIntentClassifier,
-    accuracy,
-    fit,
     load_model,
 )
 from bot.cli import main
 from bot.intents import KeywordIntentClassifier
-from bot.synth import generate
-from bot.synth.utterances import training_utterances
+from offline.synth import generate
+from offline.synth.utterances import training_utterances
+from offline.training.router import accuracy, fit
 
 # Written by hand, not by the generator: how people actually talk to a bot.
 REALISTIC: tuple[tuple[str, str], ...] = (

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.backends.importance import FEATURES, ImportanceScorer, group_threads
-from bot.backends.importance_data import LabelledThread, labelled_window, labelled_windows
-from bot.backends.importance_train import by_model, by_recency, precision_at, refit_channels, train_synthetic
 from bot.cli import main
 from bot.models import ChatEvent, Platform, Reader, Reply, Trigger
 from bot.services import Services, build_services
+from offline.training.importance_data import LabelledThread, labelled_window, labelled_windows
+from offline.training.importance_train import by_model, by_recency, precision_at, refit_channels, train_synthetic
 from storage import NewMessage, Storage
 from tests.conftest import make_settings
 

@@ -1,4 +1,4 @@
-"""The labels a synthetic workspace ships with (`labels.json`, see `bot.synth.export`), as pydantic
+"""The labels a synthetic workspace ships with (`labels.json`, see `offline.synth.export`), as pydantic
 models, plus the look-ups the metrics need (message -> thread, thread -> importance)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.synth.export import LABELS_SCHEMA
+from offline.synth.export import LABELS_SCHEMA
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 

@@ -20,8 +20,8 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 
 from bot.backends.importance import FEATURES, ImportanceScorer, ThreadView, thread_features
-from bot.backends.importance_data import LabelledThread, labelled_windows
-from bot.evaluation.metrics import ndcg_at
+from offline.evaluation.metrics import ndcg_at
+from offline.training.importance_data import LabelledThread, labelled_windows
 from storage import ItemVote, Storage
 
 ITEM_PREFIX = "thread:"
@@ -62,13 +62,13 @@ def seed_span(seeds: Sequence[int]) -> str:
 
 def train_workspaces(seeds: Sequence[int], size: str = "small", days: int = 14, c: float = 1.0
                      ) -> tuple[ImportanceScorer, int]:
-    """Fit on synthetic Slack-export workspaces (`bot.synth`), one per seed, windowed as the digest
+    """Fit on synthetic Slack-export workspaces (`offline.synth`), one per seed, windowed as the digest
     reads them; returns the scorer and how many windows it saw."""
-    from bot.backends.importance_synth import synth_windows
+    from offline.training.importance_synth import synth_windows
 
     windows = synth_windows(seeds, size, days)
     examples = [t for w in windows for t in w]
-    source = (f"synthetic Slack-export workspaces (bot/synth, size {size}, seeds {seed_span(seeds)}): "
+    source = (f"synthetic Slack-export workspaces (offline/synth, size {size}, seeds {seed_span(seeds)}): "
               f"{len(windows)} channel windows of 24 h over {days} days")
     return fit_global(examples, source=source, c=c), len(windows)
 

@@ -6,9 +6,9 @@ and the ask-evaluation items it can answer.
 
 from __future__ import annotations
 
-from bot.synth import vocab
-from bot.synth.context import Ctx
-from bot.synth.model import QA, Channel, Draft, Thread
+from offline.synth import vocab
+from offline.synth.context import Ctx
+from offline.synth.model import QA, Channel, Draft, Thread
 
 L = list  # slot values are lists of alternatives
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.evaluation.report import load_thresholds
-from bot.synth import generate, write_export
+from offline.evaluation.report import load_thresholds
+from offline.synth import generate, write_export
 from tests.peers.fake_openai import FakeOpenAI
 
 METRICS = {

@@ -1,4 +1,4 @@
-"""Labelled digest windows from synthetic Slack-export workspaces (`bot.synth`), for training and
+"""Labelled digest windows from synthetic Slack-export workspaces (`offline.synth`), for training and
 judging the importance model on exactly what the digest sees.
 
 Each workspace is generated from a seed, written as an export, imported through the real importer
@@ -16,13 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.backends.importance import group_threads
-from bot.backends.importance_data import LabelledThread
 from bot.backends.retrieval.bm25 import BM25Retriever
-from bot.evaluation.labels import Labels
 from bot.importers.slack_export import SlackExportImporter
 from bot.ingest import Ingestor
-from bot.synth.export import write_export
-from bot.synth.generate import generate
+from offline.evaluation.labels import Labels
+from offline.synth.export import write_export
+from offline.synth.generate import generate
+from offline.training.importance_data import LabelledThread
 from storage import Storage
 
 IMPORTANT = 2

@@ -29,14 +29,14 @@ from typing import Any
 from bot.backends.llm.base import TextGenerator
 from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.classifier import RulesThenClassifier
-from bot.evaluation import metrics as m
-from bot.evaluation.labels import Labels, contains_fact, message_time
 from bot.importers.slack_export import SlackExportImporter
 from bot.intents import IntentClassifier
 from bot.models import ChatEvent, ConversationKind, Platform, Reply, Trigger
 from bot.services import Services, build_services
 from bot.settings import Settings
-from bot.synth.utterances import SKILLS
+from offline.evaluation import metrics as m
+from offline.evaluation.labels import Labels, contains_fact, message_time
+from offline.synth.utterances import SKILLS
 from storage import ChannelRecord, Storage
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
-from bot.synth import SIZES, generate, labels, write_export
+from offline.synth import SIZES, generate, labels, write_export
 
 DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 

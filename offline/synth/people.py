@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import string
 
-from bot.synth import vocab
-from bot.synth.model import Bot, Channel, Person
+from offline.synth import vocab
+from offline.synth.model import Bot, Channel, Person
 
 _ID_CHARS = string.ascii_uppercase + string.digits
 

@@ -3,9 +3,9 @@ off-topic posts, and private leadership discussions that carry private facts."""
 
 from __future__ import annotations
 
-from bot.synth import facts, vocab
-from bot.synth.context import Ctx, KnownFact
-from bot.synth.model import QA, Channel, Draft, Thread
+from offline.synth import facts, vocab
+from offline.synth.context import Ctx, KnownFact
+from offline.synth.model import QA, Channel, Draft, Thread
 
 L = list
 

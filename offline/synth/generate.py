@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.synth import facts, threads_talk, threads_work, vocab
-from bot.synth.context import Ctx, make_customers, make_services
-from bot.synth.grammar import Grammar
-from bot.synth.model import Bot, Channel, Message, Person, Reaction, Thread, Workspace
-from bot.synth.people import make_bots, make_channels, make_people, slack_id
-from bot.synth.utterances import UtteranceGenerator
+from offline.synth import facts, threads_talk, threads_work, vocab
+from offline.synth.context import Ctx, make_customers, make_services
+from offline.synth.grammar import Grammar
+from offline.synth.model import Bot, Channel, Message, Person, Reaction, Thread, Workspace
+from offline.synth.people import make_bots, make_channels, make_people, slack_id
+from offline.synth.utterances import UtteranceGenerator
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.synth import vocab
-from bot.synth.grammar import Grammar, SlotValue
-from bot.synth.model import QA, Bot, Channel, FileSpec, Person
+from offline.synth import vocab
+from offline.synth.grammar import Grammar, SlotValue
+from offline.synth.model import QA, Bot, Channel, FileSpec, Person
 
 _FIRST_WORD = re.compile(r"^[A-Z][a-z]")
 

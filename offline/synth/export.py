@@ -45,7 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.synth.model import Bot, Channel, Message, Person, Workspace
+from offline.synth.model import Bot, Channel, Message, Person, Workspace
 
 LABELS_SCHEMA = "whybot-synth-labels/1"
 

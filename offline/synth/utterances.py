@@ -11,8 +11,8 @@ import random
 from collections.abc import Sequence
 from typing import TypeVar
 
-from bot.synth import facts, vocab
-from bot.synth.grammar import Grammar
+from offline.synth import facts, vocab
+from offline.synth.grammar import Grammar
 
 SKILLS: tuple[str, ...] = ("ask", "summarize", "digest", "help")
 WEIGHTS: tuple[float, ...] = (0.4, 0.22, 0.22, 0.16)

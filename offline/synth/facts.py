@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.synth import vocab
-from bot.synth.context import Ctx
+from offline.synth import vocab
+from offline.synth.context import Ctx
 
 
 @dataclass(frozen=True, slots=True)

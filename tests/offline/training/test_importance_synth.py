@@ -1,4 +1,4 @@
-"""Digest ranking trained and judged on synthetic Slack-export workspaces (bot/synth), windowed as the
+"""Digest ranking trained and judged on synthetic Slack-export workspaces (offline/synth), windowed as the
 digest reads them after a real import."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.backends.importance import FEATURES, ImportanceScorer
-from bot.backends.importance_synth import synth_windows
-from bot.backends.importance_train import by_model, by_recency, mean_ndcg_at
 from bot.cli import main
+from offline.training.importance_synth import synth_windows
+from offline.training.importance_train import by_model, by_recency, mean_ndcg_at
 
 
 def test_windows_carry_graded_labels_from_the_export() -> None:
@@ -29,7 +29,7 @@ def test_shipped_model_beats_recency_on_a_held_out_workspace() -> None:
     model = mean_ndcg_at(held_out, lambda w: by_model(w, shipped))
     recency = mean_ndcg_at(held_out, by_recency)
     assert model >= recency + 0.08, (model, recency)
-    assert "bot/synth" in shipped.trained_on and "seeds 11-18" in shipped.trained_on
+    assert "offline/synth" in shipped.trained_on and "seeds 11-18" in shipped.trained_on
 
 
 def test_train_digest_on_synthetic_workspaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,5 +40,5 @@ def test_train_digest_on_synthetic_workspaces(tmp_path: Path, capsys: pytest.Cap
     assert "seeds 11, 12" in printed and "(seeds 101)" in printed
     data = json.loads(out.read_text())
     assert set(data["weights"]) == set(FEATURES) and data["version"].startswith("digest-lr-")
-    assert "synthetic Slack-export workspaces (bot/synth, size small, seeds 11, 12)" in data["trained_on"]
+    assert "synthetic Slack-export workspaces (offline/synth, size small, seeds 11, 12)" in data["trained_on"]
     assert main(["train", "digest", "--seeds", "11-12", "--held-out", "12", "--out", str(out)]) == 2

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.backends.llm.openai_compat import OpenAIGenerator
-from bot.evaluation import report as rep
-from bot.evaluation.runner import EvalOptions, evaluate
 from bot.settings import Settings
-from bot.synth.export import write_export
-from bot.synth.generate import SIZES, generate
+from offline.evaluation import report as rep
+from offline.evaluation.runner import EvalOptions, evaluate
+from offline.synth.export import write_export
+from offline.synth.generate import SIZES, generate
 
 log = logging.getLogger("whybot")
 
