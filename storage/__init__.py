@@ -9,6 +9,7 @@ from storage.db import Database, DatabaseNotUpgraded
 from storage.decisions import DecisionStore
 from storage.digest_runs import DigestRunRecord, DigestRunStore
 from storage.events import ProcessedEvents
+from storage.inbox import InboxRecord, InboxStats, InboxStore
 from storage.messages import MessageStore, NewMessage
 from storage.records import (
     ChannelRecord,
@@ -33,12 +34,13 @@ class Storage:
     subscriptions: SubscriptionStore
     digest_runs: DigestRunStore
     channel_weights: ChannelWeightsStore
+    inbox: InboxStore
 
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
         return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db), ProcessedEvents(db),
-                   SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db))
+                   SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), InboxStore(db))
 
     @classmethod
     async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
@@ -58,6 +60,8 @@ __all__ = [
     "DecisionRecord",
     "DigestRunRecord",
     "DocumentRecord",
+    "InboxRecord",
+    "InboxStats",
     "ItemVote",
     "MessageRecord",
     "NewMessage",

@@ -219,6 +219,31 @@ class ProcessedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
 
 
+class InboxItem(Base):
+    """A turn the bot owes someone: committed before the platform gets its 2xx, then claimed by a worker
+    under a lease until it is done. `key` is the platform's delivery id, so a retried delivery is a no-op."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_claim", "status", "priority", "available_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[int] = mapped_column(Integer, default=5, doc="lower runs first: clicks before answers")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    posted_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
 class ConversationReference(Base):
     """Where a platform can post later (Teams proactive messages, Slack channel ids)."""
 

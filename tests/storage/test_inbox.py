@@ -1,0 +1,84 @@
+"""The inbox queue on SQLite and PostgreSQL: dedupe by delivery id, leases, priorities, hand-back, stats."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from storage import Storage
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+async def test_a_retried_delivery_is_queued_once(storage: Storage) -> None:
+    assert await storage.inbox.put("slack:event:Ev1", "chat", {"n": 1}, priority=5, now=NOW)
+    assert not await storage.inbox.put("slack:event:Ev1", "chat", {"n": 2}, priority=5, now=NOW)
+    item = await storage.inbox.claim("w1", NOW, LEASE)
+    assert item is not None and item.payload == {"n": 1} and item.attempts == 1
+    assert await storage.inbox.claim("w2", NOW, LEASE) is None
+
+
+async def test_clicks_jump_the_queue_of_answers(storage: Storage) -> None:
+    for i in range(3):
+        await storage.inbox.put(f"answer:{i}", "chat", {}, priority=5, now=NOW)
+    await storage.inbox.put("click", "explain", {}, priority=1, now=NOW + timedelta(seconds=1))
+    first = await storage.inbox.claim("w", NOW + timedelta(seconds=1), LEASE)
+    assert first is not None and first.key == "click"
+    second = await storage.inbox.claim("w", NOW + timedelta(seconds=1), LEASE)
+    assert second is not None and second.key == "answer:0"
+
+
+async def test_a_dead_workers_turn_is_claimed_again_after_its_lease(storage: Storage) -> None:
+    await storage.inbox.put("k", "chat", {}, priority=5, now=NOW)
+    dead = await storage.inbox.claim("dead", NOW, LEASE)
+    assert dead is not None
+    await storage.inbox.record_decision(dead.id, "dead", "d_123")
+    assert await storage.inbox.claim("alive", NOW + LEASE - timedelta(seconds=1), LEASE) is None
+    again = await storage.inbox.claim("alive", NOW + LEASE, LEASE)
+    assert again is not None and again.id == dead.id and again.attempts == 2 and again.decision_id == "d_123"
+    # The dead worker can no longer change what it lost.
+    assert not await storage.inbox.finish(dead.id, "dead", NOW + LEASE)
+    assert await storage.inbox.finish(again.id, "alive", NOW + LEASE)
+    assert (await storage.inbox.get(dead.id)).status == "done"  # type: ignore[union-attr]
+
+
+async def test_handed_back_and_retried_items(storage: Storage) -> None:
+    await storage.inbox.put("a", "chat", {}, priority=5, now=NOW)
+    item = await storage.inbox.claim("w", NOW, LEASE)
+    assert item is not None
+    assert await storage.inbox.hand_back(item.id, "w", NOW)
+    again = await storage.inbox.claim("w2", NOW, LEASE)
+    assert again is not None and again.attempts == 1  # a hand-back is not a failed attempt
+    assert await storage.inbox.retry_later(again.id, "w2", NOW + timedelta(minutes=1), "slack said 429")
+    assert await storage.inbox.claim("w3", NOW + timedelta(seconds=59), LEASE) is None
+    later = await storage.inbox.claim("w3", NOW + timedelta(minutes=1), LEASE)
+    assert later is not None and later.note == "slack said 429"
+
+
+async def test_stats_and_purge(storage: Storage) -> None:
+    for i in range(4):
+        await storage.inbox.put(f"s{i}", "chat", {}, priority=5, now=NOW + timedelta(seconds=i))
+    item = await storage.inbox.claim("w", NOW, LEASE)
+    assert item is not None
+    stats = await storage.inbox.stats(NOW + timedelta(seconds=10))
+    assert (stats.pending, stats.running, stats.oldest_age_s) == (3, 1, 10.0)
+    await storage.inbox.finish(item.id, "w", NOW)
+    assert await storage.inbox.purge_finished_before(NOW + timedelta(days=1)) == 1
+    assert (await storage.inbox.stats(NOW)).pending == 3
+
+
+async def test_concurrent_workers_never_claim_the_same_turn(storage: Storage) -> None:
+    for i in range(40):
+        await storage.inbox.put(f"c{i}", "chat", {}, priority=5, now=NOW)
+
+    async def drain(worker: str) -> list[int]:
+        got = []
+        while (item := await storage.inbox.claim(worker, NOW, LEASE)) is not None:
+            got.append(item.id)
+            await storage.inbox.finish(item.id, worker, NOW)
+        return got
+
+    results = await asyncio.gather(*(drain(f"w{i}") for i in range(4)))
+    claimed = [i for r in results for i in r]
+    assert len(claimed) == 40 and len(set(claimed)) == 40
