@@ -1,14 +1,20 @@
 """What the core expects of a platform adapter. Adapters are found through the `whybot.adapters`
-entry-point group, so the core never imports one and a new platform is a new package."""
+entry-point group, so the core never imports one and a new platform is a new package.
+
+An adapter has two halves. Its HTTP side (mounted on the one aiohttp server) verifies, parses and
+normalizes a delivery into a `bot.turns` turn and puts it in the inbox before acknowledging. Its
+`Surface` is what a worker uses to carry a turn out on that platform: learn who and where, send,
+update in place, show progress. The core owns the turn in between (bot/pipeline.py).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from bot.models import Platform, Reply
+from bot.models import ChatEvent, ConversationKind, Platform, Reply
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -23,6 +29,11 @@ class DeliveryTarget(BaseModel):
     reference: dict[str, object] = Field(default_factory=dict)
 
 
+class PlatformUnsure(RuntimeError):
+    """The platform could not say whether something happened (rate limited, down): not a "no", so the
+    turn is retried later instead of acting on a guess (e.g. posting a second copy)."""
+
+
 class Delivery(Protocol):
     """Posting without a request to answer (digests). `key` makes a retried post detectable."""
 
@@ -33,7 +44,52 @@ class Delivery(Protocol):
         ...
 
     async def find_posted(self, target: DeliveryTarget, key: str) -> str | None:
-        """The id of a message already posted under `key`, if the platform can tell."""
+        """The id of a message already posted under `key`; None if there is none or the platform cannot
+        tell. Raises PlatformUnsure when the platform could tell but did not answer."""
+        ...
+
+
+class Surface(Delivery, Protocol):
+    """One platform's way of carrying out a turn. Every method may raise PlatformUnsure."""
+
+    async def learn(self, tenant_id: str, event: ChatEvent) -> ConversationKind | None:
+        """Make sure the channel (kind, privacy, members) and the person are known before answering;
+        returns the conversation kind when the platform knows it better than the event did."""
+        ...
+
+    async def learn_channel(self, tenant_id: str, tenant: str, channel: str, user: str | None,
+                            hint: str | None) -> None:
+        """The same for a history message: enough to apply the visibility rules to it later."""
+        ...
+
+    async def with_links(self, tenant: str, reply: Reply) -> Reply:
+        """Fill in links the platform knows (message permalinks) before the decision is stored."""
+        ...
+
+    async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
+        """Answer `event` where it was asked; returns where the reply went (stored for Why? updates)."""
+        ...
+
+    async def find_sent(self, event: ChatEvent, key: str, decision_id: str) -> dict[str, Any] | None:
+        """Where a reply to `event` was already sent under `key`, if the platform can tell; None if not sent
+        or the platform cannot tell. Raises PlatformUnsure when it could tell but did not answer."""
+        ...
+
+    async def update(self, reference: dict[str, Any], reader_private: bool, reply: Reply, *, expanded: bool,
+                     note: str | None = None) -> None:
+        """Redraw a reply in place (Why? opened or folded, feedback noted)."""
+        ...
+
+    async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:
+        """A short note only `user` sees (not available, thanks)."""
+        ...
+
+    async def joined(self, tenant_id: str, tenant: str, channel: str, reference: dict[str, Any]) -> None:
+        """The bot was added to a channel: read what it may (history, roster)."""
+        ...
+
+    async def forget(self, tenant: str, detail: dict[str, Any]) -> None:
+        """Platform-side clean-up after an uninstall (stored tokens)."""
         ...
 
 
@@ -51,7 +107,7 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
     @property
-    def delivery(self) -> Delivery | None: ...
+    def surface(self) -> Surface: ...
 
 
 class AdapterFactory(Protocol):

@@ -6,51 +6,103 @@ import argparse
 import asyncio
 import gc
 import logging
+import signal
+import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from aiohttp import web
 
-from bot.app import create_app
+from bot.app import build_adapters, create_app, warm_indexes, worker_config
 from bot.demo import DEMO_TENANT, seed_demo
 from bot.models import Platform, Rationale
+from bot.pipeline import TurnPipeline
 from bot.render import full_text
 from bot.services import build_services
 from bot.settings import Settings
-from storage import Database, DatabaseNotUpgraded, Storage
+from bot.supervisor import WorkerSupervisor
+from bot.worker import Worker
+from storage import Database, DatabaseNotUpgraded, DatabaseUnavailable, Storage
 
 log = logging.getLogger("whybot")
 
 
-async def _serve(settings: Settings, *, demo: bool) -> None:
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _serve(settings: Settings, *, demo: bool, database_arg: str | None) -> None:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
     services = await build_services(settings)
     if demo:
         seeded = await seed_demo(services.ingest, services.storage, clock=services.clock)
         log.info("demo workspace %s", "seeded" if seeded else "already present")
     app = create_app(services)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_s)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
-    # Everything built so far (modules, models, indexes) lives as long as the process. Without this,
-    # each full garbage collection walks those ~150k+ objects again and stops the event loop for
-    # 100-200 ms, which under load is the ack latency Slack sees (p99); frozen, they are skipped.
+    supervisor: WorkerSupervisor | None = None
+    if settings.workers > 0:
+        supervisor = WorkerSupervisor(settings.workers, grace_s=settings.shutdown_grace_s,
+                                      args=["--database-url", database_arg] if database_arg else [])
+        await supervisor.start()
+    # Everything built so far (modules, models) lives as long as the process. Without this, each full
+    # garbage collection walks those objects again and stops the event loop that acks.
     gc.collect()
     gc.freeze()
-    print(f"whybot is listening on http://{settings.host}:{settings.port}/  (playground at /, Ctrl+C stops)",
-          flush=True)
+    answering = f"{settings.workers} worker process(es)" if settings.workers else "this process"
+    print(f"whybot is listening on http://{settings.host}:{settings.port}/  (playground at /, answers from "
+          f"{answering}; Ctrl+C stops)", flush=True)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        print(f"whybot is stopping: no new requests; answers in flight get {settings.shutdown_grace_s:.0f}s, "
+              "the rest wait in the inbox for the next start", flush=True)
     finally:
-        await runner.cleanup()
+        await runner.cleanup()  # stops listening, then the in-process worker and the scheduler
+        if supervisor is not None:
+            await supervisor.stop()
+
+
+async def _work(settings: Settings) -> None:
+    """`whybot worker`: answer turns from the inbox, no HTTP (scale-out, and the processes serve starts)."""
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    services = await build_services(settings)
+    try:
+        build_adapters(services)
+        warm = asyncio.create_task(warm_indexes(services))
+        worker = Worker(services, TurnPipeline(services, services.surfaces), config=worker_config(services))
+        await worker.run(stop)
+        warm.cancel()
+    finally:
+        await services.close()
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> int:
+    """Run a long-lived command; a database that cannot be reached is one clear line, not a traceback."""
+    try:
+        asyncio.run(coro)
+    except DatabaseNotUpgraded as exc:
+        log.error("%s", exc)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(f"whybot: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    try:
-        asyncio.run(_serve(settings, demo=args.command == "demo"))
-    except DatabaseNotUpgraded as exc:
-        log.error("%s", exc)
-        return 2
-    return 0
+    return _run(_serve(settings, demo=args.command == "demo", database_arg=getattr(args, "database_url", None)))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    return _run(_work(settings))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -102,6 +154,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         p.add_argument("--port", type=int, help="override WHYBOT_PORT")
         p.add_argument("--database-url", help="override WHYBOT_DATABASE_URL")
         p.set_defaults(handler=cmd_serve)
+    p = sub.add_parser("worker", help="answer queued turns (no HTTP): scale-out, or alongside `serve`")
+    p.add_argument("--database-url", help="override WHYBOT_DATABASE_URL")
+    p.set_defaults(handler=cmd_worker)
     p = sub.add_parser("explain", help="print a decision's full rationale")
     p.add_argument("decision_id")
     p.add_argument("--database-url")

@@ -21,14 +21,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update={"database_url": args.database_url}) if args.database_url else settings
 
 
-def attach_deliveries(services: Services) -> list[str]:
-    """Register every configured adapter's Delivery without serving or starting it (no Socket Mode,
+def attach_surfaces(services: Services) -> list[str]:
+    """Register every configured adapter's surface without serving or starting it (no Socket Mode,
     no routes): a scheduler process only posts."""
     names = []
     for name, factory in discover_adapters().items():
         adapter = factory(services)
-        if adapter is not None and adapter.delivery is not None:
-            services.deliveries[adapter.delivery.platform] = adapter.delivery
+        if adapter is not None:
+            services.surfaces[adapter.surface.platform] = adapter.surface
             names.append(name)
     return names
 
@@ -42,7 +42,7 @@ def _print(outcomes: list[RunOutcome]) -> None:
 async def _run(settings: Settings, once: bool) -> int:
     services = await build_services(settings)
     try:
-        names = attach_deliveries(services)
+        names = attach_surfaces(services)
         log.info("digest scheduler delivering through: %s", ", ".join(names) or "nothing configured")
         scheduler = DigestScheduler(services)
         if once:

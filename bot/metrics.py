@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -22,6 +22,15 @@ class Metrics:
         self.digest_runs = Counter("whybot_digest_runs_total", "Scheduled digest runs by outcome",
                                    ["platform", "status", "late"], registry=self.registry)
         self.why_clicks = Counter("whybot_why_clicks_total", "Why? expansions", ["platform"],
+                                  registry=self.registry)
+
+        # Read from the inbox table when scraped, so they count every worker process and replica.
+        self.queue_depth = Gauge("whybot_queue_depth", "Turns in the inbox, by state", ["state"],
+                                 registry=self.registry)
+        self.queue_oldest = Gauge("whybot_queue_oldest_seconds", "Age of the oldest unfinished turn",
+                                  registry=self.registry)
+        self.turn_seconds = Gauge("whybot_turn_seconds", "Turns finished in the last 5 minutes: seconds waiting "
+                                  "in the queue and from claim to answer, by quantile", ["phase", "quantile"],
                                   registry=self.registry)
 
     def render(self) -> bytes:

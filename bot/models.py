@@ -37,6 +37,17 @@ class Trigger(StrEnum):
     SCHEDULE = "schedule"
 
 
+class DigestRequest(BaseModel):
+    """A scheduled digest slot, as the scheduler asks for it (no text to parse)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    hours: int = Field(ge=1, le=999, description="the window: since the previous slot, up to now")
+    top_n: int = Field(ge=1, le=50)
+    slot: datetime = Field(description="the scheduled time this digest stands for (UTC)")
+    late: bool = False
+
+
 class ChatEvent(BaseModel):
     """One thing a person (or the scheduler) asked of the bot, with the bot mention already removed."""
 
@@ -57,6 +68,7 @@ class ChatEvent(BaseModel):
         default=False, description="the answer is shown only to `user` (ephemeral, DM, personal chat)"
     )
     event_id: str | None = Field(default=None, description="platform delivery id, used for dedupe")
+    digest: DigestRequest | None = Field(default=None, description="set by the scheduler for a due digest slot")
     received_at: datetime = Field(default_factory=utcnow)
     reference: dict[str, Any] = Field(
         default_factory=dict, description="opaque to the core: what the adapter needs to answer"

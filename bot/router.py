@@ -79,10 +79,10 @@ class Router:
 
     # handling ----------------------------------------------------------------------------------
 
-    async def handle(self, event: ChatEvent) -> Reply:
-        """Answer one event. Never raises for bad input: errors become a helpful reply."""
+    async def answer(self, event: ChatEvent, tenant_id: str) -> Reply:
+        """Route and run the skill. Never raises for bad input: errors become a helpful reply. The reply
+        carries a new decision id; the caller stores it (`save`) once it knows where it will be shown."""
         started = time.perf_counter()
-        tenant_id = await self.ctx.storage.workspace.ensure_tenant(event.platform.value, event.tenant)
         skill, args, route = self.route(event)
         reader = reader_for(event)
         request = SkillRequest(event=event, args=args, route=route, reader=reader, tenant_id=tenant_id)
@@ -94,22 +94,31 @@ class Router:
             log.exception("skill %s failed on event %s", skill.name, event.event_id)
             reply = problem_reply("Something went wrong on my side while answering. "
                                   "It has been logged; please try again.", skill, route)
-        decision_id = new_decision_id()
         timings = dict(reply.rationale.timings_ms)
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        rationale = reply.rationale.model_copy(update={"decision_id": decision_id, "route": route,
+        rationale = reply.rationale.model_copy(update={"decision_id": new_decision_id(), "route": route,
                                                        "timings_ms": timings})
-        reply = reply.model_copy(update={
+        return reply.model_copy(update={
             "rationale": rationale,
             "private": reply.private or event.private_reply,
             "thread_id": reply.thread_id or event.thread_id or event.message_id,
         })
+
+    async def save(self, reply: Reply, event: ChatEvent, tenant_id: str) -> None:
+        """Store the decision behind Why?, with who may read it."""
+        rationale = reply.rationale
         await self.ctx.storage.decisions.save(
-            decision_id=decision_id, tenant_id=tenant_id, channel_external_id=event.channel,
+            decision_id=rationale.decision_id, tenant_id=tenant_id, channel_external_id=event.channel,
             user_external_id=event.user, private=reply.private, skill=rationale.skill,
             rationale=rationale.model_dump(mode="json"), reply=reply.model_dump(mode="json"),
             created_at=rationale.created_at,
         )
+
+    async def handle(self, event: ChatEvent) -> Reply:
+        """Answer and store in one step, for callers without a platform to send to (eval, tests)."""
+        tenant_id = await self.ctx.storage.workspace.ensure_tenant(event.platform.value, event.tenant)
+        reply = await self.answer(event, tenant_id)
+        await self.save(reply, event, tenant_id)
         return reply
 
     # explaining --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.adapter import DeliveryTarget
-from bot.models import ChatEvent, ConversationKind, Platform, Reply, Trigger
+from bot.models import ChatEvent, ConversationKind, DigestRequest, Platform, Reply, Trigger
 from bot.schedule import ScheduleError, previous_run, slots_between
 from bot.services import Services
 from storage import DigestRunRecord, SubscriptionRecord
@@ -96,8 +96,45 @@ class DigestScheduler:
                 await asyncio.wait_for(stop.wait(), timeout=self.config.poll.total_seconds())
 
     async def tick(self) -> list[RunOutcome]:
+        """Plan and run what is due in this process (`whybot digest run`, for cron)."""
         await self.plan()
         return await self.run_due()
+
+    async def enqueue_due(self) -> int:
+        """Plan, then put each due run in the inbox for a worker (`whybot serve`): one item per attempt, so a
+        run given back for a retry is queued again, and a replica's duplicate put is a no-op."""
+        await self.plan()
+        now = self.services.clock()
+        queued = 0
+        for run in await self.services.storage.digest_runs.due(now):
+            queued += await self.services.storage.inbox.put(
+                f"digest:{run.id}:{run.attempts}", "digest", {"type": "digest", "run_id": run.id},
+                priority=5, now=now)
+        return queued
+
+    async def run_forever_queueing(self, stop: asyncio.Event) -> None:
+        """The scheduler inside `whybot serve`: only plans and queues; workers deliver."""
+        while not stop.is_set():
+            try:
+                await self.enqueue_due()
+            except Exception:
+                log.exception("digest scheduler tick failed; retrying in %ss", self.config.poll.total_seconds())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.config.poll.total_seconds())
+
+    async def run_one(self, run_id: int) -> str:
+        """Execute one queued run if it is still claimable; exactly-once is the digest run's own lease."""
+        store = self.services.storage.digest_runs
+        run = await store.claim_id(run_id, self.worker_id, self.services.clock(), self.config.lease)
+        if run is None:
+            current = await store.get(run_id)
+            return f"not claimable ({current.status if current else 'gone'})"
+        outcome = await self.execute(run)
+        self.services.metrics.digest_runs.labels(platform=outcome.platform, status=outcome.status,
+                                                 late=str(outcome.late).lower()).inc()
+        log.info("digest run %s (subscription %s, slot %s): %s %s", run.id, run.subscription_id,
+                 run.scheduled_for.isoformat(), outcome.status, outcome.note)
+        return f"{outcome.status}: {outcome.note}"
 
     async def plan(self) -> int:
         """Insert a pending run for every slot that has come due; returns how many were new."""
@@ -173,7 +210,7 @@ class DigestScheduler:
             platform = Platform(sub.platform)
         except ValueError:
             return await self._finish(run, FAILED, f"unknown platform {sub.platform!r}")
-        delivery = self.services.deliveries.get(platform)
+        delivery = self.services.surfaces.get(platform)
         if delivery is None:
             return await self._finish(run, FAILED, f"no {platform.value} delivery is configured on this server")
         reference = await self.services.storage.subscriptions.reference(sub.tenant_id, sub.channel_external_id)
@@ -193,6 +230,9 @@ class DigestScheduler:
                               "lease taken over by another replica before posting; not posted here", late=late)
         message_id = await delivery.post(target, reply, key=key)
         await store.record_posted(run.id, self.worker_id, message_id, reply.decision_id)
+        await self.services.storage.decisions.set_posted_ref(reply.decision_id, {
+            "platform": platform.value, "channel": target.channel, "ts": message_id, "activity_id": message_id,
+            "key": key, **({"team_id": target.tenant} if platform == Platform.SLACK else {})})
         return await self._finish(run, DONE, _posted_note(reply, late), message_id, late)
 
     def _event(self, run: DigestRunRecord, sub: SubscriptionRecord, target: DeliveryTarget, key: str,
@@ -204,11 +244,10 @@ class DigestScheduler:
         except (ScheduleError, ValueError, KeyError):
             since = run.scheduled_for - SPAN_BY_DEFAULT
         hours = max(1, math.ceil((now - since).total_seconds() / 3600))
-        args = f"now {min(hours, 999)}h top={sub.top_n} slot={run.scheduled_for.isoformat()}" + (" late" if late
-                                                                                                  else "")
+        request = DigestRequest(hours=min(hours, 999), top_n=sub.top_n, slot=run.scheduled_for, late=late)
         return ChatEvent(platform=target.platform, tenant=target.tenant, channel=sub.channel_external_id,
                          conversation_kind=ConversationKind.CHANNEL, user=sub.created_by or "whybot-scheduler",
-                         trigger=Trigger.SCHEDULE, command="digest", args=args, event_id=key,
+                         trigger=Trigger.SCHEDULE, command="digest", digest=request, event_id=key,
                          reference=dict(target.reference))
 
     async def _finish(self, run: DigestRunRecord, status: str, note: str, message_id: str | None = None,

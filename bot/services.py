@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.adapter import Delivery
+from bot.adapter import Surface
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.llm.extractive import ExtractiveGenerator
@@ -15,6 +15,7 @@ from bot.backends.llm.openai_compat import OpenAIGenerator
 from bot.backends.retrieval.base import Retriever
 from bot.backends.retrieval.bm25 import BM25Retriever
 from bot.classifier import RulesThenClassifier
+from bot.inbox import Inbox
 from bot.ingest import Ingestor
 from bot.intents import IntentClassifier
 from bot.metrics import Metrics
@@ -44,7 +45,8 @@ class Services:
     ingest: Ingestor
     metrics: Metrics
     clock: Callable[[], datetime]
-    deliveries: dict[Platform, Delivery] = field(default_factory=dict)
+    inbox: Inbox
+    surfaces: dict[Platform, Surface] = field(default_factory=dict)
 
     async def close(self) -> None:
         await self.storage.close()
@@ -73,6 +75,7 @@ async def build_services(
     ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer, settings=settings,
                        clock=clock)
     router = Router(default_skills(), classifier, ctx)
+    metrics = Metrics()
     return Services(settings=settings, storage=storage, retriever=retriever, generator=generator, scorer=scorer,
-                    classifier=classifier, router=router, ingest=Ingestor(storage, retriever), metrics=Metrics(),
-                    clock=clock)
+                    classifier=classifier, router=router, ingest=Ingestor(storage, retriever), metrics=metrics,
+                    clock=clock, inbox=Inbox(storage, clock, metrics, write_timeout_s=settings.inbox_write_timeout_s))

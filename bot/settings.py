@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     bot_name: str = Field(default="whybot", validation_alias="WHYBOT_BOT_NAME")
     public_url: str | None = Field(default=None, validation_alias="WHYBOT_PUBLIC_URL")
     playground_enabled: bool = Field(default=True, validation_alias="WHYBOT_PLAYGROUND")
+    workers: int = Field(
+        default=1, ge=0, le=64, validation_alias="WHYBOT_WORKERS",
+        description="worker processes `whybot serve` starts; 0 answers inside the server process",
+    )
+    worker_concurrency: int = Field(default=4, ge=1, le=256, validation_alias="WHYBOT_WORKER_CONCURRENCY")
+    shutdown_grace_s: float = Field(default=10.0, ge=0, validation_alias="WHYBOT_SHUTDOWN_GRACE")
+    inbox_write_timeout_s: float = Field(
+        default=2.0, gt=0, validation_alias="WHYBOT_INBOX_WRITE_TIMEOUT",
+        description="longest wait to commit a turn before answering the platform 5xx (Slack gives up at 3 s)",
+    )
     decision_retention_days: int = Field(default=90, ge=1, validation_alias="WHYBOT_DECISION_RETENTION_DAYS")
 
     # Slack

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import schedule
@@ -30,9 +30,6 @@ __all__ = ["DigestSkill", "Slot", "next_run", "parse_schedule"]
 
 _TZ = re.compile(r"\btz=(\S+)", re.IGNORECASE)
 _TOP = re.compile(r"\btop=(\d{1,2})\b", re.IGNORECASE)
-# Only the scheduler says these (trigger=schedule): which slot this digest is for, and whether it is late.
-_SLOT = re.compile(r"\bslot=(\S+)")
-_LATE = re.compile(r"\blate\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +57,13 @@ class DigestSkill:
     examples = ("digest now", "digest daily 09:00", "digest weekly mon 09:00 tz=Europe/Berlin")
 
     async def run(self, request: SkillRequest, ctx: SkillContext) -> Reply:
+        scheduled = request.event.digest
+        if scheduled is not None:  # a due slot from the scheduler: typed, nothing to parse
+            return await self.build(request, ctx, f"{scheduled.hours}h", scheduled.top_n,
+                                    Slot(scheduled.slot, late=scheduled.late))
         args = request.args.strip()
         tz_match = _TZ.search(args)
         top_match = _TOP.search(args)
-        slot: Slot | None = None
-        if request.event.trigger == Trigger.SCHEDULE:
-            slot = self._slot(args)
-            args = _LATE.sub("", _SLOT.sub("", args))
         args = _TOP.sub("", _TZ.sub("", args)).strip()
         words = args.split()
         verb = words[0].lower() if words else "now"
@@ -80,21 +77,10 @@ class DigestSkill:
         if verb == "now" or parse_window(args, ctx.clock())[1] == "":
             top_n = int(top_match.group(1)) if top_match else ctx.settings.digest_top_n
             span = " ".join(words[1:]) if verb == "now" else args
-            return await self.build(request, ctx, span, top_n, slot)
+            return await self.build(request, ctx, span, top_n)
         raise SkillError(f"`digest {args}` is not something I know.")
 
     # the digest itself ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _slot(args: str) -> Slot | None:
-        found = _SLOT.search(args)
-        if found is None:
-            return None
-        try:
-            at = datetime.fromisoformat(found.group(1))
-        except ValueError as exc:
-            raise SkillError(f"`slot={found.group(1)}` is not an ISO time.") from exc
-        return Slot(at if at.tzinfo else at.replace(tzinfo=UTC), late=bool(_LATE.search(args)))
 
     async def build(self, request: SkillRequest, ctx: SkillContext, span: str, top_n: int,
                     slot: Slot | None = None) -> Reply:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from storage.channel_weights import ChannelWeightsRecord, ChannelWeightsStore, ItemVote
-from storage.db import Database, DatabaseNotUpgraded
+from storage.db import Database, DatabaseNotUpgraded, DatabaseUnavailable
 from storage.decisions import DecisionStore
 from storage.digest_runs import DigestRunRecord, DigestRunStore
 from storage.events import ProcessedEvents
@@ -57,6 +57,7 @@ __all__ = [
     "ChannelWeightsRecord",
     "Database",
     "DatabaseNotUpgraded",
+    "DatabaseUnavailable",
     "DecisionRecord",
     "DigestRunRecord",
     "DocumentRecord",

@@ -12,7 +12,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 class DatabaseNotUpgraded(RuntimeError):
     """The schema is behind the code; the operator should run `whybot db upgrade`."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or used at all; the message says where (no password) and why."""
+
+
+def redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def alembic_config(url: str) -> Config:
@@ -87,13 +97,24 @@ class Database:
         async with self.engine.connect() as conn:
             return await conn.run_sync(read)
 
+    async def accepts_writes(self) -> None:
+        """Raise unless the database takes a write now (a read-only file or replica, a full disk, no server).
+        Rewrites the schema version with itself inside a transaction, so nothing changes."""
+        async with self.engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+
     @staticmethod
     def head_revision() -> str | None:
         return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
     async def ensure_schema(self, *, auto_upgrade: bool) -> None:
         """Upgrade automatically where that is safe (SQLite, tests); otherwise demand the CLI step."""
-        current, head = await self.current_revision(), self.head_revision()
+        try:
+            current = await self.current_revision()
+        except (OSError, DBAPIError) as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise DatabaseUnavailable(f"cannot use the database at {redacted(self.url)}: {reason}") from exc
+        head = self.head_revision()
         if current == head:
             return
         if auto_upgrade:

@@ -115,6 +115,26 @@ class DigestRunStore:
                     return _record(row)
         return None
 
+    async def claim_id(self, run_id: int, worker: str, now: datetime, lease: timedelta) -> DigestRunRecord | None:
+        """Take this run if it is claimable now (the inbox said it is due); None if it is not."""
+        async with self.db.session() as s:
+            result = await s.execute(
+                update(DigestRun).where(DigestRun.id == run_id, _claimable(now))
+                .values(status=RUNNING, claimed_by=worker, lease_until=now + lease, attempts=DigestRun.attempts + 1)
+                .execution_options(synchronize_session=False))
+            if int(getattr(result, "rowcount", 0) or 0) != 1:
+                return None
+            row = await s.get(DigestRun, run_id)
+            assert row is not None
+            return _record(row)
+
+    async def due(self, now: datetime, limit: int = 100) -> list[DigestRunRecord]:
+        """Runs a worker could claim now, oldest slot first."""
+        async with self.db.session() as s:
+            rows = await s.scalars(select(DigestRun).where(_claimable(now))
+                                   .order_by(DigestRun.scheduled_for, DigestRun.id).limit(limit))
+            return [_record(r) for r in rows]
+
     async def _owned(self, run_id: int, worker: str, **values: object) -> bool:
         """Change a run only while `worker` still holds it; False means someone else has taken it over."""
         async with self.db.session() as s:

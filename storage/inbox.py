@@ -161,6 +161,15 @@ class InboxStore:
         return InboxStats(counts.get(PENDING, 0), counts.get(RUNNING, 0),
                           max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
+    async def recent_timings(self, since: datetime, limit: int = 5000) -> list[tuple[float, float]]:
+        """(waited, ran) seconds of turns finished since `since`: queue wait, and claim to answer."""
+        async with self.db.session() as s:
+            rows = (await s.execute(select(InboxItem.created_at, InboxItem.claimed_at, InboxItem.finished_at)
+                                    .where(InboxItem.status == DONE, InboxItem.finished_at >= since)
+                                    .order_by(InboxItem.finished_at.desc()).limit(limit))).tuples().all()
+        return [((claimed - created).total_seconds(), (finished - claimed).total_seconds())
+                for created, claimed, finished in rows if claimed is not None and finished is not None]
+
     async def purge_finished_before(self, cutoff: datetime) -> int:
         """Finished turns are kept a while (their keys stop late retries), then dropped."""
         async with self.db.session() as s:

@@ -104,8 +104,12 @@ async def sqlite_storage(sqlite_url: str) -> AsyncIterator[Storage]:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    """Settings that ignore the developer's environment and .env file."""
-    values: dict[str, object] = {"WHYBOT_DATABASE_URL": database_url, **overrides}
+    """Settings that ignore the developer's environment and .env file. Turns are answered by a worker on
+    the test's own loop (WHYBOT_WORKERS=0); tests about worker processes start real ones."""
+    values: dict[str, object] = {"WHYBOT_DATABASE_URL": database_url, "WHYBOT_WORKERS": 0,
+                                 # a loaded 2-core CI box can stall SQLite for a while; tests of the
+                                 # timeout itself set it back
+                                 "WHYBOT_INBOX_WRITE_TIMEOUT": 10.0, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -142,3 +146,15 @@ async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
     yield start
     for runner in reversed(runners):
         await runner.cleanup()
+
+
+async def settled(services: Services, within: float = 10.0) -> None:
+    """Wait until the workers have finished every queued turn (work happens after the acknowledgement)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        stats = await services.storage.inbox.stats(services.clock())
+        if stats.pending == 0 and stats.running == 0:
+            return
+        assert loop.time() < deadline, f"{stats.pending} pending and {stats.running} running turns after {within}s"
+        await asyncio.sleep(0.05)

@@ -1,11 +1,14 @@
-"""HTTP routes of the playground, a delivery for scheduled digests, and the event normalization."""
+"""HTTP routes of the playground and its event normalization. Questions go through the inbox like every
+platform's; the page's request then waits (a little) for the worker's answer, since nothing retries it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,17 +17,18 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from adapters.playground.render import rationale_html, reply_html
-from bot.adapter import DeliveryTarget
+from adapters.playground.surface import PlaygroundSurface, message_ts
 from bot.demo import BOT_USER, DEMO_TENANT, playground_permalink
-from bot.markup import to_plain
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply, Trigger
 from bot.services import Services
-from storage import ChannelRecord, MessageRecord, NewMessage, tenant_key
+from bot.turns import AnswerTurn, Priority
+from storage import ChannelRecord, InboxRecord, MessageRecord, NewMessage, tenant_key
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 MAX_TEXT = 40_000  # Slack's own limit for a message
+REPLY_WAIT_S = 25.0
 _MENTION = re.compile(r"(?<![\w@])@whybot\b[:,]?\s*", re.IGNORECASE)
 _COMMAND = re.compile(r"^\s*/whybot\b\s*", re.IGNORECASE)
 
@@ -66,35 +70,6 @@ async def _body(request: web.Request, model: type[BaseModel]) -> Any:
         raise _bad_request(f"{where}: {first['msg']}") from None
 
 
-def _ts(now: datetime) -> str:
-    return f"{now.timestamp():.6f}"
-
-
-class PlaygroundDelivery:
-    """Scheduled digests in the playground: posted as bot messages in the channel."""
-
-    platform = Platform.PLAYGROUND
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def post(self, target: DeliveryTarget, reply: Reply, *, key: str) -> str:
-        tenant_id = tenant_key(Platform.PLAYGROUND.value, target.tenant)
-        now = self.services.clock()
-        ts = _ts(now)
-        await self.services.ingest.message(tenant_id, NewMessage(
-            channel_external_id=target.channel, external_id=ts, text=to_plain(reply.title + "\n" + reply.body),
-            created_at=now, user_external_id=BOT_USER, is_bot=True, decision_id=reply.decision_id,
-            permalink=playground_permalink(target.channel, ts)))
-        await self.services.storage.decisions.set_posted_ref(reply.decision_id, {"channel": target.channel, "ts": ts,
-                                                                                  "key": key})
-        return ts
-
-    async def find_posted(self, target: DeliveryTarget, key: str) -> str | None:
-        """The playground posts in the same transaction it records, so there is never an unknown post."""
-        return None
-
-
 class PlaygroundAdapter:
     name = "playground"
 
@@ -102,11 +77,11 @@ class PlaygroundAdapter:
         self.services = services
         self.tenant = DEMO_TENANT
         self.tenant_id = tenant_key(Platform.PLAYGROUND.value, DEMO_TENANT)
-        self._delivery = PlaygroundDelivery(services)
+        self._surface = PlaygroundSurface(services)
 
     @property
-    def delivery(self) -> PlaygroundDelivery:
-        return self._delivery
+    def surface(self) -> PlaygroundSurface:
+        return self._surface
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get("/", self.index)
@@ -114,6 +89,7 @@ class PlaygroundAdapter:
         app.router.add_get("/api/playground/state", self.state)
         app.router.add_get("/api/playground/channels/{channel}/messages", self.messages)
         app.router.add_post("/api/playground/messages", self.post_message)
+        app.router.add_get("/api/playground/turns/{key}", self.turn)
         app.router.add_post("/api/playground/why", self.why)
         app.router.add_post("/api/playground/feedback", self.feedback)
 
@@ -193,7 +169,7 @@ class PlaygroundAdapter:
         event = self._normalize(body, channel, now)
         posted: dict[str, Any] | None = None
         if event is None or event.trigger == Trigger.MENTION:
-            ts = _ts(now)
+            ts = message_ts(now)
             stored = await self.services.ingest.message(self.tenant_id, NewMessage(
                 channel_external_id=channel.external_id, external_id=ts, text=body.text, created_at=now,
                 user_external_id=body.user, thread_external_id=body.thread_id,
@@ -204,12 +180,41 @@ class PlaygroundAdapter:
         self.services.metrics.events.labels("playground", "message").inc()
         if event is None:
             return web.json_response({"message": posted, "reply": None})
-        started = time.perf_counter()
-        reply = await self.services.router.handle(event)
-        self.services.metrics.reply_seconds.labels(reply.rationale.skill).observe(time.perf_counter() - started)
-        self.services.metrics.replies.labels("playground", reply.rationale.skill).inc()
-        bot_message = await self._post_reply(channel, reply)
-        return web.json_response({"message": posted, "reply": bot_message})
+        key = f"playground:{uuid.uuid4().hex}"
+        await self.services.inbox.put(key, AnswerTurn(platform=Platform.PLAYGROUND, tenant=self.tenant, event=event),
+                                      Priority.COMMAND if event.trigger == Trigger.COMMAND else Priority.ANSWER)
+        answered = await self._wait(key, REPLY_WAIT_S)
+        reply = await self._reply_json(answered) if answered is not None else None
+        return web.json_response({"message": posted, "reply": reply, "turn": key, "pending": answered is None},
+                                 status=200 if answered is not None else 202)
+
+    async def _wait(self, key: str, seconds: float) -> InboxRecord | None:
+        """The finished turn, if the worker finished it within `seconds` (the page polls /turns/{key} if not)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            item = await self.services.storage.inbox.by_key(key)
+            if item is not None and item.status in ("done", "failed"):
+                return item
+            await asyncio.sleep(0.05)
+        return None
+
+    async def _reply_json(self, item: InboxRecord) -> dict[str, Any] | None:
+        where = item.posted_ref or {}
+        if not where.get("ts"):
+            return None
+        record = await self.services.storage.messages.find(self.tenant_id, str(where["channel"]), str(where["ts"]))
+        if record is None:
+            return None
+        decisions = await self.services.storage.decisions.get_many([record.decision_id] if record.decision_id
+                                                                   else [])
+        return self._message_json(record, decisions)
+
+    async def turn(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        item = await self.services.storage.inbox.by_key(key) if key.startswith("playground:") else None
+        if item is None:
+            return _error(404, "no such request")
+        return web.json_response({"turn": key, "pending": item.status not in ("done", "failed")})
 
     def _normalize(self, body: PostMessage, channel: ChannelRecord, now: datetime) -> ChatEvent | None:
         """A /whybot command or an @whybot mention becomes an event; other text is only history."""
@@ -224,21 +229,6 @@ class PlaygroundAdapter:
         if _MENTION.search(body.text):
             return ChatEvent(**common, text=_MENTION.sub("", body.text).strip(), trigger=Trigger.MENTION)
         return None
-
-    async def _post_reply(self, channel: ChannelRecord, reply: Reply) -> dict[str, Any]:
-        now = self.services.clock()
-        ts = _ts(now)
-        record = await self.services.ingest.message(self.tenant_id, NewMessage(
-            channel_external_id=channel.external_id, external_id=ts,
-            text=to_plain("\n".join(x for x in (reply.title, reply.body) if x)), created_at=now,
-            user_external_id=BOT_USER, thread_external_id=reply.thread_id, is_bot=True,
-            decision_id=reply.decision_id, permalink=playground_permalink(channel.external_id, ts)))
-        await self.services.storage.decisions.set_posted_ref(reply.decision_id, {"channel": channel.external_id,
-                                                                                  "ts": ts})
-        out = self._message_json(record, {})
-        out["reply_html"] = reply_html(reply)
-        out["decision_id"] = reply.decision_id
-        return out
 
     async def why(self, request: web.Request) -> web.Response:
         body: DecisionAction = await _body(request, DecisionAction)

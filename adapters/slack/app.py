@@ -2,18 +2,16 @@
 and interactivity), the OAuth install pages, and Socket Mode when SLACK_APP_TOKEN is set.
 
 Bolt verifies signatures, answers url_verification, resolves tokens and ignores the bot's own
-events. We add: exactly-once handling of event deliveries through the database (claimed after the
-ack, so acking never waits for the database), a bound on how many events are handled at once, and a
-400 (not Bolt's 500) for a correctly signed body that is not a Slack payload.
+events. It runs with process_before_response: each listener (ingress.py) commits its turn to the
+inbox, and only then does the 200 leave, so an acknowledged question is never lost; answering is a
+worker's job (surface.py). We add a 400 (not Bolt's 500) for a correctly signed body that is not a
+Slack payload.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -23,20 +21,17 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.slack import oauth
+from adapters.slack import oauth, render
 from adapters.slack.backfill import BackfillLimits
 from adapters.slack.client import ChannelPacer, build_client
-from adapters.slack.delivery import SlackDelivery
-from adapters.slack.handlers import SlackHandlers
+from adapters.slack.ingress import SlackIngress
 from adapters.slack.poster import Poster
-from adapters.slack.render import ACTION_PREFIX
+from adapters.slack.surface import SlackSurface
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-SHUTDOWN_GRACE_S = 10.0
-MAX_CONCURRENT = 32  # events handled at once after their ack; the rest wait their turn in memory
 
 
 def shape_problem(body: Any) -> str | None:
@@ -65,7 +60,7 @@ class SlackAdapter:
     name = "slack"
 
     def __init__(self, services: Services, *, pacer_interval: float = 1.0,
-                 backfill_limits: BackfillLimits | None = None, max_concurrent: int = MAX_CONCURRENT) -> None:
+                 backfill_limits: BackfillLimits | None = None) -> None:
         settings = services.settings
         self.services = services
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -78,73 +73,37 @@ class SlackAdapter:
             app_kwargs["oauth_settings"] = oauth.oauth_settings(settings, services.storage.db, self.store)
         self.client = build_client(settings.slack_api_url, bot_token)
         self.app = AsyncApp(name="whybot", client=self.client, signing_secret=secret,
-                            request_verification_enabled=secret is not None, process_before_response=False,
+                            request_verification_enabled=secret is not None, process_before_response=True,
                             logger=logging.getLogger("whybot.slack.bolt"), **app_kwargs)
         self.poster = Poster(services.storage, ChannelPacer(pacer_interval))
-        self.handlers = SlackHandlers(services, self.poster, installation_store=self.store,
-                                      backfill_limits=backfill_limits)
-        self._delivery = SlackDelivery(settings.slack_api_url, self.poster,
-                                       oauth.TokenSource(bot_token=bot_token, store=self.store))
-        self._inflight: set[asyncio.Task[Any]] = set()
-        self._slots = asyncio.Semaphore(max_concurrent)
+        self.ingress = SlackIngress(services)
+        self._surface = SlackSurface(services, self.poster, oauth.TokenSource(bot_token=bot_token, store=self.store),
+                                     installation_store=self.store, backfill_limits=backfill_limits)
         self._register()
         self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         self.socket_mode: AsyncSocketModeHandler | None = None  # made in start(): it opens an HTTP session
 
     @property
-    def delivery(self) -> SlackDelivery:
-        return self._delivery
+    def surface(self) -> SlackSurface:
+        return self._surface
 
     def _register(self) -> None:
-        app, h, t = self.app, self.handlers, self._tracked
-        app.event("app_mention")(t(h.on_mention))
-        app.event("message")(t(h.on_message))
-        app.event("member_joined_channel")(t(h.on_member_joined))
-        app.event("member_left_channel")(t(h.on_member_left))
-        app.event("app_uninstalled")(t(h.on_app_uninstalled))
-        app.event("tokens_revoked")(t(h.on_tokens_revoked))
-        app.event(re.compile(r".*"))(h.on_other_event)  # last: everything else is acked and ignored
-        app.command("/whybot")(t(h.on_command))
-        app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(t(h.on_action))
-
-    def _tracked(self, listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """Run a listener after the ack: deduplicated, at most `max_concurrent` at a time, and remembered
-        while it runs (Bolt starts it untracked) so stop() can let answers in flight finish.
-
-        The bound keeps a burst of events queued in memory instead of thousands of tasks competing for a
-        handful of database connections (and timing out on the pool after 30 s, answer lost)."""
-
-        @functools.wraps(listener)  # Bolt reads the wrapped signature to inject arguments
-        async def run(*args: Any, **kwargs: Any) -> None:
-            task = asyncio.current_task()
-            if task is not None:
-                self._inflight.add(task)
-            try:
-                async with self._slots:
-                    if await self._claim(kwargs.get("body")):
-                        await listener(*args, **kwargs)
-            finally:
-                if task is not None:
-                    self._inflight.discard(task)
-
-        return run
-
-    async def _claim(self, body: Any) -> bool:
-        """One handling per event_id across restarts and replicas; Slack's retries are dropped.
-
-        Runs after the ack, in the listener's task: a claim is a database write, and before the ack it
-        would make Slack wait for a pooled connection whenever answers in progress hold them all.
-        """
-        if not isinstance(body, dict) or body.get("type") != "event_callback":
-            return True
-        event_id = body.get("event_id")
-        if not isinstance(event_id, str) or not event_id:
-            return True
-        if await self.services.storage.events.claim(f"slack:{event_id}"):
-            return True
-        log.info("event %s already handled; ignoring this delivery", event_id)
-        self.services.metrics.duplicates.labels("slack").inc()
-        return False
+        app, i = self.app, self.ingress
+        g = i.guarded
+        app.event("app_mention")(g(i.on_mention))
+        app.event("message")(g(i.on_message))
+        app.event("member_joined_channel")(g(i.on_member_joined))
+        app.event("member_left_channel")(g(i.on_member_left))
+        app.event("app_uninstalled")(g(i.on_app_uninstalled))
+        app.event("tokens_revoked")(g(i.on_tokens_revoked))
+        app.event(re.compile(r".*"))(i.on_other_event)  # last: everything else is acked and ignored
+        app.command("/whybot")(g(i.on_command))
+        app.action(render.WHY)(g(i.on_why))
+        app.action(render.HIDE)(g(i.on_hide))
+        app.action(render.HELPFUL)(g(i.on_helpful))
+        app.action(render.UNHELPFUL)(g(i.on_unhelpful))
+        app.action(render.ITEM_FEEDBACK)(g(i.on_item_feedback))
+        app.action(re.compile("^" + re.escape(render.FOLLOW_UP) + r"_\d+$"))(g(i.on_follow_up))
 
     # HTTP ------------------------------------------------------------------------------------
 
@@ -201,9 +160,3 @@ class SlackAdapter:
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
             self.socket_mode = None
-        pending = [t for t in self._inflight if not t.done() and t is not asyncio.current_task()]
-        if pending:
-            log.info("waiting up to %.0fs for %d Slack answer(s) in flight", SHUTDOWN_GRACE_S, len(pending))
-            _, late = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
-            for task in late:
-                task.cancel()

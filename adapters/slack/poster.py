@@ -1,7 +1,7 @@
 """Sending replies: new messages (paced per channel), ephemeral ones, response_url answers and updates.
 
-Every posted reply remembers where it went (`decisions.set_posted_ref`) so Why? can update that same
-message. Replies too long for one message continue in the thread, linked from the first message.
+Each send returns where the reply went; the core stores it with the decision, so Why? can update that
+same message. Replies too long for one message continue in the thread, linked from the first message.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ class Poster:
         return reply.model_copy(update={"citations": citations})
 
     async def post(self, client: AsyncWebClient, *, team_id: str, channel: str, reply: Reply,
-                   thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
-        """chat.postMessage, paced per channel; returns the message ts. Raises SlackApiError."""
+                   thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """chat.postMessage, paced per channel; returns where it went (ts). Raises SlackApiError."""
         rendered = render_reply(reply)
         ts = await self._post_rendered(client, team_id, channel, rendered, thread_ts=thread_ts, metadata=metadata)
         ref: dict[str, Any] = {"channel": channel, "ts": ts, "team_id": team_id}
@@ -65,8 +65,7 @@ class Poster:
                 ref["more_url"] = more_url
                 again = render_reply(reply, more_url=more_url)
                 await client.chat_update(channel=channel, ts=ts, blocks=again.blocks, text=again.text)
-        await self.storage.decisions.set_posted_ref(reply.decision_id, ref)
-        return ts
+        return ref
 
     async def _post_rendered(self, client: AsyncWebClient, team_id: str, channel: str, rendered: Rendered, *,
                              thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
@@ -94,13 +93,12 @@ class Poster:
             return None
 
     async def post_ephemeral(self, client: AsyncWebClient, *, team_id: str, channel: str, user: str, reply: Reply,
-                             thread_ts: str | None = None) -> None:
+                             thread_ts: str | None = None) -> dict[str, Any]:
         rendered = render_reply(reply)
         async with self.pacer.slot(f"{team_id}:{channel}"):
             await client.chat_postEphemeral(channel=channel, user=user, blocks=rendered.blocks, text=rendered.text,
                                             thread_ts=thread_ts)
-        await self.storage.decisions.set_posted_ref(reply.decision_id, {"channel": channel, "ephemeral": True,
-                                                                         "team_id": team_id})
+        return {"channel": channel, "ephemeral": True, "team_id": team_id}
 
     async def respond(self, response_url: str, rendered: Rendered, *, replace_original: bool = False,
                       in_channel: bool = False) -> None:
@@ -118,10 +116,18 @@ class Poster:
             await webhook.send(text=more.text, blocks=more.blocks, replace_original=False,
                                response_type="in_channel" if in_channel else "ephemeral")
 
-    async def respond_reply(self, response_url: str, reply: Reply, *, in_channel: bool = False) -> None:
-        await self.respond(response_url, render_reply(reply), in_channel=in_channel)
-        await self.storage.decisions.set_posted_ref(reply.decision_id, {"response_url": True,
-                                                                         "ephemeral": not in_channel})
+    async def respond_reply(self, response_url: str, reply: Reply, *, in_channel: bool = False,
+                            replace_original: bool = False) -> dict[str, Any]:
+        await self.respond(response_url, render_reply(reply), in_channel=in_channel,
+                           replace_original=replace_original)
+        return {"response_url": True, "ephemeral": not in_channel}
+
+    async def delete_original(self, response_url: str) -> None:
+        """Remove the "working on it" note once the answer is posted where everyone sees it."""
+        webhook = AsyncWebhookClient(response_url, retry_handlers=retry_handlers())
+        response = await webhook.send_dict({"delete_original": True})
+        if response.status_code != 200:
+            raise ResponseUrlError(f"response_url answered {response.status_code}: {response.body[:200]}")
 
     async def update(self, client: AsyncWebClient, *, channel: str, ts: str, rendered: Rendered) -> None:
         await client.chat_update(channel=channel, ts=ts, blocks=rendered.blocks, text=rendered.text)

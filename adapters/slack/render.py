@@ -33,6 +33,7 @@ FOLLOW_UP = "whybot_follow_up"
 ITEM_FEEDBACK = "whybot_item_feedback"
 MAX_OPTION_VALUE = 150
 ACTION_PREFIX = "whybot_"
+ACTION_IDS = frozenset({WHY, HIDE, HELPFUL, UNHELPFUL, FOLLOW_UP, ITEM_FEEDBACK})
 
 WHY_TEXT = "Why?"
 HIDE_TEXT = "Hide why"

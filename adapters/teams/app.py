@@ -27,7 +27,8 @@ from msrest.exceptions import DeserializationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adapters.teams.bot import WhyBot, invoke_error
-from adapters.teams.delivery import TeamsDelivery
+from adapters.teams.surface import TeamsSurface
+from bot.inbox import InboxUnavailable
 from bot.services import Services
 from bot.settings import Settings
 
@@ -130,7 +131,7 @@ class TeamsAdapter:
         self.cloud = CloudAdapter(auth)
         self.cloud.on_turn_error = self._on_turn_error
         self.bot = WhyBot(services)
-        self._delivery = TeamsDelivery(self.cloud, services.storage, self.config.APP_ID)
+        self._surface = TeamsSurface(services, self.cloud, self.config.APP_ID)
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(ROUTE, self.handle)
@@ -151,8 +152,8 @@ class TeamsAdapter:
         return None
 
     @property
-    def delivery(self) -> TeamsDelivery:
-        return self._delivery
+    def surface(self) -> TeamsSurface:
+        return self._surface
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
@@ -170,6 +171,9 @@ class TeamsAdapter:
         except requests.RequestException as exc:  # botframework fetches signing keys with requests
             log.error("could not verify a Bot Framework token: %s", exc)
             return web.json_response({"error": "token_verification_unavailable"}, status=503)
+        except InboxUnavailable as exc:  # not durable, so not acknowledged: Bot Framework redelivers
+            log.error("could not queue a Teams activity: %s", exc)
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
         if invoke is None:
             return web.Response(status=201)
         if invoke.body is None:
@@ -177,7 +181,10 @@ class TeamsAdapter:
         return web.json_response(invoke.body, status=int(invoke.status))
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
-        """Log with context, and tell the person rather than leave them waiting."""
+        """Log with context, and tell the person rather than leave them waiting. An inbox failure is not
+        handled here: it must reach `handle` and become a 503, so the activity is redelivered."""
+        if isinstance(error, InboxUnavailable):
+            raise error
         activity = turn_context.activity
         log.error("Teams turn failed for %s activity %s in %s", activity.type, activity.id,
                   activity.conversation.id if activity.conversation else "?", exc_info=error)

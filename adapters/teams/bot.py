@@ -1,44 +1,48 @@
-"""The turn logic: store what Teams shows us, answer what is addressed to us, expand Why? in place.
+"""Teams ingress: botbuilder's `ActivityHandler` dispatches each authenticated activity; each handler
+normalizes it into a turn and commits it to the inbox before CloudAdapter answers Bot Framework. A
+worker then answers through the surface (surface.py). An inbox write that fails raises, so the request
+fails with a 5xx and Bot Framework redelivers.
 
-Built on botbuilder's `ActivityHandler` for the dispatch by activity type. Card actions arrive two
-ways and share one code path (`_act`):
-- `Action.Execute` -> an `adaptiveCard/action` invoke, answered with the updated card in the invoke
-  response. We build that `InvokeResponse` ourselves: with `CloudAdapter` the handler's default
-  response is serialized twice and Teams gets a 500;
-- the `Action.Submit` fallback -> a message whose `value` is our data, answered by updating the
-  card's activity (`PUT .../activities/{replyToId}`).
+Card actions arrive two ways:
+- `Action.Execute` -> an `adaptiveCard/action` invoke, which Teams wants answered with the updated card
+  in the invoke response. Why?, Hide and feedback are a database read (or one write), so they are
+  answered here, at once; a follow-up command is queued like a typed one. We build the
+  `InvokeResponse` ourselves: with `CloudAdapter` the handler's default response is serialized twice
+  and Teams gets a 500;
+- the `Action.Submit` fallback -> a message whose `value` is our data: queued, and the worker updates
+  the card's activity.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import ActivityHandler, CardFactory, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsInfo
+from botbuilder.core import ActivityHandler, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, InvokeResponse
 
 from adapters.teams import normalize
 from adapters.teams.cards import CARD_CONTENT_TYPE, Card, CardAction, parse_action, reply_card
-from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply, Trigger
+from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
 from bot.services import Services
+from bot.turns import (
+    AnswerTurn,
+    ChannelFacts,
+    ExplainTurn,
+    FeedbackTurn,
+    MembershipTurn,
+    MessageTurn,
+    PersonFacts,
+    Priority,
+)
 
 log = logging.getLogger(__name__)
 
 NOT_AVAILABLE = "That explanation is not available to you (it may have expired or belong to another conversation)."
 FEEDBACK_THANKS = "Thanks, your feedback was recorded."
+WORKING = "Working on it…"
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
-# Edits and deletes are idempotent and reuse the edited message's id, so only these are claimed.
-_DEDUPED = frozenset({ActivityTypes.message, ActivityTypes.conversation_update})
-
-
-def card_activity(card: Card, summary: str | None = None) -> Activity:
-    activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
-    if summary:
-        activity.summary = summary
-    return activity
 
 
 def invoke_card(card: Card) -> InvokeResponse:
@@ -56,29 +60,48 @@ def invoke_error(status: int, message: str) -> InvokeResponse:
         "value": {"code": "BadRequest" if status == 400 else "Error", "message": message}})
 
 
+def activity_key(activity: Activity) -> str:
+    """Bot Framework's redelivery carries the same id; edits reuse the message id, so they add their time."""
+    conversation = activity.conversation.id if activity.conversation else ""
+    stamp = ""
+    if activity.type == ActivityTypes.message_update or activity.type == ActivityTypes.message_delete:
+        stamp = f":{activity.timestamp.isoformat() if activity.timestamp else ''}"
+    return f"teams:{activity.type}:{conversation}:{activity.id or ''}{stamp}"
+
+
+def reply_to(activity: Activity) -> dict[str, Any]:
+    """The full conversation reference, pointed at this activity, so the answer lands in its thread."""
+    data: dict[str, Any] = TurnContext.get_conversation_reference(activity).serialize()
+    return data
+
+
+def channel_facts(activity: Activity, conv: normalize.Conversation) -> ChannelFacts:
+    team = normalize.team_of(activity) if conv.kind == ConversationKind.CHANNEL else None
+    return ChannelFacts(name=conv.channel_name, kind=conv.kind,
+                        is_private=conv.kind != ConversationKind.CHANNEL or normalize.private_channel(activity),
+                        # No team id in the payload: readable by its own channel only.
+                        audience_scope=team or (f"channel:{conv.channel}" if conv.kind == ConversationKind.CHANNEL
+                                                else None))
+
+
 class WhyBot(ActivityHandler):
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    # dispatch and dedupe ---------------------------------------------------------------------------
-
     async def on_turn(self, turn_context: TurnContext) -> None:
-        """Bot Framework redelivers on timeouts: handle each activity once, across replicas."""
         activity = turn_context.activity
-        self.services.metrics.events.labels(platform=Platform.TEAMS.value, kind=str(activity.type)).inc()
-        key = None
-        if activity.type in _DEDUPED and activity.id:
-            key = f"teams:{activity.type}:{activity.conversation.id}:{activity.id}"
-            if not await self.services.storage.events.claim(key):
-                self.services.metrics.duplicates.labels(platform=Platform.TEAMS.value).inc()
-                log.info("duplicate Teams activity %s ignored", activity.id)
-                return
-        try:
-            await super().on_turn(turn_context)
-        except Exception:
-            if key is not None and not turn_context.responded:
-                await self.services.storage.events.release(key)  # nothing was said: let a retry try again
-            raise
+        kind = str(activity.type) if activity.type in ActivityTypes.__members__.values() else "other"
+        self.services.metrics.events.labels(platform=Platform.TEAMS.value, kind=kind).inc()
+        await super().on_turn(turn_context)
+
+    def _with_reply_to(self, event: ChatEvent, activity: Activity) -> ChatEvent:
+        return event.model_copy(update={"reference": {**event.reference, "reply_to": reply_to(activity)}})
+
+    async def _answer(self, activity: Activity, event: ChatEvent, priority: Priority = Priority.ANSWER) -> None:
+        conv = normalize.conversation_of(activity)
+        await self.services.inbox.put(activity_key(activity), AnswerTurn(
+            platform=Platform.TEAMS, tenant=conv.tenant, event=self._with_reply_to(event, activity),
+            channel=channel_facts(activity, conv), reference=normalize.reference_of(activity, conv)), priority)
 
     # messages ----------------------------------------------------------------------------------
 
@@ -87,74 +110,38 @@ class WhyBot(ActivityHandler):
         if activity.value is not None and not (activity.text or "").strip():
             action = parse_action(activity.value)
             if action is not None:
-                await self._submitted(turn_context, action)
+                await self._submitted(activity, action)
             return
         message = normalize.message_of(activity)
         if message is None:
             return
-        tenant_id = await self._remember(activity, message.conversation, message.user, message.user_name,
-                                         message.reference)
-        if message.addressed_to_bot:
-            await self._answer(turn_context, normalize.chat_event(message, event_id=activity.id))
-        # Stored after answering, so a question is never its own evidence.
-        await self.services.ingest.message(tenant_id, normalize.history_item(message))
+        conv = message.conversation
+        answer = self._with_reply_to(normalize.chat_event(message, event_id=activity.id), activity) \
+            if message.addressed_to_bot else None
+        await self.services.inbox.put(activity_key(activity), MessageTurn(
+            platform=Platform.TEAMS, tenant=conv.tenant, op="new", channel_id=conv.channel,
+            message=normalize.history_item(message), answer=answer, channel=channel_facts(activity, conv),
+            person=PersonFacts(id=message.user, name=message.user_name or None), reference=message.reference),
+            Priority.ANSWER if answer is not None else Priority.HISTORY)
 
     async def on_message_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         if not activity.id:
             return
-        conv, tenant_id = await self._located(activity)
-        text = normalize.text_without_bot(activity)
-        await self.services.ingest.edit(tenant_id, conv.channel, activity.id, text,
-                                        normalize.parse_timestamp(activity))
+        conv = normalize.conversation_of(activity)
+        await self.services.inbox.put(activity_key(activity), MessageTurn(
+            platform=Platform.TEAMS, tenant=conv.tenant, op="edit", channel_id=conv.channel, external_id=activity.id,
+            text=normalize.text_without_bot(activity), edited_at=normalize.parse_timestamp(activity)),
+            Priority.HISTORY)
 
     async def on_message_delete_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         if not activity.id:
             return
-        conv, tenant_id = await self._located(activity)
-        await self.services.ingest.delete(tenant_id, conv.channel, activity.id)
-
-    async def _located(self, activity: Activity) -> tuple[normalize.Conversation, str]:
-        """Where an edited or deleted message lives: its conversation and our tenant key."""
         conv = normalize.conversation_of(activity)
-        return conv, await self.services.ingest.tenant(Platform.TEAMS.value, conv.tenant)
-
-    async def _answer(self, turn_context: TurnContext, event: ChatEvent) -> None:
-        started = time.perf_counter()
-        reply = await self.services.router.handle(event)
-        self.services.metrics.reply_seconds.labels(skill=reply.rationale.skill).observe(
-            time.perf_counter() - started)
-        self.services.metrics.replies.labels(platform=Platform.TEAMS.value, skill=reply.rationale.skill).inc()
-        await self._send_reply(turn_context, reply)
-
-    async def _send_reply(self, turn_context: TurnContext, reply: Reply) -> None:
-        response = await turn_context.send_activity(card_activity(reply_card(reply), reply.title or None))
-        if reply.decision_id and response is not None and response.id:
-            activity = turn_context.activity
-            await self.services.storage.decisions.set_posted_ref(reply.decision_id, {
-                "platform": Platform.TEAMS.value, "activity_id": response.id,
-                "conversation_id": activity.conversation.id, "service_url": activity.service_url})
-
-    async def _remember(self, activity: Activity, conv: normalize.Conversation, user: str | None,
-                        user_name: str = "", reference: dict[str, Any] | None = None) -> str:
-        """Tenant, channel (with its kind, so visibility rules hold), the person, and the reference."""
-        workspace = self.services.storage.workspace
-        tenant_id = await self.services.ingest.tenant(Platform.TEAMS.value, conv.tenant)
-        team = normalize.team_of(activity) if conv.kind == ConversationKind.CHANNEL else None
-        await workspace.upsert_channel(tenant_id, conv.channel, name=conv.channel_name, kind=conv.kind.value,
-                                       is_private=conv.kind != ConversationKind.CHANNEL
-                                       or normalize.private_channel(activity),
-                                       # No team id in the payload: readable by its own channel only.
-                                       audience_scope=team or (f"channel:{conv.channel}"
-                                                               if conv.kind == ConversationKind.CHANNEL else None))
-        if user:
-            await workspace.upsert_user(tenant_id, user, name=user_name or None)
-            if conv.kind != ConversationKind.CHANNEL:
-                await workspace.add_member(tenant_id, conv.channel, user)
-        if reference is not None:
-            await self.services.storage.subscriptions.save_reference(tenant_id, conv.channel, reference)
-        return tenant_id
+        await self.services.inbox.put(activity_key(activity), MessageTurn(
+            platform=Platform.TEAMS, tenant=conv.tenant, op="delete", channel_id=conv.channel,
+            external_id=activity.id), Priority.HISTORY)
 
     # membership --------------------------------------------------------------------------------
 
@@ -163,49 +150,43 @@ class WhyBot(ActivityHandler):
         activity = turn_context.activity
         conv = normalize.conversation_of(activity)
         bot_id = activity.recipient.id if activity.recipient else None
-        tenant_id = await self._remember(activity, conv, None, reference=normalize.reference_of(activity, conv))
+        facts = channel_facts(activity, conv)
         for member in members_added:
-            if not member.id or member.id == bot_id:
+            if not member.id:
                 continue
-            await self.services.storage.workspace.upsert_user(tenant_id, member.id, name=member.name or None)
-            if conv.kind != ConversationKind.CHANNEL:
-                await self.services.storage.workspace.add_member(tenant_id, conv.channel, member.id)
+            is_bot = member.id == bot_id
+            await self.services.inbox.put(f"{activity_key(activity)}:{member.id}", MembershipTurn(
+                platform=Platform.TEAMS, tenant=conv.tenant, channel_id=conv.channel, user=member.id, joined=True,
+                is_bot=is_bot, channel=facts, person=None if is_bot else PersonFacts(id=member.id,
+                                                                                    name=member.name or None),
+                reference={"kind": conv.kind.value, "reply_to": reply_to(activity),
+                           "conversation": normalize.reference_of(activity, conv)}), Priority.MEMBERSHIP)
         if bot_id and any(m.id == bot_id for m in members_added):
-            if conv.kind == ConversationKind.GROUP:
-                await self._load_members(turn_context, tenant_id, conv)
-            await self._welcome(turn_context, conv)
+            await self._welcome(activity, conv)
 
     async def on_members_removed_activity(self, members_removed: list[ChannelAccount],
                                           turn_context: TurnContext) -> None:
-        conv = normalize.conversation_of(turn_context.activity)
+        activity = turn_context.activity
+        conv = normalize.conversation_of(activity)
         if conv.kind == ConversationKind.CHANNEL:
             return
-        tenant_id = await self.services.ingest.tenant(Platform.TEAMS.value, conv.tenant)
         for member in members_removed:
             if member.id:
-                await self.services.storage.workspace.remove_member(tenant_id, conv.channel, member.id)
+                await self.services.inbox.put(f"{activity_key(activity)}:{member.id}", MembershipTurn(
+                    platform=Platform.TEAMS, tenant=conv.tenant, channel_id=conv.channel, user=member.id,
+                    joined=False), Priority.MEMBERSHIP)
 
-    async def _load_members(self, turn_context: TurnContext, tenant_id: str, conv: normalize.Conversation) -> None:
-        """A group chat's full roster, so its history is shown only to people who are in it."""
-        try:
-            members = await TeamsInfo.get_members(turn_context)
-        except Exception as exc:  # roster is an improvement, not a requirement: keep the members we saw
-            log.warning("could not read the members of Teams chat %s: %s", conv.channel, exc)
-            return
-        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        people = [m for m in members if m.id and m.id != bot_id]
-        for member in people:
-            await self.services.storage.workspace.upsert_user(tenant_id, member.id, name=member.name or None)
-        await self.services.storage.workspace.set_members(tenant_id, conv.channel, [m.id for m in people])
-
-    async def _welcome(self, turn_context: TurnContext, conv: normalize.Conversation) -> None:
-        activity = turn_context.activity
+    async def _welcome(self, activity: Activity, conv: normalize.Conversation) -> None:
         user = activity.from_property.id if activity.from_property and activity.from_property.id else "unknown"
         event = ChatEvent(platform=Platform.TEAMS, tenant=conv.tenant, channel=conv.channel,
                           conversation_kind=conv.kind, user=user, trigger=Trigger.MESSAGE, command="help",
                           private_reply=conv.private, event_id=activity.id,
                           reference=normalize.reference_of(activity, conv))
-        await self._answer(turn_context, event)
+        welcome = self._with_reply_to(event, activity)
+        welcome.reference["reply_to"]["activity_id"] = None  # a new message, not a reply to the join
+        await self.services.inbox.put(f"{activity_key(activity)}:welcome", AnswerTurn(
+            platform=Platform.TEAMS, tenant=conv.tenant, event=welcome, channel=channel_facts(activity, conv)),
+            Priority.MEMBERSHIP)
 
     # card actions ------------------------------------------------------------------------------
 
@@ -223,35 +204,32 @@ class WhyBot(ActivityHandler):
             event = normalize.command_event(activity, action.command, event_id=activity.id)
             if event is None:
                 return invoke_error(400, "This card action has no sender.")
-            await self._answer(turn_context, event)
-            return invoke_message("Done.")
+            await self._answer(activity, event, Priority.COMMAND)
+            return invoke_message(WORKING)
         card = await self._act(action, reader)
         return invoke_card(card) if card is not None else invoke_message(NOT_AVAILABLE)
 
-    async def _submitted(self, turn_context: TurnContext, action: CardAction) -> None:
-        activity = turn_context.activity
+    async def _submitted(self, activity: Activity, action: CardAction) -> None:
         if action.whybot == "command":
             event = normalize.command_event(activity, action.command, event_id=activity.id)
             if event is not None:
-                await self._answer(turn_context, event)
+                await self._answer(activity, event, Priority.COMMAND)
             return
         reader = normalize.reader_of(activity)
-        card = await self._act(action, reader) if reader is not None else None
-        if card is None:
-            await turn_context.send_activity(MessageFactory.text(NOT_AVAILABLE))
+        if reader is None:
             return
-        target = activity.reply_to_id or await self._posted_activity(action.decision)
-        if target:
-            update = card_activity(card)
-            update.id = target
-            await turn_context.update_activity(update)
-        else:
-            await turn_context.send_activity(card_activity(card))
-
-    async def _posted_activity(self, decision_id: str) -> str | None:
-        record = await self.services.storage.decisions.get(decision_id)
-        ref = record.posted_ref if record is not None else None
-        return str(ref["activity_id"]) if ref and ref.get("activity_id") else None
+        conv = normalize.conversation_of(activity)
+        reference = {"reply_to": reply_to(activity), **({"activity_id": activity.reply_to_id}
+                                                        if activity.reply_to_id else {})}
+        if action.whybot == "feedback" and action.helpful is not None:
+            await self.services.inbox.put(activity_key(activity), FeedbackTurn(
+                platform=Platform.TEAMS, tenant=conv.tenant, decision_id=action.decision, reader=reader,
+                helpful=action.helpful, item_id=action.item, reference=reference), Priority.CLICK)
+            return
+        await self.services.inbox.put(activity_key(activity), ExplainTurn(
+            platform=Platform.TEAMS, tenant=conv.tenant, decision_id=action.decision, reader=reader,
+            expanded=action.whybot == "why" or (action.whybot != "hide" and action.expanded),
+            reference=reference), Priority.CLICK)
 
     async def _act(self, action: CardAction, reader: Reader) -> Card | None:
         """The card to show after a Why?/Hide/feedback click, or None when the reader may not see it."""

@@ -11,18 +11,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botbuilder.core import BotAdapter, TurnContext
+from botbuilder.core import BotAdapter, CardFactory, MessageFactory, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import ConversationReference
+from botbuilder.schema import Activity, ConversationReference
 from botframework.connector.aio import ConnectorClient
 
-from adapters.teams.bot import card_activity
-from adapters.teams.cards import reply_card
+from adapters.teams.cards import Card, reply_card
 from bot.adapter import DeliveryTarget
 from bot.models import Platform, Reply
 from storage import Storage, tenant_key
 
 log = logging.getLogger(__name__)
+
+
+def card_activity(card: Card, summary: str | None = None) -> Activity:
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(card))
+    if summary:
+        activity.summary = summary
+    return activity
 
 
 class NoConversationReference(LookupError):
@@ -66,10 +72,6 @@ class TeamsDelivery:
 
         await self.cloud.continue_conversation(reference, send, bot_app_id=self.app_id)
         message_id = posted[0] if posted else ""
-        if reply.decision_id and message_id:
-            await self.storage.decisions.set_posted_ref(reply.decision_id, {
-                "platform": Platform.TEAMS.value, "activity_id": message_id,
-                "conversation_id": reference.conversation.id, "service_url": reference.service_url, "key": key})
         log.info("posted %s to Teams conversation %s as %s", key, reference.conversation.id, message_id)
         return message_id
 

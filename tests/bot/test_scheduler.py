@@ -36,7 +36,7 @@ async def replica(db_url: str, clock: Clock, delivery: RecordingDelivery, name: 
     """One server process: its own engine and pool on the shared database, posting to the shared platform."""
     storage = await Storage.open(db_url, auto_upgrade=True)
     services = await build_services(make_settings(db_url, **settings), storage=storage, clock=clock)
-    services.deliveries[delivery.platform] = delivery
+    services.surfaces[delivery.platform] = delivery
     try:
         yield services, DigestScheduler(services, worker_id=name, config=CONFIG)
     finally:
@@ -276,22 +276,34 @@ async def test_turning_a_digest_off_skips_its_pending_slot(db_url: str) -> None:
         assert [o.status for o in outcomes] == ["skipped"] and delivery.posts == []
 
 
-async def test_the_app_runs_the_scheduler_and_stops_it(sqlite_url: str) -> None:
+async def test_the_app_queues_due_digests_for_its_worker_and_stops(sqlite_url: str) -> None:
+    """Inside the server the scheduler only plans and queues; a worker claims the turn and delivers it."""
     from aiohttp.test_utils import TestServer
 
-    from bot.app import SCHEDULER, create_app
+    from bot.app import STOP, create_app
 
     clock, delivery = Clock(SUBSCRIBED), RecordingDelivery()
     storage = await Storage.open(sqlite_url, auto_upgrade=True)
     services = await build_services(make_settings(sqlite_url), storage=storage, clock=clock)
-    services.deliveries[delivery.platform] = delivery
+    services.surfaces[delivery.platform] = delivery
     await seed(services)
     await subscribe(services)
     clock.now = SLOT + timedelta(seconds=3)
     app = create_app(services, factories={})
     async with TestServer(app):
         await asyncio.wait_for(delivery.posted_event.wait(), 30)
-        task = app[SCHEDULER]
-        assert not task.done()
-    assert task.cancelled() and len(delivery.posts) == 1
+        [turn] = [k for k in await _inbox_keys(services) if k.startswith("digest:")]
+        assert turn.endswith(":0"), "queued once, for its first attempt"
+    assert app[STOP].is_set() and len(delivery.posts) == 1
 
+
+
+async def _inbox_keys(services: Services) -> list[str]:
+    stats = await services.storage.inbox.stats(services.clock())
+    assert stats.pending == 0
+    keys = []
+    for item_id in range(1, 50):
+        item = await services.storage.inbox.get(item_id)
+        if item is not None:
+            keys.append(item.key)
+    return keys

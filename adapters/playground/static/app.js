@@ -134,11 +134,20 @@ async function send(text) {
   showError("");
   $("send").disabled = true;
   try {
-    await api("/api/playground/messages", {
+    const sent = await api("/api/playground/messages", {
       method: "POST",
       body: JSON.stringify({ channel: state.channel, user: state.me, text, thread_id: state.thread }),
     });
     await loadChannel(state.channel);
+    // A busy worker answers later: the question is safe in the inbox, so wait for it here.
+    for (let tries = 0; sent.pending && tries < 120; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const turn = await api(`/api/playground/turns/${encodeURIComponent(sent.turn)}`);
+      if (!turn.pending) {
+        await loadChannel(state.channel);
+        break;
+      }
+    }
   } finally {
     $("send").disabled = false;
   }

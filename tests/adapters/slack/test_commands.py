@@ -21,12 +21,13 @@ async def test_the_command_is_acked_fast_while_the_skill_is_slow(make_rig: RigFa
     ack_seconds = time.perf_counter() - started
     assert response.status == 200
     assert ack_seconds < 1.0, f"ack took {ack_seconds:.3f}s"
+    assert (await response.json())["text"] == "Working on it…", "Slack shows something at once"
     assert not rig.fake.responses, "the answer is not in the ack"
     await rig.fake.wait_for(lambda: bool(rig.fake.responses))
     answered_after = time.perf_counter() - started
     assert answered_after >= SKILL_DELAY, "the work really continued after the ack"
     [answer] = rig.fake.responses
-    assert answer["_path"] == "cmd" and answer["response_type"] == "ephemeral"
+    assert answer["_path"] == "cmd" and answer["replace_original"] is True, "the answer replaces the note"
     assert "Monday" in json.dumps(answer["blocks"])
     buttons = [e["text"]["text"] for b in answer["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert "Why?" in buttons
@@ -47,7 +48,7 @@ async def test_the_mention_is_acked_fast_while_the_skill_is_slow(make_rig: RigFa
 async def test_help_answers_privately_through_the_response_url(rig: SlackRig) -> None:
     assert (await rig.command("help")).status == 200
     await rig.fake.wait_for(lambda: bool(rig.fake.responses))
-    assert rig.fake.responses[0]["response_type"] == "ephemeral"
+    assert rig.fake.responses[0]["replace_original"] is True  # replaces the ephemeral "working on it"
     assert not rig.fake.called("chat.postMessage")
 
 
@@ -57,6 +58,8 @@ async def test_digest_now_is_posted_in_the_channel(rig: SlackRig) -> None:
     assert (await rig.command("digest now")).status == 200
     [post] = await rig.fake.wait_calls("chat.postMessage")
     assert post.args["channel"] == GENERAL
+    await rig.fake.wait_for(lambda: bool(rig.fake.responses))
+    assert rig.fake.responses[0]["delete_original"] is True, "the working-on-it note is folded away"
     assert any(e["text"]["text"] == "Why?" for b in post.args["blocks"] if b["type"] == "actions"
                for e in b["elements"])
 

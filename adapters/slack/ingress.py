@@ -1,0 +1,288 @@
+"""Bolt listeners: each turns one Slack payload into a turn and commits it to the inbox before Bolt
+acknowledges (the app runs with process_before_response, so the 200 leaves only after the commit).
+
+- The inbox could not take the turn: the listener raises, Bolt answers 500, Slack retries later.
+- A signed payload we cannot read (wrong types, missing fields): logged as skipped with its reason and
+  acknowledged, since a retry of the same bytes would fail the same way.
+- A retried delivery: the inbox already has its key; acknowledged, nothing queued twice.
+Nothing here calls the Web API or runs a skill: that is the worker's (surface.py, bot/pipeline.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from adapters.slack import normalize, render
+from bot.inbox import InboxUnavailable
+from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
+from bot.services import Services
+from bot.turns import (
+    AnswerTurn,
+    ExplainTurn,
+    FeedbackTurn,
+    MembershipTurn,
+    MessageTurn,
+    Priority,
+    Turn,
+    UninstallTurn,
+)
+
+log = logging.getLogger(__name__)
+
+PUBLIC_COMMAND_SKILLS = frozenset({"digest"})  # slash commands about the channel itself answer in it
+WORKING = "Working on it…"
+KNOWN_SUBTYPES = frozenset({"message", "message_changed", "message_deleted", *map(str, filter(None,
+                                                                                          normalize.SPOKEN_SUBTYPES))})
+Listener = Callable[..., Awaitable[None]]
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _team(context: AsyncBoltContext, body: dict[str, Any]) -> str:
+    team = context.team_id or body.get("team_id") or _obj(body.get("team")).get("id")
+    return team if isinstance(team, str) else ""
+
+
+def delivery_key(body: dict[str, Any], event: dict[str, Any]) -> str:
+    """Slack's event id; without one (never seen from Slack), the message's own coordinates."""
+    event_id = body.get("event_id")
+    if isinstance(event_id, str) and event_id:
+        return f"slack:{event_id}"
+    return f"slack:{event.get('type')}:{event.get('channel')}:{event.get('ts') or event.get('event_ts')}"
+
+
+class SlackIngress:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def _count(self, kind: str) -> None:
+        self.services.metrics.events.labels("slack", kind).inc()
+
+    async def _put(self, key: str, turn: Turn, priority: Priority) -> bool:
+        return await self.services.inbox.put(key, turn, priority)
+
+    def guarded(self, listener: Listener) -> Listener:
+        """Unreadable payloads are skipped (logged, acknowledged); an inbox failure propagates (Bolt's 500)."""
+
+        @functools.wraps(listener)  # Bolt reads the wrapped signature to inject arguments
+        async def run(*args: Any, **kwargs: Any) -> None:
+            try:
+                await listener(*args, **kwargs)
+            except InboxUnavailable:
+                raise
+            except Exception as exc:
+                log.warning("skipped a Slack payload whybot cannot read (%s: %s)", type(exc).__name__, exc)
+                self.services.metrics.errors.labels("slack_unreadable").inc()
+                ack = kwargs.get("ack")
+                if ack is not None:
+                    await ack()
+
+        return run
+
+    # events ------------------------------------------------------------------------------------
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        self._count("app_mention")
+        team = _team(context, body)
+        channel = _text(event.get("channel"))
+        hint = event.get("channel_type") if isinstance(event.get("channel_type"), str) else None
+        chat = normalize.mention_event(body, event, team_id=team, bot_user_id=context.bot_user_id,
+                                       kind=normalize.kind_of(None, channel, hint))
+        chat = chat.model_copy(update={"reference": {**chat.reference, "channel_type": hint}})
+        await self._put(delivery_key(body, event), AnswerTurn(platform=Platform.SLACK, tenant=team, event=chat),
+                        Priority.ANSWER)
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """History for every message we can see; DMs to the bot are also answered."""
+        subtype = event.get("subtype")
+        self._count(f"message.{subtype}" if subtype in KNOWN_SUBTYPES else ("message" if subtype is None
+                                                                              else "message.other"))
+        team = _team(context, body)
+        channel = _text(event.get("channel"))
+        hint = event.get("channel_type") if isinstance(event.get("channel_type"), str) else None
+        key = delivery_key(body, event)
+        base: dict[str, Any] = {"platform": Platform.SLACK, "tenant": team, "channel_id": channel,
+                                "channel_hint": hint}
+        if subtype == "message_changed":
+            new = event.get("message") or {}
+            if isinstance(new, dict) and new.get("ts"):
+                edited = (new.get("edited") or {}).get("ts") or event.get("event_ts")
+                await self._put(key, MessageTurn(**base, op="edit", external_id=str(new["ts"]),
+                                                 text=_text(new.get("text")),
+                                                 edited_at=normalize.ts_to_datetime(edited)), Priority.HISTORY)
+            return
+        if subtype == "message_deleted":
+            deleted = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
+            if deleted:
+                await self._put(key, MessageTurn(**base, op="delete", external_id=str(deleted)), Priority.HISTORY)
+            return
+        item = normalize.new_message(event, bot_user_id=context.bot_user_id)
+        if item is None:
+            return
+        is_dm = hint == "im" or channel.startswith("D")
+        answer: ChatEvent | None = None
+        if is_dm and subtype is None and event.get("user") and not event.get("bot_id"):
+            answer = normalize.direct_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id)
+        await self._put(key, MessageTurn(**base, op="new", message=item, answer=answer),
+                        Priority.ANSWER if answer is not None else Priority.HISTORY)
+
+    async def on_member_joined(self, body: dict[str, Any], event: dict[str, Any],
+                               context: AsyncBoltContext) -> None:
+        """Someone joined: membership for visibility. The bot joined: learn the channel and backfill it."""
+        self._count("member_joined_channel")
+        user = _text(event.get("user"))
+        await self._put(delivery_key(body, event), MembershipTurn(
+            platform=Platform.SLACK, tenant=_team(context, body), channel_id=_text(event.get("channel")), user=user,
+            joined=True, is_bot=bool(user) and user == context.bot_user_id,
+            reference={"channel_type": event.get("channel_type"), "bot_user_id": context.bot_user_id}),
+            Priority.MEMBERSHIP)
+
+    async def on_member_left(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        self._count("member_left_channel")
+        user = _text(event.get("user"))
+        await self._put(delivery_key(body, event), MembershipTurn(
+            platform=Platform.SLACK, tenant=_team(context, body), channel_id=_text(event.get("channel")), user=user,
+            joined=False, is_bot=bool(user) and user == context.bot_user_id), Priority.MEMBERSHIP)
+
+    async def on_app_uninstalled(self, body: dict[str, Any], event: dict[str, Any],
+                                 context: AsyncBoltContext) -> None:
+        self._count("app_uninstalled")
+        await self._put(delivery_key(body, event), UninstallTurn(
+            platform=Platform.SLACK, tenant=_team(context, body), reason="the app was uninstalled",
+            detail={"uninstalled": True, "enterprise_id": context.enterprise_id},
+            forget_data=self.services.settings.slack_delete_data_on_uninstall), Priority.MEMBERSHIP)
+
+    async def on_tokens_revoked(self, body: dict[str, Any], event: dict[str, Any],
+                                context: AsyncBoltContext) -> None:
+        self._count("tokens_revoked")
+        tokens = _obj(event.get("tokens"))
+        oauth_users = [u for u in tokens.get("oauth") or [] if isinstance(u, str)]
+        bot = bool(tokens.get("bot"))
+        await self._put(delivery_key(body, event), UninstallTurn(
+            platform=Platform.SLACK, tenant=_team(context, body), reason="the bot token was revoked",
+            detail={"oauth_users": oauth_users, "bot": bot, "enterprise_id": context.enterprise_id},
+            forget_data=bot and self.services.settings.slack_delete_data_on_uninstall), Priority.MEMBERSHIP)
+
+    async def on_other_event(self) -> None:
+        """Events we are subscribed to but do not use: acked (200) so Slack does not retry them."""
+        self._count("other")
+
+    # the slash command -------------------------------------------------------------------------
+
+    async def on_command(self, ack: Callable[..., Awaitable[None]], command: dict[str, Any]) -> None:
+        self._count("command")
+        name = command.get("channel_name")
+        hint = "im" if name == "directmessage" else ("mpim" if name == "privategroup" else None)
+        channel = _text(command.get("channel_id"))
+        kind = normalize.kind_of(None, channel, hint)
+        chat = normalize.command_event(command, kind=kind)
+        chat = chat.model_copy(update={"reference": {**chat.reference, "channel_type": hint}})
+        skill, _, _ = self.services.router.route(chat)
+        if skill.name in PUBLIC_COMMAND_SKILLS and kind != ConversationKind.DM:
+            chat = chat.model_copy(update={"private_reply": False})
+        trigger = _text(command.get("trigger_id")) or f"{channel}:{command.get('user_id')}:{chat.text}"
+        await self._put(f"slack:command:{trigger}", AnswerTurn(platform=Platform.SLACK, tenant=chat.tenant, event=chat),
+                        Priority.COMMAND)
+        await ack(text=WORKING, response_type="ephemeral")
+
+    # clicks: one listener per action id --------------------------------------------------------
+
+    def _reader(self, body: dict[str, Any], context: AsyncBoltContext) -> tuple[Reader, dict[str, Any]]:
+        container = _obj(body.get("container"))
+        channel_obj = _obj(body.get("channel"))
+        user_obj = _obj(body.get("user"))
+        message = _obj(body.get("message"))
+        team = _team(context, body)
+        channel = _text(container.get("channel_id")) or _text(channel_obj.get("id"))
+        reader = Reader(platform=Platform.SLACK, tenant=team, user=_text(user_obj.get("id")),
+                        channel=channel or None, private=bool(container.get("is_ephemeral")))
+        reference = {"team_id": team, "channel": channel,
+                     "message_ts": _text(container.get("message_ts")) or _text(message.get("ts")),
+                     "thread_ts": _text(message.get("thread_ts")) or _text(message.get("ts")),
+                     "response_url": _text(body.get("response_url"))}
+        return reader, {k: v for k, v in reference.items() if v}
+
+    @staticmethod
+    def _click_key(body: dict[str, Any], action: dict[str, Any]) -> str:
+        return f"slack:action:{_text(body.get('trigger_id'))}:{_text(action.get('action_id'))}:" \
+               f"{_text(action.get('action_ts'))}"
+
+    async def _explain(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                       context: AsyncBoltContext, *, expanded: bool) -> None:
+        await self._click(ack, body, action, context, lambda reader, ref: ExplainTurn(
+            platform=Platform.SLACK, tenant=reader.tenant, decision_id=_text(action.get("value"))[:64],
+            reader=reader, expanded=expanded, reference=ref))
+
+    async def _click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                     context: AsyncBoltContext, make: Callable[[Reader, dict[str, Any]], Turn | None]) -> None:
+        action_id = _text(action.get("action_id"))
+        family = render.FOLLOW_UP if action_id.startswith(render.FOLLOW_UP) else action_id
+        self._count(f"action.{family}" if family in render.ACTION_IDS else "action.other")
+        reader, reference = self._reader(body, context)
+        turn = make(reader, reference)
+        if turn is not None:
+            await self._put(self._click_key(body, action), turn, Priority.CLICK)
+        await ack()
+
+    async def on_why(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                     context: AsyncBoltContext) -> None:
+        await self._explain(ack, body, action, context, expanded=True)
+
+    async def on_hide(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                      context: AsyncBoltContext) -> None:
+        await self._explain(ack, body, action, context, expanded=False)
+
+    async def _vote(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                    context: AsyncBoltContext, *, helpful: bool) -> None:
+        value = render.decode_value(_text(action.get("value")))
+        await self._click(ack, body, action, context, lambda reader, ref: FeedbackTurn(
+            platform=Platform.SLACK, tenant=reader.tenant, decision_id=value["d"], reader=reader, helpful=helpful,
+            item_id=value.get("i", ""), reference=ref) if value.get("d") else None)
+
+    async def on_helpful(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                         context: AsyncBoltContext) -> None:
+        await self._vote(ack, body, action, context, helpful=True)
+
+    async def on_unhelpful(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                           context: AsyncBoltContext) -> None:
+        await self._vote(ack, body, action, context, helpful=False)
+
+    async def on_item_feedback(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any],
+                               action: dict[str, Any], context: AsyncBoltContext) -> None:
+        option = _obj(action.get("selected_option"))
+        value = render.decode_value(_text(option.get("value")))
+        await self._click(ack, body, action, context, lambda reader, ref: FeedbackTurn(
+            platform=Platform.SLACK, tenant=reader.tenant, decision_id=value["d"], reader=reader,
+            helpful=value.get("h") == "1", item_id=value["i"], reference=ref)
+            if value.get("d") and value.get("i") else None)
+
+    async def on_follow_up(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                           context: AsyncBoltContext) -> None:
+        """A suggested next command, run as if typed in the same thread (or privately, if clicked there)."""
+        value = render.decode_value(_text(action.get("value")))
+
+        def make(reader: Reader, ref: dict[str, Any]) -> Turn | None:
+            if not value.get("c") or not reader.channel:
+                return None
+            thread_ts = ref.get("thread_ts")
+            chat = ChatEvent(platform=Platform.SLACK, tenant=reader.tenant, channel=reader.channel,
+                             conversation_kind=normalize.kind_of(None, reader.channel), user=reader.user,
+                             text=value["c"], trigger=Trigger.ACTION, thread_id=thread_ts,
+                             private_reply=reader.private,
+                             reference=normalize.reference(reader.tenant, reader.channel, thread_ts=thread_ts,
+                                                           response_url=ref.get("response_url") if reader.private
+                                                           else None, user=reader.user))
+            return AnswerTurn(platform=Platform.SLACK, tenant=reader.tenant, event=chat)
+
+        await self._click(ack, body, action, context, make)

@@ -1,0 +1,221 @@
+"""How a worker carries out a turn on Slack: learn channels and people from the Web API, post or
+respond, redraw a message for Why?, read history when invited, and tell whether a reply already went out.
+
+Replies that everyone sees carry the turn's key in their message metadata, so after a crash between
+"posted" and "recorded" the next attempt finds the message instead of posting it twice. A failed
+lookup is PlatformUnsure, never a "not posted".
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import normalize, render
+from adapters.slack.backfill import BackfillLimits, backfill_channel
+from adapters.slack.client import build_client
+from adapters.slack.oauth import TokenSource
+from adapters.slack.poster import Poster, ResponseUrlError
+from adapters.slack.sync import WorkspaceSync
+from bot.adapter import DeliveryTarget, PlatformUnsure
+from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+REPLY_METADATA = "whybot_reply"
+DELIVERY_METADATA = "whybot_delivery"
+LOOKUP_PAGES = 10  # up to 2,000 messages back through a busy channel before giving up
+NOT_IN_CHANNEL = ("I can't post in this channel yet. Invite me with `/invite @whybot` and I'll answer there; "
+                  "here is the answer just for you.")
+
+
+class NotInstalled(RuntimeError):
+    """No bot token for the workspace (uninstalled, or never installed)."""
+
+
+def _has_key(message: dict[str, Any], event_type: str, key: str) -> bool:
+    metadata = message.get("metadata") or {}
+    return metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get("key") == key
+
+
+class SlackSurface:
+    platform = Platform.SLACK
+
+    def __init__(self, services: Services, poster: Poster, tokens: TokenSource, *,
+                 installation_store: AsyncInstallationStore | None = None,
+                 backfill_limits: BackfillLimits | None = None) -> None:
+        self.services = services
+        self.poster = poster
+        self.tokens = tokens
+        self.sync = WorkspaceSync(services.storage)
+        self.installation_store = installation_store
+        self.backfill_limits = backfill_limits or BackfillLimits()
+        self._clients: dict[str, AsyncWebClient] = {}
+
+    async def client(self, team_id: str) -> AsyncWebClient:
+        token = await self.tokens.for_team(team_id)
+        if not token:
+            raise NotInstalled(f"whybot has no bot token for Slack workspace {team_id}")
+        if token not in self._clients:
+            self._clients[token] = build_client(self.services.settings.slack_api_url, token)
+        return self._clients[token]
+
+    # learning ----------------------------------------------------------------------------------
+
+    async def learn(self, tenant_id: str, event: ChatEvent) -> ConversationKind | None:
+        client = await self.client(event.tenant)
+        hint = event.reference.get("channel_type")
+        channel = await self.sync.channel(client, tenant_id, event.channel, hint=hint)
+        await self.sync.user(client, tenant_id, event.user)
+        return normalize.kind_of(channel, event.channel, hint)
+
+    async def learn_channel(self, tenant_id: str, tenant: str, channel: str, user: str | None,
+                            hint: str | None) -> None:
+        client = await self.client(tenant)
+        await self.sync.channel(client, tenant_id, channel, hint=hint)
+        if user:
+            await self.sync.user(client, tenant_id, user)  # names in summaries, time zones for digests
+
+    async def with_links(self, tenant: str, reply: Reply) -> Reply:
+        return await self.poster.with_permalinks(await self.client(tenant), tenant, reply)
+
+    # answering ---------------------------------------------------------------------------------
+
+    async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
+        """DMs and channel answers are messages; private answers are ephemeral (response_url when we have one)."""
+        client = await self.client(event.tenant)
+        ref = event.reference
+        team, channel, thread_ts = event.tenant, event.channel, ref.get("thread_ts")
+        response_url = ref.get("response_url")
+        metadata = {"event_type": REPLY_METADATA, "event_payload": {"key": key, "decision_id": reply.decision_id}}
+        try:
+            if reply.private and response_url and event.conversation_kind != ConversationKind.DM:
+                return await self.poster.respond_reply(response_url, reply, replace_original=True)
+            if reply.private and event.conversation_kind != ConversationKind.DM:
+                return await self.poster.post_ephemeral(client, team_id=team, channel=channel, user=event.user,
+                                                        reply=reply, thread_ts=thread_ts)
+            posted = await self.poster.post(client, team_id=team, channel=channel, reply=reply, thread_ts=thread_ts,
+                                            metadata=metadata)
+            if response_url:  # a slash command answered in the open: fold away its "working on it"
+                try:
+                    await self.poster.delete_original(response_url)
+                except ResponseUrlError as exc:
+                    log.info("could not remove the working-on-it note: %s", exc)
+            return posted
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            log.warning("posting decision %s to %s/%s failed: %s", reply.decision_id, team, channel, error)
+            self.services.metrics.errors.labels("slack_post").inc()
+            if response_url and error in ("not_in_channel", "channel_not_found", "is_archived"):
+                await self.poster.respond(response_url, render.notice(NOT_IN_CHANNEL), replace_original=True)
+                return await self.poster.respond_reply(response_url, reply)
+            raise
+
+    async def find_sent(self, event: ChatEvent, key: str, decision_id: str) -> dict[str, Any] | None:
+        """Our message carrying `key`, searched in the thread (or the channel since the question)."""
+        ref = event.reference
+        if ref.get("response_url") and event.private_reply:
+            return None  # ephemeral answers cannot be looked up; at worst the asker sees it twice
+        client = await self.client(event.tenant)
+        thread_ts = ref.get("thread_ts")
+        try:
+            if thread_ts:
+                pages = await client.conversations_replies(channel=event.channel, ts=str(thread_ts), limit=200,
+                                                           include_all_metadata=True)
+            else:
+                oldest = f"{(event.received_at - timedelta(minutes=1)).timestamp():.6f}"
+                pages = await client.conversations_history(channel=event.channel, oldest=oldest, limit=200,
+                                                           include_all_metadata=True)
+            seen = 0
+            async for page in pages:
+                for message in page.get("messages") or []:
+                    if _has_key(message, REPLY_METADATA, key):
+                        return {"channel": event.channel, "ts": str(message.get("ts")), "team_id": event.tenant,
+                                **({"thread_ts": thread_ts} if thread_ts else {})}
+                seen += 1
+                if seen >= LOOKUP_PAGES:
+                    raise PlatformUnsure(f"{key} not found in the newest {seen} pages of {event.channel}")
+        except SlackApiError as exc:
+            raise PlatformUnsure(f"Slack could not list {event.channel}: {exc.response.get('error')}") from exc
+        return None
+
+    # clicks ------------------------------------------------------------------------------------
+
+    async def update(self, reference: dict[str, Any], reader_private: bool, reply: Reply, *, expanded: bool,
+                     note: str | None = None) -> None:
+        """Show or hide the rationale in the same message (chat.update, or response_url for ephemerals)."""
+        rendered = render.render_reply(reply, expanded=expanded, more_url=reference.get("more_url"))
+        response_url = reference.get("response_url") if isinstance(reference.get("response_url"), str) else None
+        channel, ts = reference.get("channel"), reference.get("message_ts") or reference.get("ts")
+        if not reader_private and channel and ts:
+            try:
+                client = await self.client(str(reference.get("team_id") or ""))
+                await self.poster.update(client, channel=str(channel), ts=str(ts), rendered=rendered)
+                return
+            except SlackApiError as exc:
+                if not response_url:
+                    raise
+                log.info("chat.update failed (%s); replacing through response_url", exc.response.get("error"))
+        if response_url:
+            await self.poster.respond(response_url, rendered, replace_original=True)
+
+    async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:
+        response_url = reference.get("response_url")
+        if isinstance(response_url, str) and response_url:
+            await self.poster.respond(response_url, render.notice(text))
+
+    # membership and installs -------------------------------------------------------------------
+
+    async def joined(self, tenant_id: str, tenant: str, channel: str, reference: dict[str, Any]) -> None:
+        client = await self.client(tenant)
+        await self.sync.channel(client, tenant_id, channel, refresh=True, hint=reference.get("channel_type"))
+        await backfill_channel(client, self.services.ingest, tenant_id, channel, now=self.services.clock(),
+                               bot_user_id=reference.get("bot_user_id"), limits=self.backfill_limits)
+
+    async def forget(self, tenant: str, detail: dict[str, Any]) -> None:
+        store = self.installation_store
+        if store is None:
+            return
+        enterprise = detail.get("enterprise_id")
+        if detail.get("uninstalled"):
+            await store.async_delete_all(enterprise_id=enterprise, team_id=tenant)
+            return
+        for user_id in detail.get("oauth_users") or []:
+            await store.async_delete_installation(enterprise_id=enterprise, team_id=tenant, user_id=user_id)
+        if detail.get("bot"):
+            await store.async_delete_bot(enterprise_id=enterprise, team_id=tenant)
+
+    # digests -----------------------------------------------------------------------------------
+
+    async def post(self, target: DeliveryTarget, reply: Reply, *, key: str) -> str:
+        client = await self.client(target.tenant)
+        reply = await self.poster.with_permalinks(client, target.tenant, reply)
+        thread = target.reference.get("thread_ts") if target.reference.get("reply_in_thread") else None
+        posted = await self.poster.post(
+            client, team_id=target.tenant, channel=target.channel, reply=reply,
+            thread_ts=str(thread) if thread else None,
+            metadata={"event_type": DELIVERY_METADATA, "event_payload": {"key": key, "decision_id": reply.decision_id}})
+        return str(posted["ts"])
+
+    async def find_posted(self, target: DeliveryTarget, key: str) -> str | None:
+        """The ts of our message carrying `key`, reading back through the channel page by page."""
+        client = await self.client(target.tenant)
+        try:
+            seen = 0
+            async for page in await client.conversations_history(channel=target.channel, limit=200,
+                                                                  include_all_metadata=True):
+                for message in page.get("messages") or []:
+                    if _has_key(message, DELIVERY_METADATA, key):
+                        return str(message.get("ts"))
+                seen += 1
+                if seen >= LOOKUP_PAGES:
+                    raise PlatformUnsure(f"{key} not found in the newest {seen} pages of {target.channel}")
+        except SlackApiError as exc:
+            raise PlatformUnsure(f"Slack could not list {target.channel}: {exc.response.get('error')}") from exc
+        return None

@@ -1,0 +1,223 @@
+"""The turn pipeline: one place where every turn, from any platform, is carried out once.
+
+    context once (tenant, channel, reader) -> Router.answer -> decision stored (with its links)
+    -> Surface.send -> where it went stored -> done
+
+A turn may be run again after its worker died. What the first run recorded on the inbox row decides
+where the second one starts: a stored decision is resent rather than decided again, and a recorded
+post ends the turn. Between "sent" and "recorded" the platform is asked (`find_sent`); a platform
+that cannot say stops the turn with PlatformUnsure, and the worker retries later rather than guess.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bot.adapter import Surface
+from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.scheduler import DigestScheduler
+from bot.services import Services
+from bot.turns import (
+    AnswerTurn,
+    ChannelFacts,
+    DigestTurn,
+    ExplainTurn,
+    FeedbackTurn,
+    MembershipTurn,
+    MessageTurn,
+    PersonFacts,
+    Turn,
+    UninstallTurn,
+)
+from storage import tenant_key
+
+log = logging.getLogger(__name__)
+
+NOT_AVAILABLE = "That explanation is not available to you (it may have expired or belong to another conversation)."
+FEEDBACK_THANKS = "Thanks, noted. It helps me rank better next time."
+
+
+class NoSurface(RuntimeError):
+    """A turn for a platform this process has no adapter for (its settings are missing here)."""
+
+
+class TurnRecord(Protocol):
+    """The worker's handle on the inbox row: what earlier attempts recorded, and how to record more."""
+
+    key: str
+    decision_id: str | None
+    posted_ref: dict[str, Any] | None
+
+    async def record_decision(self, decision_id: str) -> None: ...
+
+    async def record_posted(self, posted_ref: dict[str, Any]) -> None: ...
+
+
+class TurnPipeline:
+    def __init__(self, services: Services, surfaces: Mapping[Platform, Surface],
+                 digests: DigestScheduler | None = None) -> None:
+        self.services = services
+        self.surfaces = surfaces
+        self.digests = digests or DigestScheduler(services)
+
+    def surface(self, platform: Platform) -> Surface:
+        try:
+            return self.surfaces[platform]
+        except KeyError:
+            raise NoSurface(f"no {platform.value} adapter is configured in this process") from None
+
+    async def run(self, turn: Turn, record: TurnRecord) -> str:
+        """Carry out one turn; returns a short note for the inbox row."""
+        if isinstance(turn, AnswerTurn):
+            return await self._answer_turn(turn, record)
+        if isinstance(turn, MessageTurn):
+            return await self._message(turn, record)
+        if isinstance(turn, ExplainTurn):
+            return await self._explain(turn)
+        if isinstance(turn, FeedbackTurn):
+            return await self._feedback(turn)
+        if isinstance(turn, MembershipTurn):
+            return await self._membership(turn)
+        if isinstance(turn, UninstallTurn):
+            return await self._uninstall(turn)
+        if isinstance(turn, DigestTurn):
+            outcome = await self.digests.run_one(turn.run_id)
+            return f"digest run {turn.run_id}: {outcome}"
+        raise TypeError(f"unknown turn {type(turn).__name__}")
+
+    # context -----------------------------------------------------------------------------------
+
+    async def _facts(self, tenant_id: str, channel_id: str, channel: ChannelFacts | None,
+                     person: PersonFacts | None, reference: dict[str, Any]) -> None:
+        """What the payload told us about the channel and the person (Teams carries it; Slack asks later)."""
+        workspace = self.services.storage.workspace
+        if channel is not None:
+            await workspace.upsert_channel(tenant_id, channel_id, name=channel.name, kind=channel.kind.value,
+                                           is_private=channel.is_private, audience_scope=channel.audience_scope)
+            for member in channel.members:
+                await workspace.add_member(tenant_id, channel_id, member)
+        if person is not None:
+            await workspace.upsert_user(tenant_id, person.id, name=person.name or None)
+            if channel is not None and channel.kind != ConversationKind.CHANNEL:
+                await workspace.add_member(tenant_id, channel_id, person.id)
+        if reference:
+            await self.services.storage.subscriptions.save_reference(tenant_id, channel_id, reference)
+
+    # answering ---------------------------------------------------------------------------------
+
+    async def _answer_turn(self, turn: AnswerTurn, record: TurnRecord) -> str:
+        tenant_id = await self.services.ingest.tenant(turn.platform.value, turn.tenant)
+        await self._facts(tenant_id, turn.event.channel, turn.channel, turn.person, turn.reference)
+        return await self.answer(turn.event, tenant_id, record)
+
+    async def answer(self, event: ChatEvent, tenant_id: str, record: TurnRecord) -> str:
+        if record.posted_ref:
+            return "already posted by an earlier attempt"
+        surface = self.surface(event.platform)
+        reply: Reply | None = None
+        if record.decision_id:  # an earlier attempt decided and may have sent: resend the same answer, once
+            stored = await self.services.storage.decisions.get(record.decision_id)
+            if stored is not None:
+                reply = Reply.model_validate(stored.reply)
+                found = await surface.find_sent(event, record.key, reply.decision_id)
+                if found is not None:
+                    await self._posted(record, reply, found)
+                    return "found already posted on the platform; not sent again"
+        if reply is None:
+            kind = await surface.learn(tenant_id, event)
+            if kind is not None and kind != event.conversation_kind:
+                event = event.model_copy(update={"conversation_kind": kind})
+            started = time.perf_counter()
+            reply = await self.services.router.answer(event, tenant_id)
+            reply = await surface.with_links(event.tenant, reply)
+            await self.services.router.save(reply, event, tenant_id)
+            await record.record_decision(reply.decision_id)
+            skill = reply.rationale.skill
+            self.services.metrics.reply_seconds.labels(skill).observe(time.perf_counter() - started)
+            self.services.metrics.replies.labels(event.platform.value, skill).inc()
+        posted = await surface.send(event, reply, key=record.key)
+        await self._posted(record, reply, posted)
+        return f"answered with {reply.decision_id}"
+
+    async def _posted(self, record: TurnRecord, reply: Reply, posted: dict[str, Any]) -> None:
+        await record.record_posted(posted)
+        await self.services.storage.decisions.set_posted_ref(reply.decision_id, posted)
+
+    # history -----------------------------------------------------------------------------------
+
+    async def _message(self, turn: MessageTurn, record: TurnRecord) -> str:
+        ingest = self.services.ingest
+        tenant_id = await ingest.tenant(turn.platform.value, turn.tenant)
+        await self._facts(tenant_id, turn.channel_id, turn.channel, turn.person, turn.reference)
+        surface = self.surface(turn.platform)
+        if turn.op == "edit":
+            found = await ingest.edit(tenant_id, turn.channel_id, turn.external_id, turn.text, turn.edited_at)
+            return "edited" if found else "edit of a message never stored"
+        if turn.op == "delete":
+            return "deleted" if await ingest.delete(tenant_id, turn.channel_id, turn.external_id) else \
+                "delete of a message never stored"
+        if turn.op == "undelete":
+            found = await ingest.edit(tenant_id, turn.channel_id, turn.external_id, turn.text, turn.edited_at)
+            return "restored" if found else "restore of a message never stored"
+        assert turn.message is not None
+        user = turn.message.user_external_id if not turn.message.is_bot else None
+        await surface.learn_channel(tenant_id, turn.tenant, turn.channel_id, user, turn.channel_hint)
+        note = "stored"
+        if turn.answer is not None:  # answered before it is stored, so a question is never its own evidence
+            note = await self.answer(turn.answer, tenant_id, record)
+        await ingest.message(tenant_id, turn.message)
+        return note
+
+    # clicks ------------------------------------------------------------------------------------
+
+    async def _explain(self, turn: ExplainTurn) -> str:
+        surface = self.surface(turn.platform)
+        router = self.services.router
+        reply = await router.explain(turn.decision_id, turn.reader)
+        if reply is None:
+            await surface.notify(turn.reference, turn.reader.user, NOT_AVAILABLE)
+            return "not available to this reader"
+        if turn.expanded:
+            self.services.metrics.why_clicks.labels(turn.platform.value).inc()
+        stored = await self.services.storage.decisions.get(turn.decision_id)
+        reference = {**((stored.posted_ref or {}) if stored is not None else {}), **turn.reference}
+        await surface.update(reference, turn.reader.private, reply, expanded=turn.expanded)
+        return "expanded" if turn.expanded else "folded"
+
+    async def _feedback(self, turn: FeedbackTurn) -> str:
+        ok = await self.services.router.feedback(turn.decision_id, turn.reader, turn.helpful, turn.item_id)
+        await self.surface(turn.platform).notify(turn.reference, turn.reader.user,
+                                                 FEEDBACK_THANKS if ok else NOT_AVAILABLE)
+        return "recorded" if ok else "not available to this reader"
+
+    # membership and installs -------------------------------------------------------------------
+
+    async def _membership(self, turn: MembershipTurn) -> str:
+        tenant_id = await self.services.ingest.tenant(turn.platform.value, turn.tenant)
+        conversation = turn.reference.get("conversation")
+        await self._facts(tenant_id, turn.channel_id, turn.channel, turn.person,
+                          conversation if isinstance(conversation, dict) else {})
+        if turn.is_bot:
+            if turn.joined:
+                await self.surface(turn.platform).joined(tenant_id, turn.tenant, turn.channel_id, turn.reference)
+                return "joined: channel learned"
+            return "the bot left"
+        workspace = self.services.storage.workspace
+        if turn.joined:
+            await workspace.add_member(tenant_id, turn.channel_id, turn.user)
+        else:
+            await workspace.remove_member(tenant_id, turn.channel_id, turn.user)
+        return "member added" if turn.joined else "member removed"
+
+    async def _uninstall(self, turn: UninstallTurn) -> str:
+        await self.surface(turn.platform).forget(turn.tenant, turn.detail)
+        if not turn.forget_data:
+            log.info("workspace %s: %s; keeping its data (WHYBOT_DELETE_DATA_ON_UNINSTALL=false)", turn.tenant,
+                     turn.reason)
+            return "kept the data"
+        await self.services.ingest.forget_tenant(tenant_key(turn.platform.value, turn.tenant))
+        log.info("workspace %s: %s; deleted its data", turn.tenant, turn.reason)
+        return "forgot the workspace"

@@ -1,0 +1,141 @@
+"""What the inbox holds: one typed, platform-neutral turn per delivery, written by an adapter before it
+acknowledges and executed once by a worker (bot/pipeline.py). Adapters normalize into these; nothing
+platform-shaped is stored here except `reference`, which only the same adapter's surface reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from bot.models import ChatEvent, ConversationKind, Platform, Reader
+from storage import NewMessage
+
+
+class Priority(IntEnum):
+    """Lower runs first: a person waiting on a click or a slash command goes before a queue of answers."""
+
+    CLICK = 1
+    COMMAND = 2
+    MEMBERSHIP = 3
+    ANSWER = 5
+    HISTORY = 6
+
+
+class ChannelFacts(BaseModel):
+    """What the platform's payload already told us about a channel (Teams); Slack asks its API instead."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    kind: ConversationKind = ConversationKind.CHANNEL
+    is_private: bool = False
+    audience_scope: str | None = None
+    members: list[str] = Field(default_factory=list, description="people known to be in it (added, not replaced)")
+
+
+class PersonFacts(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str | None = None
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    tenant: str = Field(description="the platform's workspace / tenant id")
+
+
+class AnswerTurn(_Base):
+    """Somebody asked something (mention, DM, slash command, follow-up button, a welcome)."""
+
+    type: Literal["answer"] = "answer"
+    event: ChatEvent
+    channel: ChannelFacts | None = None
+    person: PersonFacts | None = None
+    reference: dict[str, Any] = Field(default_factory=dict, description="a conversation reference to keep")
+
+
+class MessageTurn(_Base):
+    """History: a message said, edited, deleted or restored where the bot can see it; perhaps also a question."""
+
+    type: Literal["message"] = "message"
+    op: Literal["new", "edit", "delete", "undelete"]
+    channel_id: str
+    channel_hint: str | None = Field(default=None, description="the platform's word for the channel kind")
+    message: NewMessage | None = None
+    external_id: str = ""
+    text: str = ""
+    edited_at: datetime | None = None
+    answer: ChatEvent | None = Field(default=None, description="set when the message is also addressed to the bot")
+    channel: ChannelFacts | None = None
+    person: PersonFacts | None = None
+    reference: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExplainTurn(_Base):
+    """Why? or Hide clicked: show or fold the rationale in the same message."""
+
+    type: Literal["explain"] = "explain"
+    decision_id: str
+    reader: Reader
+    expanded: bool
+    reference: dict[str, Any] = Field(default_factory=dict, description="where the clicked message is")
+
+
+class FeedbackTurn(_Base):
+    type: Literal["feedback"] = "feedback"
+    decision_id: str
+    reader: Reader
+    helpful: bool
+    item_id: str = ""
+    reference: dict[str, Any] = Field(default_factory=dict)
+
+
+class MembershipTurn(_Base):
+    """Somebody (or the bot itself) joined or left a channel."""
+
+    type: Literal["membership"] = "membership"
+    channel_id: str
+    user: str
+    joined: bool
+    is_bot: bool = False
+    channel_hint: str | None = None
+    channel: ChannelFacts | None = None
+    person: PersonFacts | None = None
+    reference: dict[str, Any] = Field(default_factory=dict)
+
+
+class UninstallTurn(_Base):
+    """The app was removed or its tokens revoked: forget the workspace (unless configured to keep data)."""
+
+    type: Literal["uninstall"] = "uninstall"
+    reason: str
+    detail: dict[str, Any] = Field(default_factory=dict, description="for the adapter's own clean-up")
+    forget_data: bool = True
+
+
+class DigestTurn(BaseModel):
+    """A scheduled digest slot that came due (the digest run row holds the rest)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["digest"] = "digest"
+    run_id: int
+
+
+Turn = Annotated[AnswerTurn | MessageTurn | ExplainTurn | FeedbackTurn | MembershipTurn | UninstallTurn | DigestTurn,
+                 Field(discriminator="type")]
+TURN: TypeAdapter[Turn] = TypeAdapter(Turn)
+
+
+def dump(turn: Turn) -> dict[str, Any]:
+    return TURN.dump_python(turn, mode="json")
+
+
+def load(payload: dict[str, Any]) -> Turn:
+    return TURN.validate_python(payload)
