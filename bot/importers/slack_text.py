@@ -25,24 +25,26 @@ def _list(value: Any) -> list[Any]:
 
 
 def attachment_text(attachment: Any) -> str:
-    """pretext, title, text and fields of one attachment; its fallback only when they say nothing."""
+    """Author, pretext, title, text, fields and footer of one attachment. When it has no content of its own
+    (a forwarded message), its `fallback`, else the blocks of the message it shares."""
     if not isinstance(attachment, dict):
         return ""
-    parts = [_str(attachment.get(key)) for key in ("pretext", "author_name", "title", "text")]
+    content = [_str(attachment.get(key)) for key in ("pretext", "title", "text")]
     for field in _list(attachment.get("fields")):
         if isinstance(field, dict) and (value := _str(field.get("value"))):
             title = _str(field.get("title"))
-            parts.append(f"{title}: {value}" if title else value)
-    parts.append(_str(attachment.get("footer")))
-    said = [p for p in parts if p]
-    if not said or said == [_str(attachment.get("footer"))]:
-        said = [p for p in (_str(attachment.get("fallback")), *said) if p]
-    if not said:  # a forwarded message keeps its own blocks inside the attachment
+            content.append(f"{title}: {value}" if title else value)
+    if not any(content):
+        content = [_str(attachment.get("fallback"))]
+    if not any(content):
         for shared in _list(attachment.get("message_blocks")):
             inner = shared.get("message") if isinstance(shared, dict) else None
             if isinstance(inner, dict):
-                said.append(blocks_text(_list(inner.get("blocks"))))
-    return "\n".join(dict.fromkeys(p for p in said if p))
+                content.append(blocks_text(_list(inner.get("blocks"))))
+    if not any(content):
+        return ""
+    parts = [_str(attachment.get("author_name")), *content, _str(attachment.get("footer"))]
+    return "\n".join(dict.fromkeys(p for p in parts if p))
 
 
 def _rich(element: Any, depth: int) -> Iterator[str]:

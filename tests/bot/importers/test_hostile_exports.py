@@ -296,3 +296,23 @@ def test_docs_import_skips_links_and_oversized_files(tmp_path: Path, sqlite_url:
     assert main(["import", "docs", str(docs), "--workspace-id", TEAM, "--database-url", sqlite_url]) == 0
     out = capsys.readouterr().out
     assert "1 documents imported" in out and "skipped 4" in out
+
+
+async def test_attachment_and_block_only_messages_are_imported_with_their_text(tmp_path: Path,
+                                                                               sqlite_storage: Storage) -> None:
+    """Shapes as exported: an app notification (a-harrison/slackduty test/exampleActionAcknowledge.js,
+    `text: ""` with attachments) and a forwarded message (attachment with `is_share` and `fallback`)."""
+    messages = [
+        {"type": "message", "subtype": "bot_message", "bot_id": "B52HQJQEM", "text": "", "ts": "1709290000.000900",
+         "attachments": [{"text": "An incident has been triggered.", "title": "Incident Triggered",
+                          "footer": "Production XDB Cluster", "fallback": "Incident Triggered", "id": 1}]},
+        {"type": "message", "user": "U02", "text": "", "ts": "1709290000.000901",
+         "attachments": [{"is_share": True, "is_msg_unfurl": True, "fallback": "[March 1st] Alice: budget is due",
+                          "author_name": "Alice", "ts": "1709290000.000100"}]},
+    ]
+    report = await importer(sqlite_storage).run(export_with(tmp_path, DAY, day_with(messages)))
+    assert report.messages_added == GOOD_MESSAGES - 4 + 2 and report.skipped["empty"] == 0
+    notification = await sqlite_storage.messages.find(TENANT, "C01", "1709290000.000900")
+    assert notification is not None and "An incident has been triggered." in notification.text
+    forwarded = await sqlite_storage.messages.find(TENANT, "C01", "1709290000.000901")
+    assert forwarded is not None and forwarded.text == "Alice\n[March 1st] Alice: budget is due"
