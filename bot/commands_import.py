@@ -8,9 +8,10 @@ import logging
 from pathlib import Path
 
 from bot.backends.retrieval.bm25 import BM25Retriever
+from bot.importers.archive import DEFAULT_MAX_FILE_MB, DEFAULT_MAX_TOTAL_MB, MB, ExportError, ReadLimits
 from bot.importers.docs import import_docs
 from bot.importers.progress import progress_bar
-from bot.importers.slack_export import PLATFORM, ExportError, SlackExportImporter
+from bot.importers.slack_export import PLATFORM, SlackExportImporter
 from bot.ingest import Ingestor
 from bot.settings import Settings
 from storage import DatabaseNotUpgraded, Storage, tenant_key
@@ -26,7 +27,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _slack_export(args: argparse.Namespace) -> int:
     storage = await Storage.open(_settings(args).database_url)
     try:
-        importer = SlackExportImporter(Ingestor(storage, BM25Retriever(storage)), progress=progress_bar("messages"))
+        limits = ReadLimits(max_file_bytes=args.max_file_mb * MB, max_total_bytes=args.max_total_mb * MB)
+        importer = SlackExportImporter(Ingestor(storage, BM25Retriever(storage)), progress=progress_bar("messages"),
+                                       limits=limits)
         report = await importer.run(Path(args.path), workspace_id=args.workspace_id, domain=args.domain,
                                     name=args.name)
     finally:
@@ -68,6 +71,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     slack.add_argument("--workspace-id", help="Slack team id T…; default: the team_id in users.json")
     slack.add_argument("--domain", help="workspace domain (acme or acme.slack.com), to build permalinks")
     slack.add_argument("--name", help="workspace name to store; default: the domain or file name")
+    slack.add_argument("--max-file-mb", type=int, default=DEFAULT_MAX_FILE_MB,
+                       help="refuse an export file that unpacks to more than this (default %(default)s)")
+    slack.add_argument("--max-total-mb", type=int, default=DEFAULT_MAX_TOTAL_MB,
+                       help="refuse an export that unpacks to more than this in all (default %(default)s)")
     slack.add_argument("--database-url", help="override WHYBOT_DATABASE_URL")
     slack.set_defaults(handler=cmd_import)
     docs = imp_sub.add_parser("docs", help="a folder of Markdown/text documents")

@@ -36,6 +36,7 @@ class Headlines:
     items: list[Headline]
     generator: Generator
     caveats: list[str]
+    notice: str = ""
 
 
 async def write_headlines(top: Sequence[Scored], channel_external_id: str, generator: TextGenerator) -> Headlines:
@@ -55,7 +56,8 @@ async def write_headlines(top: Sequence[Scored], channel_external_id: str, gener
         items.append(Headline(scored, draft.text, cited,
                               [citation(by_number[n], channel_external_id) for n in cited]))
     caveats = list(dict.fromkeys(c for d in drafts for c in d.caveats))[:5]
-    return Headlines(items, merged_generator(drafts), caveats)
+    notice = next((d.notice for d in drafts if d.notice), "")
+    return Headlines(items, merged_generator(drafts), caveats, notice)
 
 
 def merged_generator(drafts: list[Draft]) -> Generator:

@@ -42,6 +42,14 @@ class Ingestor:
         await self.retriever.remove_message(tenant_id, message_id)
         return True
 
+    async def undelete(self, tenant_id: str, channel: str, external_id: str, text: str,
+                       edited_at: datetime | None = None) -> MessageRecord | None:
+        """A deleted message restored (Teams `undeleteMessage`): stored and searchable again."""
+        record = await self.storage.messages.undelete(tenant_id, channel, external_id, text, edited_at)
+        if record is not None:
+            await self.retriever.add_message(record)
+        return record
+
     async def document(self, tenant_id: str, path: str, title: str, text: str, *, url: str | None = None,
                        channel: str | None = None) -> DocumentRecord:
         record = await self.storage.messages.upsert_document(tenant_id, path, title, text, url=url,

@@ -11,7 +11,7 @@ import time
 
 from bot import text as textlib
 from bot.answers import AnswerKind, answer_kinds, kind_bonus, subject_weights
-from bot.backends.llm.base import Passage
+from bot.backends.llm.base import Passage, with_notice
 from bot.backends.retrieval.base import Hit, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
 from bot.models import FollowUp, Generator, Inputs, Rationale, Reply
@@ -87,8 +87,8 @@ class AskSkill:
                                note=notes.get(p.number, "")) for p in passages],
             generator=draft.generator, caveats=caveats, withheld_sources=result.withheld, timings_ms=timings,
         )
-        return Reply(title=f"About “{textlib.shorten(question, 80)}”", body=draft.text, citations=citations,
-                     rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",
+        return Reply(title=f"About “{textlib.shorten(question, 80)}”", body=with_notice(draft.text, draft.notice),
+                     citations=citations, rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",
                                                                command="summarize last 24h")])
 
     @staticmethod

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from bot import schedule
 from bot.backends.importance import Scored, global_positions, group_threads
+from bot.backends.llm.base import with_notice
 from bot.evidence import evidence, passage_from_message
 from bot.headlines import write_headlines
 from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
@@ -129,7 +130,8 @@ class DigestSkill:
         )
         title = (f"Digest for #{channel.name}, {window.label}: {counted(len(threads), 'thread')}, "
                  f"{counted(len(messages), 'message')}, {counted(len(people), 'person', 'people')}")
-        body = f"Top {len(top)} by importance." + (f" {left_out[0]}." if left_out else "")
+        body = with_notice(f"Top {len(top)} by importance." + (f" {left_out[0]}." if left_out else ""),
+                           headlines.notice)
         follow_ups = [] if slot else [FollowUp(label="Subscribe daily", command="digest daily 09:00")]
         reply = Reply(title=title, body=body, sections=[ReplySection(title="Most important", items=items)],
                       citations=citations, rationale=rationale, follow_ups=follow_ups)

@@ -6,6 +6,7 @@ import re
 import time
 
 from bot.backends.importance import group_threads
+from bot.backends.llm.base import with_notice
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
 from bot.headlines import write_headlines
 from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection
@@ -85,7 +86,7 @@ class SummarizeSkill:
         )
         title = (f"Thread in #{channel.name}: {counted(len(messages), 'message')} from "
                  f"{counted(len(people), 'person', 'people')}")
-        return Reply(title=title, body=draft.text, rationale=rationale, thread_id=root,
+        return Reply(title=title, body=with_notice(draft.text, draft.notice), rationale=rationale, thread_id=root,
                      citations=[citation(by_number[n], channel.external_id) for n in cited])
 
     async def _channel_window(self, request: SkillRequest, ctx: SkillContext, channel: ChannelRecord,
@@ -122,5 +123,5 @@ class SummarizeSkill:
         title = (f"#{channel.name}, {window.label}: {counted(len(messages), 'message')}, "
                  f"{counted(len(threads), 'thread')}, {counted(len(people), 'person', 'people')}")
         return Reply(title=title, sections=[ReplySection(title="What happened", items=items)], citations=citations,
-                     rationale=rationale, body="")
+                     rationale=rationale, body=headlines.notice)
 

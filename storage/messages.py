@@ -161,6 +161,21 @@ class MessageStore:
             m.edited_at = datetime.now(UTC)  # so other replicas' indexes see the deletion
             return m.id
 
+    async def undelete(self, tenant_id: str, channel_external_id: str, external_id: str, text: str,
+                       edited_at: datetime | None = None) -> MessageRecord | None:
+        """Reverse a soft delete with the restored text (Teams sends it with the undelete)."""
+        async with self.db.session() as s:
+            row = (await s.execute(_message_query().where(
+                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
+                Message.external_id == external_id))).one_or_none()
+            if row is None:
+                return None
+            row[0].deleted = False
+            row[0].text = text
+            row[0].edited_at = edited_at or datetime.now(UTC)  # so other replicas' indexes see it again
+            await s.flush()
+            return _record(row)
+
     async def get(self, ids: Iterable[int]) -> list[MessageRecord]:
         ids = list(ids)
         if not ids:

@@ -6,8 +6,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+from bot.importers.slack_text import message_text
 from bot.models import ChatEvent, ConversationKind, Platform, Trigger
 from storage import ChannelRecord, NewMessage
+
+SLACKBOT = "USLACKBOT"
 
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -87,6 +92,48 @@ def direct_message_event(body: dict[str, Any], event: dict[str, Any], *, team_id
     )
 
 
+def is_dm(event: dict[str, Any]) -> bool:
+    channel = event.get("channel")
+    return event.get("channel_type") == "im" or (isinstance(channel, str) and channel.startswith("D"))
+
+
+def answerable_dm(event: dict[str, Any], *, bot_user_id: str | None = None) -> bool:
+    """A DM the bot should answer: a person typing to it. Not Slackbot's notices (`USLACKBOT`, no
+    `bot_id`), not other bots, not the bot itself, and no subtype at all (a `file_share` is stored,
+    never answered: the bot cannot read the file, so a reply would answer only the caption)."""
+    user = event.get("user")
+    return (is_dm(event) and event.get("subtype") is None and isinstance(user, str) and bool(user)
+            and user not in (SLACKBOT, bot_user_id) and not event.get("bot_id") and not event.get("bot_profile"))
+
+
+class MessageEdit(BaseModel):
+    """What a `message_changed` event changed: which message, its new text, and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ts: str
+    text: str
+    edited_at: datetime
+
+
+def edit_of(event: dict[str, Any]) -> MessageEdit | None:
+    """The edit in a `message_changed` event, or None when it names no message.
+
+    Some edits (app unfurls, attachment-only updates) arrive with a `message` that has no `ts`; the
+    edited message is then `previous_message.ts`. The new text is rendered like any stored message
+    (text, blocks, attachments)."""
+    new = event.get("message")
+    new = new if isinstance(new, dict) else {}
+    previous = event.get("previous_message")
+    previous = previous if isinstance(previous, dict) else {}
+    ts = next((t for t in (new.get("ts"), previous.get("ts")) if isinstance(t, str) and t), None)
+    if ts is None:
+        return None
+    edited = new.get("edited")
+    stamp = (edited.get("ts") if isinstance(edited, dict) else None) or event.get("event_ts") or event.get("ts")
+    return MessageEdit(ts=ts, text=message_text(new), edited_at=ts_to_datetime(stamp))
+
+
 def command_event(command: dict[str, Any], *, kind: ConversationKind, private: bool = True) -> ChatEvent:
     """`/whybot ...`: the whole text goes to the router, which knows the command words."""
     team_id = str(command.get("team_id") or "")
@@ -110,12 +157,13 @@ def new_message(event: dict[str, Any], *, bot_user_id: str | None = None) -> New
 
 def message_from_api(m: dict[str, Any], channel: str, *, bot_user_id: str | None = None,
                      permalink: str | None = None) -> NewMessage:
-    """The same shape comes from events and from conversations.history / replies."""
-    text = str(m.get("text") or "")
+    """The same shape comes from events and from conversations.history / replies. The stored text is the
+    plain rendering of `text`, `blocks` and `attachments` (app notifications often have only the latter)."""
+    text = message_text(m)
     ts = str(m["ts"])
     thread_ts = m.get("thread_ts")
     edited = (m.get("edited") or {}).get("ts")
-    mentions = [u for u in _USER_MENTION.findall(text) if u != bot_user_id]
+    mentions = [u for u in _USER_MENTION.findall(str(m.get("text") or "")) if u != bot_user_id]
     return NewMessage(
         channel_external_id=channel, external_id=ts, text=text, created_at=ts_to_datetime(ts),
         user_external_id=m.get("user") or m.get("bot_id"),

@@ -5,8 +5,9 @@ Teams specifics handled here and nowhere else:
   it into channelData when only the conversation carries it, e.g. in group chats on some clients);
 - a channel conversation id is `19:...@thread.tacv2;messageid=<root>`: the part before `;` is the channel,
   the `messageid` is the thread root;
-- the bot mention is removed with botbuilder's `remove_recipient_mention`, which leaves the
-  surrounding whitespace (and other people's `<at>` tags) behind, so we tidy up after it;
+- the bot mention is removed by the `<at>` tags that name the bot (mention entities may lack the
+  `text` botbuilder's `remove_recipient_mention` needs); other people's mentions keep their names;
+- a conversation without `conversationType` is classified from `isGroup` and its id (kind_of);
 - the emulator sends neither tenant nor conversation type: it is a personal chat in tenant `emulator`.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-from copy import deepcopy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_TAG = re.compile(r"</?(p|div|br)\b[^>]*>", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_CHANNEL_THREAD = re.compile(r"^19:[^;]*@thread\.(tacv2|skype)$", re.IGNORECASE)
 _INVOCATION = re.compile(r"^/?whybot\b[:,]?\s*", re.IGNORECASE)
 
 KINDS = {"channel": ConversationKind.CHANNEL, "groupchat": ConversationKind.GROUP,
@@ -88,11 +89,29 @@ def tenant_of(activity: Activity) -> str:
     return EMULATOR_TENANT if activity.channel_id == "emulator" else (activity.channel_id or EMULATOR_TENANT)
 
 
+def kind_of(activity: Activity) -> ConversationKind:
+    """Channel, group chat or personal chat. `conversationType` when Teams sends it; without it (some
+    clients and proactive paths omit it) a group conversation whose id is a channel thread
+    (`19:…@thread.tacv2` / `@thread.skype`) or whose channelData names a channel is a channel, any other
+    group conversation a group chat, and only the rest personal: guessing personal would answer every
+    message in a channel without a mention."""
+    conv = activity.conversation
+    if conv is None:
+        return ConversationKind.DM
+    if isinstance(conv.conversation_type, str) and conv.conversation_type:
+        return KINDS.get(conv.conversation_type.lower(), ConversationKind.DM)
+    conv_id = (conv.id or "").split(";", 1)[0]
+    if isinstance(_channel_data(activity).get("channel"), dict) or _CHANNEL_THREAD.search(conv_id):
+        return ConversationKind.CHANNEL
+    if conv.is_group or conv_id.startswith("19:"):
+        return ConversationKind.GROUP
+    return ConversationKind.DM
+
+
 def conversation_of(activity: Activity) -> Conversation:
     conv = activity.conversation
     conv_id = conv.id if conv and conv.id else ""
-    kind = KINDS.get((conv.conversation_type or "personal").lower(), ConversationKind.DM) if conv else \
-        ConversationKind.DM
+    kind = kind_of(activity)
     channel_name: str | None = None
     thread_id: str | None = None
     channel = conv_id
@@ -149,19 +168,44 @@ def clean_text(text: str) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
+def bot_mention_names(activity: Activity) -> set[str]:
+    """The names the bot is @mentioned by: each mention entity's `mentioned.name` (and `text`, stripped
+    of its tags) whose id is the bot's, plus the recipient's own name."""
+    bot_id = activity.recipient.id if activity.recipient else None
+    names = {activity.recipient.name} if activity.recipient and activity.recipient.name else set()
+    for mention in TurnContext.get_mentions(activity) if bot_id else []:
+        props = mention.additional_properties or {}
+        mentioned = props.get("mentioned")
+        if not isinstance(mentioned, dict) or mentioned.get("id") != bot_id:
+            continue
+        if isinstance(mentioned.get("name"), str):
+            names.add(mentioned["name"])
+        if isinstance(props.get("text"), str):
+            names.add(_AT_TAG.sub(r"\1", props["text"]))
+    return {html.unescape(n).strip() for n in names if n and n.strip()}
+
+
+def strip_bot_mention(text: str, names: set[str]) -> str:
+    """`text` without the `<at>…</at>` tags that name the bot (any attributes, any case, entities decoded)."""
+    def keep(match: re.Match[str]) -> str:
+        return "" if html.unescape(match.group(1)).strip() in names else match.group(0)
+
+    return _AT_TAG.sub(keep, text)
+
+
 def text_without_bot(activity: Activity) -> str:
-    """The text with our own @mention removed (botbuilder's helper works on a copy; it mutates)."""
-    copy = deepcopy(activity)
-    try:
-        text = TurnContext.remove_recipient_mention(copy) if bot_mentioned(activity) else copy.text
-    except (KeyError, TypeError, AttributeError, re.error) as exc:
-        # A malformed mention entity: fall back to dropping the <at> tags that name the bot.
-        log.info("could not remove the bot mention with botbuilder (%s); stripping <at> tags", exc)
-        name = activity.recipient.name if activity.recipient else None
-        text = activity.text or ""
-        if name:
-            text = text.replace(f"<at>{name}</at>", "")
-    return clean_text(text or "")
+    """The text with our own @mention removed. By the `<at>` tags naming the bot rather than botbuilder's
+    `remove_recipient_mention`, which needs each entity's `text` and leaves the name behind without it."""
+    text = activity.text if isinstance(activity.text, str) else ""
+    if not bot_mentioned(activity):
+        return clean_text(text)  # an `<at>` with our name but no entity naming our id is not a mention
+    return clean_text(strip_bot_mention(text, bot_mention_names(activity)))
+
+
+def is_undelete(activity: Activity) -> bool:
+    """A `messageUpdate` whose channelData.eventType is `undeleteMessage`: a deleted message restored,
+    carrying its text. It must be un-deleted, not merely edited (the edit alone leaves it deleted)."""
+    return activity.type == "messageUpdate" and _channel_data(activity).get("eventType") == "undeleteMessage"
 
 
 def parse_timestamp(activity: Activity) -> datetime:

@@ -32,6 +32,15 @@ class Draft(BaseModel):
     cited: list[int] = Field(default_factory=list, description="passage numbers the text relies on")
     generator: Generator
     caveats: list[str] = Field(default_factory=list)
+    notice: str = Field(default="", description="one plain line for the reply itself: set when this draft is a "
+                                                "fallback, so readers know without opening Why?")
+
+
+def with_notice(body: str, notice: str) -> str:
+    """The body with the fallback notice as its own last line (nothing to add when there is no notice)."""
+    if not notice:
+        return body
+    return f"{body.rstrip()}\n\n{notice}" if body.strip() else notice
 
 
 class TextGenerator(Protocol):

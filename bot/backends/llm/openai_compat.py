@@ -61,12 +61,18 @@ def _host(url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or "")
 
 
-class LLMFailure(Exception):
-    """The model could not produce a usable draft in time; `reason` is what the rationale shows."""
+SLOW_NOTICE = "The model didn't answer in time, so these are the sources' own words."
+FAILED_NOTICE = "The model couldn't answer just now, so these are the sources' own words."
 
-    def __init__(self, reason: str) -> None:
+
+class LLMFailure(Exception):
+    """The model could not produce a usable draft in time; `reason` is what the rationale shows, `notice`
+    the one plain line the reply itself carries."""
+
+    def __init__(self, reason: str, notice: str = FAILED_NOTICE) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.notice = notice
 
 
 @dataclass
@@ -185,7 +191,7 @@ class OpenAIGenerator:
             text = await self._complete(template, {"question": q, "sources": self._sources(fitted, usage)},
                                         ANSWER_MAX_TOKENS, usage, deadline)
             caveats = [f"{dropped} lower-ranked source(s) left out to fit the model's context"] if dropped else []
-            if text.strip().rstrip(".") == prompts.NOT_FOUND or not text.strip():
+            if text.strip().rstrip(".") == prompts.NOT_FOUND:
                 return self._draft("", [], template.version, usage, caveats=[
                     "the model found no answer in the sources", *caveats])
             return self._checked(text, fitted, template.version, usage, caveats)
@@ -241,20 +247,21 @@ class OpenAIGenerator:
                 draft = await run(usage, deadline)
         except TimeoutError:
             reason = f"LLM did not finish within the {self.budget_s:.1f} s reply budget; extractive answer sent"
-            return await self._fall_back(fallback, reason, usage, loop.time() - started)
+            return await self._fall_back(fallback, reason, SLOW_NOTICE, usage, loop.time() - started)
         except LLMFailure as failure:
-            return await self._fall_back(fallback, failure.reason, usage, loop.time() - started)
+            return await self._fall_back(fallback, failure.reason, failure.notice, usage, loop.time() - started)
         draft.generator.latency_ms = round((loop.time() - started) * 1000, 2)
         return draft
 
-    async def _fall_back(self, fallback: Callable[[str], Awaitable[Draft]], reason: str, usage: _Usage,
-                         spent_s: float) -> Draft:
+    async def _fall_back(self, fallback: Callable[[str], Awaitable[Draft]], reason: str, notice: str,
+                         usage: _Usage, spent_s: float) -> Draft:
         log.warning("LLM %s at %s: %s (after %.2f s, %d retries)", self.model, self.endpoint, reason, spent_s,
                     usage.retries)
         draft = await fallback(reason)
         draft.generator.retries = usage.retries
         draft.generator.latency_ms = round(spent_s * 1000 + (draft.generator.latency_ms or 0.0), 2)
         draft.caveats.insert(0, reason)
+        draft.notice = notice
         return draft
 
     async def _complete(self, template: prompts.PromptTemplate, values: dict[str, str], max_tokens: int,
@@ -283,7 +290,7 @@ class OpenAIGenerator:
         except openai.APITimeoutError as exc:
             raise LLMFailure(f"LLM timed out after {request_timeout:.1f} s"
                              f"{f' on attempt {attempt_number}' if attempt_number > 1 else ''}; "
-                             "extractive answer sent") from exc
+                             "extractive answer sent", SLOW_NOTICE) from exc
         except openai.RateLimitError as exc:
             asked = retry_after_s(exc)
             detail = f"; it asked to wait {asked:.0f} s, past the reply budget" if asked and \
@@ -303,7 +310,8 @@ class OpenAIGenerator:
             usage.prompt_tokens += response.usage.prompt_tokens or 0
             usage.completion_tokens += response.usage.completion_tokens or 0
         content = response.choices[0].message.content if response.choices else None
-        if content is None:
+        if content is None or not content.strip():
+            # An empty completion is a failure of the model, not its verdict that the sources lack an answer.
             raise LLMFailure("LLM returned no text; extractive answer sent")
         # The model never saw a secret, but a reply is scrubbed too before anyone reads it.
         return self.redactor(content).text

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from bot.backends.llm import prompts
-from bot.backends.llm.openai_compat import OpenAIGenerator
+from bot.backends.llm.openai_compat import FAILED_NOTICE, SLOW_NOTICE, OpenAIGenerator
 from bot.render import compact_lines
 from tests.bot.backends.llm.conftest import ADMIN_TOKEN, OPENAI_KEY, LLMServices, ask, source_number
 from tests.peers.fake_openai import FakeOpenAI, payload
@@ -72,6 +72,7 @@ async def test_timeout_falls_back_to_extractive_within_budget(fake_openai: FakeO
     assert "access form" in reply.body and reply.citations  # the extractive answer, cited
     assert reply.rationale.caveats[0].startswith("LLM timed out")
     assert any("LLM timed out" in line for line in compact_lines(reply.rationale))
+    assert reply.body.rstrip().endswith(SLOW_NOTICE)  # said in the reply itself, not only in Why?
 
 
 async def test_rate_limited_then_success_retries_once(fake_openai: FakeOpenAI, llm_services: LLMServices) -> None:
@@ -117,6 +118,27 @@ async def test_malformed_json_falls_back(fake_openai: FakeOpenAI, llm_services: 
     assert len(fake_openai.received) == 1  # a garbled body is not retried
     assert "malformed response" in reply.rationale.generator.reason
     assert reply.rationale.generator.kind == "extractive" and reply.citations
+
+
+async def test_empty_completion_falls_back_instead_of_declining(fake_openai: FakeOpenAI,
+                                                                llm_services: LLMServices) -> None:
+    services = await llm_services()
+    for empty in ("", "  \n\t "):
+        fake_openai.answer(empty)
+        reply = await ask(services, STAGING)
+        assert reply.title != "I couldn't find this"
+        g = reply.rationale.generator
+        assert g.kind == "extractive" and g.reason.startswith("LLM returned no text")
+        assert "access form" in reply.body and reply.citations  # the extractive answer, cited
+        assert reply.body.splitlines()[-1] == FAILED_NOTICE
+
+
+async def test_answer_from_the_model_carries_no_fallback_line(fake_openai: FakeOpenAI,
+                                                              llm_services: LLMServices) -> None:
+    services = await llm_services()
+    fake_openai.answer(cites_access_form)
+    reply = await ask(services, STAGING)
+    assert SLOW_NOTICE not in reply.body and FAILED_NOTICE not in reply.body
 
 
 async def test_model_not_found_declines_and_shows_search(fake_openai: FakeOpenAI, llm_services: LLMServices) -> None:
@@ -255,3 +277,17 @@ async def test_channel_summary_headlines_share_one_budget(fake_openai: FakeOpenA
     assert g.kind == "llm" and g.prompt_version == "headline-v1"
     assert g.prompt_tokens == sum(len(" ".join(m["content"] for m in r.messages).split())
                                   for r in fake_openai.received)
+    assert FAILED_NOTICE not in reply.body
+
+
+async def test_channel_summary_says_in_its_body_when_headlines_fell_back(fake_openai: FakeOpenAI,
+                                                                        llm_services: LLMServices) -> None:
+    services = await llm_services()
+    from bot.models import ChatEvent, Platform, Trigger
+
+    fake_openai.default = ""
+    event = ChatEvent(platform=Platform.PLAYGROUND, tenant="demo", channel="engineering", user="alice",
+                      trigger=Trigger.COMMAND, command="summarize", args="#incidents last 24h")
+    reply = await services.router.handle(event)
+    assert reply.sections[0].items and all(i.text for i in reply.sections[0].items)
+    assert reply.body == FAILED_NOTICE
