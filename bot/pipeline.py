@@ -40,6 +40,11 @@ NOT_AVAILABLE = "That explanation is not available to you (it may have expired o
 FEEDBACK_THANKS = "Thanks, noted. It helps me rank better next time."
 
 
+class NotReady(RuntimeError):
+    """The turn depends on one queued before it that a parallel worker has not finished (an edit of a
+    message still being stored): try again shortly rather than drop it."""
+
+
 class NoSurface(RuntimeError):
     """A turn for a platform this process has no adapter for (its settings are missing here)."""
 
@@ -153,15 +158,18 @@ class TurnPipeline:
         tenant_id = await ingest.tenant(turn.platform.value, turn.tenant)
         await self._facts(tenant_id, turn.channel_id, turn.channel, turn.person, turn.reference)
         surface = self.surface(turn.platform)
-        if turn.op == "edit":
-            found = await ingest.edit(tenant_id, turn.channel_id, turn.external_id, turn.text, turn.edited_at)
-            return "edited" if found else "edit of a message never stored"
-        if turn.op == "delete":
-            return "deleted" if await ingest.delete(tenant_id, turn.channel_id, turn.external_id) else \
-                "delete of a message never stored"
-        if turn.op == "undelete":
-            found = await ingest.edit(tenant_id, turn.channel_id, turn.external_id, turn.text, turn.edited_at)
-            return "restored" if found else "restore of a message never stored"
+        if turn.op in ("edit", "delete", "undelete"):
+            found: object
+            if turn.op == "edit":
+                found = await ingest.edit(tenant_id, turn.channel_id, turn.external_id, turn.text, turn.edited_at)
+            elif turn.op == "delete":
+                found = await ingest.delete(tenant_id, turn.channel_id, turn.external_id)
+            else:
+                found = await ingest.undelete(tenant_id, turn.channel_id, turn.external_id, turn.text,
+                                              turn.edited_at)
+            if not found:
+                raise NotReady(f"{turn.op} of message {turn.external_id}, which is not stored (yet)")
+            return f"{turn.op} applied"
         assert turn.message is not None
         user = turn.message.user_external_id if not turn.message.is_bot else None
         await surface.learn_channel(tenant_id, turn.tenant, turn.channel_id, user, turn.channel_hint)

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.adapter import PlatformUnsure
-from bot.pipeline import NoSurface, TurnPipeline
+from bot.pipeline import NoSurface, NotReady, TurnPipeline
 from bot.services import Services
 from bot.turns import load
 from storage import InboxRecord
@@ -42,6 +42,7 @@ class WorkerConfig:
     idle_poll_s: float = 0.25
     grace_s: float = 10.0
     max_attempts: int = 5
+    not_ready_attempts: int = 3
     retry_base: timedelta = timedelta(seconds=1)
     retry_cap: timedelta = timedelta(minutes=5)
 
@@ -127,6 +128,11 @@ class Worker:
             raise
         except PlatformUnsure as exc:
             await self._retry(item, f"the platform could not say ({exc}); retrying")
+        except NotReady as exc:
+            if item.attempts >= self.config.not_ready_attempts:  # it was never stored: nothing to change
+                await self._quietly(inbox.finish(item.id, self.id, self.services.clock(), note=f"skipped: {exc}"))
+            else:
+                await self._retry(item, str(exc))
         except Exception as exc:
             log.exception("turn %s (%s) failed, attempt %d", item.key, item.kind, item.attempts)
             self.services.metrics.errors.labels("worker").inc()

@@ -115,12 +115,10 @@ class SlackIngress:
         base: dict[str, Any] = {"platform": Platform.SLACK, "tenant": team, "channel_id": channel,
                                 "channel_hint": hint}
         if subtype == "message_changed":
-            new = event.get("message") or {}
-            if isinstance(new, dict) and new.get("ts"):
-                edited = (new.get("edited") or {}).get("ts") or event.get("event_ts")
-                await self._put(key, MessageTurn(**base, op="edit", external_id=str(new["ts"]),
-                                                 text=_text(new.get("text")),
-                                                 edited_at=normalize.ts_to_datetime(edited)), Priority.HISTORY)
+            edit = normalize.edit_of(event)
+            if edit is not None:
+                await self._put(key, MessageTurn(**base, op="edit", external_id=edit.ts, text=edit.text,
+                                                 edited_at=edit.edited_at), Priority.HISTORY)
             return
         if subtype == "message_deleted":
             deleted = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
@@ -130,9 +128,8 @@ class SlackIngress:
         item = normalize.new_message(event, bot_user_id=context.bot_user_id)
         if item is None:
             return
-        is_dm = hint == "im" or channel.startswith("D")
         answer: ChatEvent | None = None
-        if is_dm and subtype is None and event.get("user") and not event.get("bot_id"):
+        if normalize.answerable_dm(event, bot_user_id=context.bot_user_id):
             answer = normalize.direct_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id)
         await self._put(key, MessageTurn(**base, op="new", message=item, answer=answer),
                         Priority.ANSWER if answer is not None else Priority.HISTORY)

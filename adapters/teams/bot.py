@@ -130,7 +130,8 @@ class WhyBot(ActivityHandler):
             return
         conv = normalize.conversation_of(activity)
         await self.services.inbox.put(activity_key(activity), MessageTurn(
-            platform=Platform.TEAMS, tenant=conv.tenant, op="edit", channel_id=conv.channel, external_id=activity.id,
+            platform=Platform.TEAMS, tenant=conv.tenant, op="undelete" if normalize.is_undelete(activity) else "edit",
+            channel_id=conv.channel, external_id=activity.id,
             text=normalize.text_without_bot(activity), edited_at=normalize.parse_timestamp(activity)),
             Priority.HISTORY)
 

@@ -276,3 +276,20 @@ async def test_uninstall_keeps_data_when_configured_to(make_rig: RigFactory) -> 
 
 def test_why_button_constant_is_exact() -> None:
     assert render.WHY_TEXT == "Why?"
+
+
+async def test_slackbot_notices_and_file_shares_in_the_dm_are_stored_but_never_answered(rig: SlackRig) -> None:
+    """Shapes as Slack sends them (api.slack.com/events/message/file_share; Slackbot's DM notices carry
+    user USLACKBOT and no bot_id): both are history, neither is a question to answer."""
+    notice_ts, file_ts = rig.fake.next_ts(), rig.fake.next_ts()
+    notice = {"type": "message", "channel": DM_ALICE, "channel_type": "im", "user": "USLACKBOT",
+              "text": "You have been added to #general by Bob.", "ts": notice_ts, "event_ts": notice_ts}
+    shared = {"type": "message", "subtype": "file_share", "channel": DM_ALICE, "channel_type": "im", "user": ALICE,
+              "text": "here is the runbook", "ts": file_ts, "event_ts": file_ts,
+              "files": [{"id": "F1", "name": "runbook.pdf", "mimetype": "application/pdf"}]}
+    assert (await rig.event(notice)).status == 200
+    assert (await rig.event(shared)).status == 200
+    await settled(rig.services)
+    assert not rig.fake.called("chat.postMessage")
+    for ts in (notice_ts, file_ts):
+        assert await rig.services.storage.messages.find(tenant_key("slack", TEAM), DM_ALICE, ts) is not None

@@ -419,3 +419,22 @@ async def test_each_digest_item_takes_its_own_feedback(
                                                            user="29:bob", channel_data=question["channelData"]))
     assert status == 200 and FEEDBACK_THANKS in card_text(body["value"])
     assert await services.storage.decisions.feedback(data["decision"]) == [("29:bob", data["item"], True)]
+
+
+async def test_a_restored_message_is_searchable_again(
+        teams: TestClient, connector: FakeConnector, services: Services) -> None:
+    """Teams' undeleteMessage (a messageUpdate; see msteams-docs subscribe-to-conversation-events) brings a
+    deleted message back: stored live again, not only edited while still deleted."""
+    original = connector.channel_message("The DR drill is on the 14th.")
+    assert (await post(teams, original))[0] == 201
+    delete = dict(original, type="messageDelete", text="",
+                  channelData={**original["channelData"], "eventType": "softDeleteMessage"},
+                  timestamp="2026-11-30T10:00:00Z")
+    assert (await post(teams, delete))[0] == 201
+    restore = dict(original, type="messageUpdate", channelData={**original["channelData"],
+                                                                "eventType": "undeleteMessage"},
+                   timestamp="2026-11-30T10:05:00Z")
+    assert (await post(teams, restore))[0] == 201
+    await settled(services)
+    found = await services.storage.messages.find(TEAMS_TENANT, TEAM_CHANNEL, original["id"])
+    assert found is not None and not found.deleted and found.text == "The DR drill is on the 14th."
