@@ -24,6 +24,7 @@ from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.timewindow import Window, parse_window
+from bot.traffic import bot_user_ids, excluded_note, without_bot_traffic
 from storage import ChannelRecord
 
 __all__ = ["DigestSkill", "Slot", "next_run", "parse_schedule"]
@@ -101,8 +102,10 @@ class DigestSkill:
         started = time.perf_counter()
         channel = await self._here(request, ctx)
         window, _ = parse_window(span, ctx.clock())
-        messages = await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start,
-                                                     window.end)
+        split = without_bot_traffic(
+            await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start, window.end),
+            await bot_user_ids(ctx, request.tenant_id))
+        messages = split.kept
         fetched = time.perf_counter()
         threads = group_threads(messages)
         own = await ctx.storage.channel_weights.get(request.tenant_id, channel.external_id)
@@ -131,6 +134,8 @@ class DigestSkill:
                 note=f"{len(scored.thread.messages)} messages" + (f"; {moved}" if moved else "")))
         citations = [c for h in headlines.items for c in h.citations]
         left_out = self._left_out(ranked, top_n)
+        if split.excluded:
+            left_out.append(excluded_note(split.excluded))
         people = {m.user_external_id for m in messages if not m.is_bot}
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,

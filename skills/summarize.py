@@ -13,6 +13,7 @@ from bot.references import ChannelRef, find_channel_ref
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.timewindow import Window, mentions_window, parse_window
+from bot.traffic import bot_user_ids, excluded_note, without_bot_traffic
 from bot.visibility import Visibility
 from storage import ChannelRecord
 
@@ -63,8 +64,9 @@ class SummarizeSkill:
 
     async def _thread(self, request: SkillRequest, ctx: SkillContext, channel: ChannelRecord, root: str) -> Reply:
         started = time.perf_counter()
-        messages = [m for m in await ctx.storage.messages.thread(request.tenant_id, channel.external_id, root)
-                    if not m.is_bot]
+        thread = await ctx.storage.messages.thread(request.tenant_id, channel.external_id, root)
+        split = without_bot_traffic([m for m in thread if not m.is_bot], await bot_user_ids(ctx, request.tenant_id))
+        messages = split.kept
         if not messages:
             raise SkillError("That thread has no messages I can read.")
         clipped = messages[-MAX_THREAD_MESSAGES:]
@@ -77,6 +79,8 @@ class SummarizeSkill:
                         window_end=messages[-1].created_at, messages_considered=len(messages))
         left_out = [f"{len(messages) - len(clipped)} oldest messages beyond the {MAX_THREAD_MESSAGES}-message "
                     "limit"] if len(messages) > len(clipped) else []
+        if split.excluded:
+            left_out.append(excluded_note(split.excluded))
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
             evidence=[evidence(p, channel.external_id, used=p.number in cited) for p in passages if p.number in cited],
@@ -91,8 +95,11 @@ class SummarizeSkill:
     async def _channel_window(self, request: SkillRequest, ctx: SkillContext, channel: ChannelRecord,
                               window: Window) -> Reply:
         started = time.perf_counter()
-        messages = await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start,
-                                                     window.end, include_bots=False)
+        split = without_bot_traffic(
+            await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start, window.end,
+                                              include_bots=False),
+            await bot_user_ids(ctx, request.tenant_id))
+        messages = split.kept
         inputs = Inputs(channels=[channel.name], window_start=window.start, window_end=window.end,
                         messages_considered=len(messages))
         if not messages:
@@ -115,6 +122,8 @@ class SummarizeSkill:
         citations = [c for h in headlines.items for c in h.citations]
         rest = ranked[MAX_CHANNEL_THREADS:]
         left_out = [f"{len(rest)} quieter thread(s); the best of them scored {rest[0].score:.2f}"] if rest else []
+        if split.excluded:
+            left_out.append(excluded_note(split.excluded))
         people = {m.user_external_id for m in messages}
         rationale = Rationale(skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,
                               generator=headlines.generator, left_out=left_out, caveats=headlines.caveats,
