@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from bot.backends.importance import group_threads
+from bot.backends.importance import group_threads, reasons_in_words
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
 from bot.headlines import write_headlines
 from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection
@@ -113,7 +113,7 @@ class SummarizeSkill:
         top = ranked[:MAX_CHANNEL_THREADS]
         headlines = await write_headlines(top, channel.external_id, ctx.generator)
         items = [ReplyItem(text=h.text, link=h.scored.thread.root.permalink, citation_numbers=h.cited,
-                           item_id=h.item_id, why=[f"{k} {v:+.2f}" for k, v in h.scored.top_factors()])
+                           item_id=h.item_id, why=reasons_in_words(h.scored.contributions))
                  for h in headlines.items]
         evidence_items = [evidence(passage_from_message(position, h.scored.thread.root, score=h.scored.score),
                                    channel.external_id, used=True, contributions=h.scored.contributions,
@@ -121,7 +121,7 @@ class SummarizeSkill:
                           for position, h in enumerate(headlines.items, start=1)]
         citations = [c for h in headlines.items for c in h.citations]
         rest = ranked[MAX_CHANNEL_THREADS:]
-        left_out = [f"{len(rest)} quieter thread(s); the best of them scored {rest[0].score:.2f}"] if rest else []
+        left_out = [f"{counted(len(rest), 'quieter thread')}"] if rest else []
         if split.excluded:
             left_out.append(excluded_note(split.excluded))
         people = {m.user_external_id for m in messages}

@@ -133,7 +133,7 @@ async def test_why_invoke_expands_in_place_and_feedback_is_stored(
     expanded = body["value"]
     assert_valid_card(expanded)
     rationale = [e for e in expanded["body"] if e.get("id") == "rationale"]
-    assert rationale and "Routed" in card_text({"body": rationale})
+    assert rationale and "Where I looked" in card_text({"body": rationale})
     assert data["decision"] in card_text(expanded)
     hide = action(expanded, HIDE_TITLE)
     assert not [a for a in expanded["actions"] if a["title"] == WHY_TITLE]
@@ -142,7 +142,7 @@ async def test_why_invoke_expands_in_place_and_feedback_is_stored(
                                                            user="29:bob", channel_data=question["channelData"]))
     assert status == 200 and not [e for e in body["value"]["body"] if e.get("id") == "rationale"]
 
-    helpful = action(expanded, "Helpful")["data"]
+    helpful = action(expanded, "👍")["data"]
     status, body = await post(teams, connector.card_invoke(helpful, conversation=question["conversation"],
                                                            user="29:bob", channel_data=question["channelData"]))
     assert status == 200 and FEEDBACK_THANKS in card_text(body["value"])
@@ -395,7 +395,14 @@ async def test_each_digest_item_takes_its_own_feedback(
     question, call = await ask_in_channel(teams, connector, "digest now")
     assert call.card is not None
     assert_valid_card(call.card)
-    item_actions = [a for e in call.card["body"] if e.get("type") == "ActionSet" for a in e["actions"]]
+    assert not [e for e in call.card["body"] if e.get("type") == "ActionSet"], "per-item feedback only expanded"
+    why = action(call.card, WHY_TITLE)["data"]
+    status, body = await post(teams, connector.card_invoke(why, conversation=question["conversation"],
+                                                           user="29:bob", channel_data=question["channelData"]))
+    assert status == 200
+    expanded = body["value"]
+    assert_valid_card(expanded)
+    item_actions = [a for e in expanded["body"] if e.get("type") == "ActionSet" for a in e["actions"]]
     useful = [a for a in item_actions if a["title"] == "Useful"]
     assert useful and all(a["data"]["item"].startswith("thread:") for a in useful)
     data = useful[0]["data"]
