@@ -10,6 +10,7 @@ in stages rather than failing to post.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,8 +31,11 @@ HIDE_TITLE = "Hide why"
 ADMIN_TITLE = "Details for admins"
 HELPFUL_TITLE = "👍"
 UNHELPFUL_TITLE = "👎"
-MAX_FOLLOW_UPS = 1
-MAX_FOLLOW_UP_TITLE = 24  # Why?, 👍, 👎 and one short follow-up fit a 418 px Teams bubble
+# Teams stretches a row of buttons to equal widths: in a 418 px bubble four get about 90 px each, enough for
+# "Hide why" but not for a follow-up such as "Summarize this channel". So a row holds Why?/Hide why, 👍 and 👎;
+# follow-ups and the admin toggle sit in the overflow menu (`mode: secondary`, shown as "…"), where titles
+# are never cut. tests/adapters/teams/test_card_rendering.py renders every card to check this.
+MAX_FOLLOW_UPS = 3
 ADMIN_ID = "admin-details"
 
 Card = dict[str, Any]
@@ -78,6 +82,14 @@ def _text(text: str, *, limit: int | None = None, suffix: str = "", **style: Any
     """A wrapped TextBlock of our markdown, clipped before conversion (so no link or entity is cut);
     `suffix` is Teams markdown we made ourselves (a permalink), appended after the clip."""
     return {"type": "TextBlock", "text": to_teams_markdown(_clip(text, limit)) + suffix, "wrap": True, **style}
+
+
+def walk(elements: list[Card]) -> Iterator[Card]:
+    """Every element of a card body, depth first (through Containers and ColumnSets)."""
+    for element in elements:
+        yield element
+        yield from walk(element.get("items", []))
+        yield from walk(element.get("columns", []))
 
 
 def _action(title: str, data: CardAction) -> Card:
@@ -141,13 +153,17 @@ def _build(reply: Reply, expanded: bool, note: str | None, d: _Detail) -> Card:
         for number, item in enumerate(items, start=1):
             cites = "".join(f" [{n}]" for n in item.citation_numbers if f"[{n}]" not in item.text)
             link = f" · [open thread]({item.link})" if item.link else ""
-            body.append(_text(f"{number}. {item.text}{cites}", limit=d.text_limit, spacing="Small",
-                              suffix=link))
-            if expanded and item.why and d.why_lines:
-                body.append(_text(", ".join(item.why), limit=d.text_limit, isSubtle=True, size="Small",
-                                  spacing="None"))
-            if expanded and item.item_id and reply.decision_id and d.why_lines and len(items) <= 10:
-                body.append(_item_feedback(reply.decision_id, item.item_id, expanded))
+            lines = [_text(f"{item.text}{cites}", limit=d.text_limit, suffix=link)]
+            if expanded and d.why_lines:
+                why = _text(", ".join(item.why), limit=d.text_limit, isSubtle=True, size="Small",
+                            spacing="None") if item.why else None
+                feedback = (_item_feedback(reply.decision_id, item.item_id, expanded)
+                            if item.item_id and reply.decision_id and len(items) <= 10 else None)
+                if why and feedback:
+                    lines.append(_columns([why], [feedback], spacing="None"))
+                else:
+                    lines.extend(e for e in (why, feedback) if e)
+            body.append(_columns([_text(f"**{number}.**", isSubtle=True)], lines, first_width="auto"))
         if d.items is not None and len(section.items) > d.items:
             body.append(_text(f"+{len(section.items) - d.items} more not shown", isSubtle=True, size="Small"))
     citations = reply.citations if d.citations is None else reply.citations[: d.citations]
@@ -183,17 +199,29 @@ def _source_label(c: Citation) -> str:
     return f"[{title}]({c.permalink})" if c.permalink else title
 
 
+def _columns(first: list[Card], second: list[Card], *, first_width: str = "stretch",
+             spacing: str = "Small") -> Card:
+    """Two columns; the other one takes what the first leaves. Numbered items use this for a hanging
+    indent instead of markdown's "1. " lists, which renderers indent differently (the official JS renderer
+    pushes them past the bubble's edge)."""
+    second_width = "stretch" if first_width == "auto" else "auto"
+    return {"type": "ColumnSet", "spacing": spacing, "columns": [
+        {"type": "Column", "width": first_width, "items": first},
+        {"type": "Column", "width": second_width, "verticalContentAlignment": "Center", "items": second}]}
+
+
 def _item_feedback(decision: str, item: str, expanded: bool) -> Card:
-    """Useful / Not useful for one ranked item (a digest thread), so channel refits learn per item."""
+    """Compact 👍/👎 for one ranked item (a digest thread), beside its reasons, so channel refits learn per
+    item without a row of buttons under every item."""
     return {"type": "ActionSet", "spacing": "None", "actions": [
         _action(title, CardAction(whybot="feedback", decision=decision, helpful=helpful, item=item,
                                   expanded=expanded))
-        for title, helpful in (("Useful", True), ("Not useful", False))]}
+        for title, helpful in ((HELPFUL_TITLE, True), (UNHELPFUL_TITLE, False))]}
 
 
 def _actions(reply: Reply, expanded: bool) -> list[Card]:
-    """Why? (or Hide why), compact 👍/👎, at most one short follow-up; help carries Why? only. Expanded,
-    "Details for admins" toggles the admin container in the card itself."""
+    """Why? (or Hide why) and compact 👍/👎 (help carries Why? only); follow-ups, or expanded the "Details
+    for admins" toggle (no round trip), in the overflow menu."""
     decision = reply.decision_id
     actions: list[Card] = []
     if decision:
@@ -207,12 +235,13 @@ def _actions(reply: Reply, expanded: bool) -> list[Card]:
             actions.append(_action(UNHELPFUL_TITLE, CardAction(whybot="feedback", decision=decision,
                                                                helpful=False, expanded=expanded)))
     if expanded:
-        actions.append({"type": "Action.ToggleVisibility", "title": ADMIN_TITLE, "targetElements": [ADMIN_ID]})
+        actions.append({"type": "Action.ToggleVisibility", "title": ADMIN_TITLE, "mode": "secondary",
+                        "targetElements": [ADMIN_ID]})
         return actions
     for follow in reply.follow_ups[:MAX_FOLLOW_UPS]:
         data = CardAction(whybot="command", command=follow.command).model_dump(exclude_defaults=True)
         data["whybot"] = "command"
-        actions.append({"type": "Action.Submit", "title": _clip(follow.label, MAX_FOLLOW_UP_TITLE), "data": data})
+        actions.append({"type": "Action.Submit", "title": follow.label, "mode": "secondary", "data": data})
     return actions
 
 

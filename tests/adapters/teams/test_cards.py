@@ -22,6 +22,7 @@ from adapters.teams.cards import (
     parse_action,
     reply_card,
     to_teams_markdown,
+    walk,
 )
 from bot.models import (
     Citation,
@@ -39,6 +40,7 @@ from bot.models import (
 TEAMS_MESSAGE_LIMIT = 28 * 1024
 SPACING = {"enum": ["None", "Small", "Default", "Medium", "Large", "ExtraLarge", "Padding"]}
 _ACTION_DATA = {"type": "object"}
+MODE = {"enum": ["primary", "secondary"]}
 
 AC15_SUBSET: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -55,11 +57,18 @@ AC15_SUBSET: dict[str, Any] = {
         "ActionSet": {"type": "object", "additionalProperties": False, "required": ["type", "actions"],
                       "properties": {"type": {"const": "ActionSet"}, "spacing": SPACING,
                                      "actions": {"type": "array", "items": {"$ref": "#/$defs/Action"}}}},
+        "Column": {"type": "object", "additionalProperties": False, "required": ["type", "width", "items"],
+                   "properties": {"type": {"const": "Column"}, "width": {"enum": ["auto", "stretch"]},
+                                  "verticalContentAlignment": {"enum": ["Top", "Center", "Bottom"]},
+                                  "items": {"type": "array", "items": {"$ref": "#/$defs/Element"}}}},
+        "ColumnSet": {"type": "object", "additionalProperties": False, "required": ["type", "columns"],
+                      "properties": {"type": {"const": "ColumnSet"}, "spacing": SPACING,
+                                     "columns": {"type": "array", "items": {"$ref": "#/$defs/Column"}}}},
         "Element": {"oneOf": [{"$ref": "#/$defs/TextBlock"}, {"$ref": "#/$defs/Container"},
-                              {"$ref": "#/$defs/ActionSet"}]},
+                              {"$ref": "#/$defs/ActionSet"}, {"$ref": "#/$defs/ColumnSet"}]},
         "Action.Submit": {"type": "object", "additionalProperties": False, "required": ["type", "title"],
                           "properties": {"type": {"const": "Action.Submit"}, "title": {"type": "string"},
-                                         "data": _ACTION_DATA}},
+                                         "mode": MODE, "data": _ACTION_DATA}},
         "Action.Execute": {"type": "object", "additionalProperties": False, "required": ["type", "title"],
                            "properties": {"type": {"const": "Action.Execute"}, "title": {"type": "string"},
                                           "verb": {"type": "string"}, "data": _ACTION_DATA,
@@ -68,7 +77,7 @@ AC15_SUBSET: dict[str, Any] = {
         "Action.ToggleVisibility": {
             "type": "object", "additionalProperties": False, "required": ["type", "title", "targetElements"],
             "properties": {"type": {"const": "Action.ToggleVisibility"}, "title": {"type": "string"},
-                           "targetElements": {"type": "array", "items": {"type": "string"}}}},
+                           "mode": MODE, "targetElements": {"type": "array", "items": {"type": "string"}}}},
         "Action": {"oneOf": [{"$ref": "#/$defs/Action.Submit"}, {"$ref": "#/$defs/Action.Execute"},
                              {"$ref": "#/$defs/Action.ToggleVisibility"}]},
     },
@@ -89,15 +98,7 @@ def assert_valid_card(card: dict[str, Any]) -> None:
     """Official schema, strict subset, unique element ids (ToggleVisibility targets them), size."""
     jsonschema.validate(card, OFFICIAL_SCHEMA)
     jsonschema.validate(card, AC15_SUBSET)
-    ids: list[str] = []
-
-    def walk(elements: list[dict[str, Any]]) -> None:
-        for e in elements:
-            if "id" in e:
-                ids.append(e["id"])
-            walk(e.get("items", []))
-
-    walk(card["body"])
+    ids = [e["id"] for e in walk(card["body"]) if "id" in e]
     assert len(ids) == len(set(ids)), ids
     assert card_bytes(card) <= MAX_CARD_BYTES < TEAMS_MESSAGE_LIMIT
 
@@ -134,8 +135,11 @@ def test_reply_card_is_valid_with_a_why_action() -> None:
     assert why[0]["fallback"]["data"] == why[0]["data"]
     assert not any(e.get("id") == "rationale" for e in card["body"])
     follow = [a for a in card["actions"] if a["type"] == "Action.Submit"]
-    assert [a["data"] for a in follow] == [{"whybot": "command", "command": "digest now"}], "one follow-up at most"
-    assert [a["title"] for a in card["actions"]] == [WHY_TITLE, "👍", "👎", "Digest"]
+    assert [a["data"] for a in follow] == [{"whybot": "command", "command": "digest now"},
+                                           {"whybot": "command", "command": "help"}]
+    assert [a["title"] for a in card["actions"]] == [WHY_TITLE, "👍", "👎", "Digest", "Help"]
+    # Only Why?, 👍 and 👎 are buttons (they fit a Teams bubble); follow-ups sit in the overflow menu.
+    assert [a.get("mode", "primary") for a in card["actions"]] == ["primary"] * 3 + ["secondary"] * 2
 
 
 def test_expanded_card_shows_the_compact_rationale_and_a_hide_action() -> None:
@@ -153,7 +157,23 @@ def test_expanded_card_shows_the_compact_rationale_and_a_hide_action() -> None:
     titles = [a["title"] for a in card["actions"]]
     assert HIDE_TITLE in titles and WHY_TITLE not in titles
     toggle = [a for a in card["actions"] if a["type"] == "Action.ToggleVisibility"]
-    assert toggle and toggle[0]["targetElements"] == ["admin-details"]
+    assert toggle and toggle[0]["targetElements"] == ["admin-details"] and toggle[0]["mode"] == "secondary"
+
+
+def test_items_are_numbered_without_markdown_lists() -> None:
+    """A hanging indent from columns: "1. " in a TextBlock is a markdown list, which the official renderer
+    widens past the bubble. Expanded, each item's reasons sit beside its own 👍/👎."""
+    reply = make_reply(body="Two threads.")
+    for n, item in enumerate(reply.sections[0].items):
+        item.item_id = f"thread:{n}"
+    card = reply_card(reply, expanded=True)
+    rows = [e for e in card["body"] if e["type"] == "ColumnSet"]
+    assert [r["columns"][0]["items"][0]["text"] for r in rows] == ["**1.**", "**2.**"]
+    assert not any(e.get("text", "").lstrip().startswith(("1.", "2.")) for e in walk(card["body"]))
+    beside = rows[0]["columns"][1]["items"][1]
+    assert beside["columns"][0]["items"][0]["text"] == "score 0.9, replies +0.3"
+    (feedback,) = beside["columns"][1]["items"]
+    assert [(a["title"], a["data"]["item"]) for a in feedback["actions"]] == [("👍", "thread:0"), ("👎", "thread:0")]
 
 
 def test_huge_replies_are_trimmed_under_the_budget() -> None:
