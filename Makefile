@@ -41,7 +41,7 @@ $(RENDER_STAMP): $(RENDER)/package.json $(RENDER)/package-lock.json
 	touch $@
 
 render:
-	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(RENDER_STAMP); \
+	@if command -v npm >/dev/null; then $(MAKE) -s --no-print-directory $(RENDER_STAMP); \
 	else echo "install Node.js and npm for the Teams card rendering test: sudo apt-get install npm"; fi
 
 lint: $(STAMP)
