@@ -76,7 +76,7 @@ class Surface(Delivery, Protocol):
         ...
 
     async def update(self, reference: dict[str, Any], reader_private: bool, reply: Reply, *, expanded: bool,
-                     note: str | None = None) -> None:
+                     admin: bool = False, note: str | None = None) -> None:
         """Redraw a reply in place (Why? opened or folded, feedback noted)."""
         ...
 

@@ -8,6 +8,7 @@ from bot import text as textlib
 from bot.backends.llm.base import Draft, Passage
 from bot.backends.retrieval.base import Hit
 from bot.models import Citation, EvidenceItem
+from bot.naming import channel_label, person_label
 from storage import MessageRecord
 
 SNIPPET_CHARS = 200
@@ -16,7 +17,7 @@ SNIPPET_CHARS = 200
 def passage_from_message(number: int, m: MessageRecord, *, score: float = 0.0,
                          matched: Sequence[str] = ()) -> Passage:
     return Passage(number=number, source_id=m.source_id, text=textlib.plain(m.text), author=m.user_name,
-                   channel=m.channel_name, timestamp=m.created_at, permalink=m.permalink,
+                   author_id=m.user_external_id, channel=m.channel_name, timestamp=m.created_at, permalink=m.permalink,
                    matched_terms=list(matched), score=score)
 
 
@@ -31,17 +32,23 @@ def passage_from_hit(number: int, hit: Hit, surface: dict[str, str]) -> Passage:
                    score=hit.score)
 
 
+def _title(p: Passage) -> str:
+    """For operators and old clients; people see names built from the fields (bot.naming)."""
+    if not p.channel:
+        return p.author
+    return f"{channel_label(p.channel)} · {person_label(p.author)}"
+
+
 def citation(p: Passage, channel_external_id: str | None) -> Citation:
-    title = f"#{p.channel} · {p.author}" if p.channel else p.author
-    return Citation(number=p.number, source_id=p.source_id, title=title, permalink=p.permalink,
-                    snippet=textlib.shorten(p.text, SNIPPET_CHARS), channel=channel_external_id,
-                    author=p.author, timestamp=p.timestamp)
+    return Citation(number=p.number, source_id=p.source_id, title=_title(p), permalink=p.permalink,
+                    snippet=textlib.snippet(p.text, SNIPPET_CHARS), channel=channel_external_id,
+                    channel_name=p.channel, author=p.author, author_id=p.author_id, timestamp=p.timestamp)
 
 
 def evidence(p: Passage, channel_external_id: str | None, *, used: bool, note: str = "",
              contributions: dict[str, float] | None = None) -> EvidenceItem:
-    title = f"#{p.channel} · {p.author}" if p.channel else p.author
-    return EvidenceItem(rank=p.number, source_id=p.source_id, title=title, channel=channel_external_id,
+    return EvidenceItem(rank=p.number, source_id=p.source_id, title=_title(p), channel=channel_external_id,
+                        channel_name=p.channel, author=p.author, author_id=p.author_id,
                         score=round(p.score, 4), matched_terms=p.matched_terms, used=used, note=note,
                         contributions={k: round(v, 4) for k, v in (contributions or {}).items()},
                         permalink=p.permalink)

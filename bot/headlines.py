@@ -51,7 +51,9 @@ async def write_headlines(top: Sequence[Scored], channel_external_id: str, gener
     drafts = list(await asyncio.gather(*(generator.headline(p) for p in batches)))
     items = []
     for scored, passages, draft in zip(top, batches, drafts, strict=True):
-        cited = verified_citations(draft, passages)
+        # One source per item, so a digest's items and its Sources share numbers: the message the
+        # headline leans on most, else the thread's root.
+        cited = verified_citations(draft, passages)[:1] or [passages[0].number]
         by_number = {p.number: p for p in passages}
         items.append(Headline(scored, draft.text, cited,
                               [citation(by_number[n], channel_external_id) for n in cited]))

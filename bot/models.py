@@ -84,7 +84,9 @@ class Citation(BaseModel):
     permalink: str | None = None
     snippet: str = ""
     channel: str | None = Field(default=None, description="platform channel id the source lives in")
+    channel_name: str = Field(default="", description="the channel's stored name, for people ('' if unknown)")
     author: str | None = None
+    author_id: str | None = Field(default=None, description="platform user id, so Slack can show the name")
     timestamp: datetime | None = None
 
 
@@ -141,6 +143,9 @@ class EvidenceItem(BaseModel):
     used: bool = True
     note: str = ""
     permalink: str | None = None
+    channel_name: str = ""
+    author: str = ""
+    author_id: str | None = None
 
 
 class Generator(BaseModel):
@@ -152,6 +157,7 @@ class Generator(BaseModel):
     completion_tokens: int | None = None
     retries: int = 0
     latency_ms: float | None = None
+    fallback_from: str | None = Field(default=None, description="the model that failed, when quotes stood in")
 
 
 class Inputs(BaseModel):

@@ -192,7 +192,7 @@ class TurnPipeline:
             self.services.metrics.why_clicks.labels(turn.platform.value).inc()
         stored = await self.services.storage.decisions.get(turn.decision_id)
         reference = {**((stored.posted_ref or {}) if stored is not None else {}), **turn.reference}
-        await surface.update(reference, turn.reader.private, reply, expanded=turn.expanded)
+        await surface.update(reference, turn.reader.private, reply, expanded=turn.expanded, admin=turn.admin)
         return "expanded" if turn.expanded else "folded"
 
     async def _feedback(self, turn: FeedbackTurn) -> str:

@@ -1,84 +1,193 @@
-"""One rendering of a rationale, shared by every adapter: compact for Why?, full for `whybot explain`.
+"""The Why? of a reply, shared by every adapter: a few plain lines for people, details for admins, and
+everything for operators (`whybot explain ID`).
 
-Lines use the neutral markdown subset (**bold**, `code`, [text](url)); `bot.markup` turns it into
-Slack mrkdwn or HTML, and Teams reads it as is.
+People read "where I looked, what I found and who said it, who wrote it, what I left out"; scores,
+classifier probabilities, feature weights, model training notes and the decision id are admin detail.
+Lines use the neutral markdown subset of `bot.markup` (with person/channel tokens, so Slack can show
+<@U…> names); every number in them is a citation number the reply itself shows.
+
+Privacy: nothing here says that sources were withheld, nor how many. A reply's readers may include
+people who could not see them, and the design's rule is that they are not told even a count.
 """
 
 from __future__ import annotations
 
-from bot.models import EvidenceItem, Rationale, RouteKind
+from datetime import datetime, timedelta
 
-COMPACT_MAX_LINES = 10
+from bot.backends.importance import feature_label
+from bot.citing import number_of_source, numbered
+from bot.markup import clean_tokens, person, place, to_plain
+from bot.models import EvidenceItem, Rationale, Reply, RouteKind
+from bot.naming import channel_label, person_label
+
+WHY_MAX_LINES = 6
+ADMIN_MAX_LINES = 12
+_SHOWN_CHANNELS = 3
+_ROUTES = {RouteKind.EXPLICIT: "explicit command", RouteKind.KEYWORD: "keyword rules",
+           RouteKind.CLASSIFIER: "intent classifier", RouteKind.FALLBACK: "fallback"}
 
 
-def _route_line(r: Rationale) -> str:
-    route = r.route
-    if route.kind == RouteKind.EXPLICIT:
-        return f"**Routed** to `{route.skill}`: {route.reason}"
-    scores = ", ".join(f"{k} {v:.2f}" for k, v in sorted(route.scores.items(), key=lambda kv: -kv[1])[:3])
-    how = {RouteKind.KEYWORD: "keyword rules", RouteKind.CLASSIFIER: "intent classifier",
-           RouteKind.FALLBACK: "fallback"}[route.kind]
-    return f"**Routed** to `{route.skill}` by {how}" + (f" ({scores})" if scores else "") + f": {route.reason}"
+def _shareable(note: str) -> bool:
+    """Notes about withheld or hidden sources are for no reader of a shared reply (privacy rule)."""
+    lowered = note.lower()
+    return "withheld" not in lowered and "source(s) hidden" not in lowered
 
 
-def _inputs_line(r: Rationale) -> str | None:
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _span(start: datetime, end: datetime) -> str:
+    hours = (end - start) / timedelta(hours=1)
+    for label, h in (("the last hour", 1), ("the last 24 hours", 24), ("the last 48 hours", 48),
+                     ("the last 7 days", 24 * 7), ("the last 30 days", 24 * 30)):
+        if abs(hours - h) < 0.01:
+            return label
+    same_day = start.date() == end.date()
+    return (f"{start:%a %d %b %H:%M}–{end:%H:%M} UTC" if same_day
+            else f"{start:%a %d %b %H:%M} to {end:%a %d %b %H:%M} UTC")
+
+
+def _where(r: Rationale) -> str | None:
     i = r.inputs
-    parts: list[str] = []
-    if i.messages_considered or i.documents_considered:
-        parts.append(f"{i.messages_considered:,} messages" + (
-            f" and {i.documents_considered:,} document passages" if i.documents_considered else ""))
-    if i.channels:
-        shown = ", ".join(f"#{c}" for c in i.channels[:4]) + (f" +{len(i.channels) - 4}" if len(i.channels) > 4 else "")
-        parts.append(f"in {shown}")
+    if not (i.messages_considered or i.documents_considered or i.channels):
+        return None
+    what = []
+    if i.messages_considered or not i.documents_considered:
+        what.append(_count(i.messages_considered, "message"))
+    if i.documents_considered:
+        what.append(_count(i.documents_considered, "document passage"))
+    line = "**Where I looked:** " + " and ".join(what)
+    names = [channel_label(c) for c in i.channels]
+    if names:
+        shown = ", ".join(place(n) for n in names[:_SHOWN_CHANNELS])
+        more = len(names) - _SHOWN_CHANNELS
+        line += f" in {shown}" + (f" and {_count(more, 'more channel')}" if more > 0 else "")
     if i.window_start and i.window_end:
-        parts.append(f"from {i.window_start:%Y-%m-%d %H:%M} to {i.window_end:%Y-%m-%d %H:%M} UTC")
-    if i.query_terms:
-        parts.append("for " + ", ".join(f"`{t}`" for t in i.query_terms[:6]))
-    return ("**Looked at** " + " ".join(parts)) if parts else None
+        line += f", {_span(i.window_start, i.window_end)}"
+    return line
 
 
-def _evidence_brief(e: EvidenceItem) -> str:
-    where = f" {e.title}" if e.title else (f" #{e.channel}" if e.channel else "")
-    detail = ", ".join(e.matched_terms[:3]) if e.matched_terms else ", ".join(
-        f"{k} {v:+.2f}" for k, v in sorted(e.contributions.items(), key=lambda kv: -abs(kv[1]))[:2])
-    return f"[{e.rank}]{where} {e.score:.2f}" + (f" ({detail})" if detail else "")
+def _who(e: EvidenceItem) -> str:
+    who = person(person_label(e.author), e.author_id) if e.author else ""
+    if e.channel_name or e.channel:
+        where = place(channel_label(e.channel_name), e.channel)
+        return f"{who} in {where}" if who else where
+    return who or e.title
 
 
-def _generator_line(r: Rationale) -> str:
+def _found(reply: Reply) -> str | None:
+    r = reply.rationale
+    numbers = number_of_source(reply)
+    used = [e for e in r.evidence if e.used and e.source_id in numbers]
+    if r.skill == "ask" and not used and (r.evidence or r.inputs.messages_considered):
+        return "**What I found:** nothing that answers it; the closest matches share only a word or two"
+    if not used:
+        return None
+    if any(e.contributions for e in used):
+        of = f" of {r.inputs.candidates}" if r.inputs.candidates > len(used) else ""
+        return f"**What I found:** {_count(len(used), 'thread')}{of} worth reading"
+    groups: dict[str, list[int]] = {}
+    for e in sorted(used, key=lambda e: numbers[e.source_id]):
+        groups.setdefault(_who(e), []).append(numbers[e.source_id])
+    parts = [" ".join(f"[{n}]" for n in ns) + f" {who}" for who, ns in groups.items()]
+    return "**What I found:** " + "; ".join(parts[:4])
+
+
+def _writer(r: Rationale) -> str | None:
     g = r.generator
+    if r.skill == "help" or (g.kind != "llm" and not g.reason and not r.evidence):
+        return None
     if g.kind == "llm":
-        extra = f", prompt {g.prompt_version}" if g.prompt_version else ""
-        retries = f", {g.retries} retr{'y' if g.retries == 1 else 'ies'}" if g.retries else ""
-        return f"**Written by** {g.model}{extra}{retries}"
-    return f"**Written by** the extractive generator (quotes, no model): {g.reason}" if g.reason else \
-        "**Written by** the extractive generator (quotes, no model)"
+        return f"**Who wrote it:** an AI model ({g.model}) from the sources cited; check them before relying on it"
+    if g.fallback_from:
+        return (f"**Who wrote it:** no one; these are quotes, because the AI model ({g.fallback_from}) did not "
+                "answer in time")
+    if r.skill == "ask" and not any(e.used for e in r.evidence):
+        return None
+    return "**Who wrote it:** no one; the text is quoted word for word from the sources (no AI model)"
 
 
-def compact_lines(r: Rationale) -> list[str]:
-    """At most ten lines: route, inputs, top sources, writer, what was left out, timing."""
-    lines = [_route_line(r)]
-    if (inputs := _inputs_line(r)) is not None:
-        lines.append(inputs)
-    used = [e for e in r.evidence if e.used]
-    if used:
-        lines.append("**Sources** " + " · ".join(_evidence_brief(e) for e in used[:4]))
-    if r.skill not in ("help",):
-        lines.append(_generator_line(r))
-    left = list(r.left_out)
+def _left_out(r: Rationale) -> str | None:
+    left = [x for x in r.left_out if _shareable(x)]
     unused = [e for e in r.evidence if not e.used]
-    if unused:
-        left.insert(0, f"{len(unused)} lower-ranked source(s) not used")
-    if r.withheld_sources:
-        left.append(f"{r.withheld_sources} source(s) withheld: not visible to everyone who can read this")
-    if left:
-        lines.append("**Left out** " + "; ".join(left[:3]))
-    for caveat in r.caveats[:2]:
-        lines.append(f"**Note** {caveat}")
+    if unused and any(e.used for e in r.evidence):
+        left.insert(0, f"{_count(len(unused), 'weaker match', 'weaker matches')} that did not answer it")
+    return ("**Left out:** " + "; ".join(left[:3])) if left else None
+
+
+def _ranked(r: Rationale) -> str | None:
+    if not any(e.contributions for e in r.evidence if e.used):
+        return None
+    line = ("**How I ranked:** by what usually matters to a team (decisions, deadlines, incidents, open "
+            "questions, how many people took part); each item says why")
+    if any("this channel's own weights" in c for c in r.caveats):
+        line += ", tuned by this channel's 👍/👎"
+    return line
+
+
+def why_lines(reply: Reply) -> list[str]:
+    """The Why? people see: at most six short lines, no scores, ids or settings."""
+    reply = numbered(reply)
+    r = reply.rationale
+    lines = [line for line in (_where(r), _found(reply), _ranked(r), _writer(r), _left_out(r)) if line]
+    if r.skill == "help":
+        lines.append("**How I chose this:** you asked for help, so this lists what I can do")
+    elif not lines:
+        lines.append(f"**How I chose this:** you asked me to {r.skill}" if r.route.kind == RouteKind.EXPLICIT
+                     else f"**How I chose this:** your message read like a request to {r.skill}")
+    return lines[:WHY_MAX_LINES]
+
+
+def _evidence_detail(e: EvidenceItem, number: int | None) -> str:
+    label = f"[{number}]" if number else "(not cited)"
+    detail = [f"score {e.score:.2f}"]
+    if e.matched_terms:
+        detail.append("matched " + ", ".join(e.matched_terms[:4]))
+    detail += [f"{feature_label(k)} {v:+.2f}"
+               for k, v in sorted(e.contributions.items(), key=lambda kv: -abs(kv[1]))[:3] if v]
+    return f"{label} {'; '.join(detail)}"
+
+
+def admin_lines(reply: Reply) -> list[str]:
+    """Details for admins: route and classifier scores, per-source scores and weights, model details,
+    notes and the decision id to look up with `whybot explain`."""
+    reply = numbered(reply)
+    r = reply.rationale
+    numbers = number_of_source(reply)
+    route = r.route
+    scores = ", ".join(f"{k} {v:.2f}" for k, v in sorted(route.scores.items(), key=lambda kv: -kv[1])[:3])
+    lines = [f"Route: {_ROUTES[route.kind]} → {route.skill}" + (f" ({scores})" if scores else "")]
+    evidence = sorted(r.evidence, key=lambda e: numbers.get(e.source_id, 999))[:4]
+    lines += [_evidence_detail(e, numbers.get(e.source_id)) for e in evidence]
+    g = r.generator
+    if r.skill != "help":
+        parts = [g.model or "extractive", g.prompt_version or ""]
+        if g.prompt_tokens or g.completion_tokens:
+            parts.append(f"{g.prompt_tokens or 0}+{g.completion_tokens or 0} tokens")
+        if g.retries:
+            parts.append(f"{g.retries} retr{'y' if g.retries == 1 else 'ies'}")
+        lines.append("Generator: " + ", ".join(p for p in parts if p) + (f" ({g.reason})" if g.reason else ""))
+    lines += [f"Note: {c}" for c in r.caveats if _shareable(c)][:3]
     total = r.timings_ms.get("total")
-    lines.append((f"Took {total:.0f} ms · " if total is not None else "") + f"decision `{r.decision_id}`")
-    if len(lines) > COMPACT_MAX_LINES:
-        lines = [*lines[: COMPACT_MAX_LINES - 1], lines[-1]]
-    return lines
+    lines.append((f"Took {total:.0f} ms · " if total is not None else "") + f"decision `{r.decision_id}` "
+                 "(`whybot explain` shows everything)")
+    return lines[-ADMIN_MAX_LINES:] if len(lines) > ADMIN_MAX_LINES else lines
+
+
+def notification_text(reply: Reply, limit: int = 300) -> str:
+    """The first line of the answer, for notifications and screen readers: not the echoed question."""
+    reply = numbered(reply)
+    candidates = [reply.body, *(s.text for s in reply.sections),
+                  *(i.text for s in reply.sections for i in s.items), reply.title]
+    for text in candidates:
+        for line in text.split("\n"):
+            plain = to_plain(clean_tokens(line.removeprefix("> "))).strip()
+            plain = " ".join(w for w in plain.split() if not (w.startswith("[") and w.rstrip(".,").endswith("]")
+                                                              and w.strip("[].,").isdigit()))
+            if plain and not plain.startswith("—"):
+                return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
+    return "whybot"
 
 
 def full_text(r: Rationale) -> str:
@@ -101,14 +210,15 @@ def full_text(r: Rationale) -> str:
         if e.matched_terms:
             out.append(f"      matched: {', '.join(e.matched_terms)}")
         for name, value in sorted(e.contributions.items(), key=lambda kv: -abs(kv[1])):
-            out.append(f"      {name:<22} {value:+.4f}")
+            out.append(f"      {feature_label(name) + ' (' + name + ')':<48} {value:+.4f}")
         if e.note:
             out.append(f"      note: {e.note}")
         if e.permalink:
             out.append(f"      {e.permalink}")
     g = r.generator
     out += ["", "GENERATOR", f"  {g.kind} model={g.model or '-'} prompt={g.prompt_version or '-'} "
-            f"tokens={g.prompt_tokens or 0}+{g.completion_tokens or 0} retries={g.retries} latency_ms={g.latency_ms}",
+            f"tokens={g.prompt_tokens or 0}+{g.completion_tokens or 0} retries={g.retries} latency_ms={g.latency_ms}"
+            + (f" fallback_from={g.fallback_from}" if g.fallback_from else ""),
             f"  {g.reason}" if g.reason else ""]
     if r.left_out or r.caveats or r.withheld_sources:
         out += ["", "LEFT OUT AND CAVEATS", *[f"  - {x}" for x in r.left_out], *[f"  - {x}" for x in r.caveats]]

@@ -17,6 +17,8 @@ _CONTRACTION = re.compile(r"['’](s|re|ll|ve|d|m|t)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _SLACK_MARKUP = re.compile(r"<([@#!][^>|]*)(?:\|([^>]*))?>")
 _LINK_MARKUP = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # bot.markup's token delimiters live here
+_URL = re.compile(r"https?://\S+")
 
 STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN) | frozenset(
     {"whybot", "please", "pls", "hey", "hi", "hello", "thanks", "thank", "know", "tell", "anyone", "does",
@@ -63,8 +65,11 @@ def sentences(text: str) -> list[str]:
 
 
 def plain(text: str) -> str:
-    """Strip Slack-style `<@U1>`, `<#C1|name>` and `<url|label>` markup to readable text."""
-    text = _LINK_MARKUP.sub(lambda m: m.group(2) or m.group(1), text)
+    """Strip Slack-style `<@U1>`, `<#C1|name>` and `<url|label>` markup to readable text. A labelled
+    link keeps its address in view ("label (url)"), so a quote can't hide where a link goes."""
+    text = _PRIVATE_USE.sub("", text)
+    text = _LINK_MARKUP.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) and m.group(2) != m.group(1)
+                            else m.group(1), text)
     return _SLACK_MARKUP.sub(lambda m: m.group(2) or m.group(1), text)
 
 
@@ -78,6 +83,23 @@ def shorten(text: str, limit: int, ellipsis: str = "…") -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:") + ellipsis
+
+
+def snippet(text: str, limit: int, ellipsis: str = "…") -> str:
+    """About `limit` characters, ending at a sentence end where one is close, else at a word boundary;
+    never inside a URL (a URL that would be cut is kept whole, or left out when it is very long)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = shorten(text, limit, ellipsis).removesuffix(ellipsis)
+    for url in _URL.finditer(text):
+        if url.start() < len(cut) < url.end():
+            cut = text[: url.end()] if url.end() <= limit * 2 else text[: url.start()].rstrip()
+            break
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", cut)]
+    if ends and ends[-1] >= len(cut) * 2 // 3:
+        cut = cut[: ends[-1]]
+    return cut.rstrip(" ,;:") + " " + ellipsis
 
 
 def overlap(query_terms: Iterable[str], text: str) -> list[str]:

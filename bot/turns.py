@@ -84,6 +84,7 @@ class ExplainTurn(_Base):
     decision_id: str
     reader: Reader
     expanded: bool
+    admin: bool = Field(default=False, description="also show the details for admins (scores, models, ids)")
     reference: dict[str, Any] = Field(default_factory=dict, description="where the clicked message is")
 
 

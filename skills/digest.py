@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import schedule
-from bot.backends.importance import Scored, global_positions, group_threads
+from bot.backends.importance import Scored, feature_label, global_positions, group_threads, reasons_in_words
 from bot.backends.llm.base import with_notice
 from bot.evidence import evidence, passage_from_message
 from bot.headlines import write_headlines
@@ -25,6 +25,7 @@ from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.timewindow import Window, parse_window
+from bot.traffic import bot_user_ids, excluded_note, without_bot_traffic
 from storage import ChannelRecord
 
 __all__ = ["DigestSkill", "Slot", "next_run", "parse_schedule"]
@@ -88,8 +89,10 @@ class DigestSkill:
         started = time.perf_counter()
         channel = await self._here(request, ctx)
         window, _ = parse_window(span, ctx.clock())
-        messages = await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start,
-                                                     window.end)
+        split = without_bot_traffic(
+            await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start, window.end),
+            await bot_user_ids(ctx, request.tenant_id))
+        messages = split.kept
         fetched = time.perf_counter()
         threads = group_threads(messages)
         own = await ctx.storage.channel_weights.get(request.tenant_id, channel.external_id)
@@ -118,20 +121,23 @@ class DigestSkill:
                 note=f"{len(scored.thread.messages)} messages" + (f"; {moved}" if moved else "")))
         citations = [c for h in headlines.items for c in h.citations]
         left_out = self._left_out(ranked, top_n)
+        if split.excluded:
+            left_out.append(excluded_note(split.excluded))
         people = {m.user_external_id for m in messages if not m.is_bot}
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,
             generator=headlines.generator,
             left_out=left_out,
-            caveats=[f"ranking model {ctx.scorer.version} ({ctx.scorer.trained_on})"]
+            caveats=self._scores_left_out(ranked, top_n)
+            + [f"ranking model {ctx.scorer.version} ({ctx.scorer.trained_on})"]
             + ([f"this channel's own weights, refitted from {own.samples} helpful/not helpful vote(s) and blended "
                 f"with the global model, ranked these threads"] if own else []),
             timings_ms={"rank": rank_ms, "total_digest": round((time.perf_counter() - started) * 1000, 2)},
         )
         title = (f"Digest for #{channel.name}, {window.label}: {counted(len(threads), 'thread')}, "
                  f"{counted(len(messages), 'message')}, {counted(len(people), 'person', 'people')}")
-        body = with_notice(f"Top {len(top)} by importance." + (f" {left_out[0]}." if left_out else ""),
-                           headlines.notice)
+        body = with_notice(f"The {counted(len(top), 'thread')} most worth your time" + (
+            f", of {len(ranked)}." if len(ranked) > len(top) else "."), headlines.notice)
         follow_ups = [] if slot else [FollowUp(label="Subscribe daily", command="digest daily 09:00")]
         reply = Reply(title=title, body=body, sections=[ReplySection(title="Most important", items=items)],
                       citations=citations, rationale=rationale, follow_ups=follow_ups)
@@ -143,12 +149,12 @@ class DigestSkill:
         if global_position is None or global_position == position:
             return ""
         direction = "up" if position < global_position else "down"
-        return f"channel feedback moved this {direction} from #{global_position} to #{position}"
+        return f"this channel's feedback moved it {direction} from {global_position} to {position}"
 
     @staticmethod
     def _why(scored: Scored, moved: str = "") -> list[str]:
-        lines = [f"score {scored.score:.2f}"] + [f"{name.replace('_', ' ')} {value:+.2f}"
-                                                for name, value in scored.top_factors(3)]
+        """Two or three reasons in words; the score and the weights are in the rationale's evidence."""
+        lines = reasons_in_words(scored.contributions)
         return [*lines, moved] if moved else lines
 
     # scheduled runs ----------------------------------------------------------------------------
@@ -181,10 +187,17 @@ class DigestSkill:
         rest = ranked[top_n:]
         if not rest:
             return []
-        best = rest[0]
-        factors = ", ".join(f"{k.replace('_', ' ')} {v:+.2f}" for k, v in best.top_factors(2))
-        return [f"{len(rest)} more thread(s) left out; the best of them scored {best.score:.2f} "
-                f"vs {ranked[top_n - 1].score:.2f} for the last one in ({factors})"]
+        return [f"{counted(len(rest), 'quieter thread')} that ranked lower"]
+
+    @staticmethod
+    def _scores_left_out(ranked: list[Scored], top_n: int) -> list[str]:
+        """For admins: how close the best thread left out came."""
+        rest = ranked[top_n:]
+        if not rest:
+            return []
+        factors = ", ".join(f"{feature_label(k)} {v:+.2f}" for k, v in rest[0].top_factors(2))
+        return [f"best thread left out scored {rest[0].score:.2f} vs {ranked[top_n - 1].score:.2f} for the last one "
+                f"in ({factors})"]
 
     def _quiet(self, request: SkillRequest, channel: ChannelRecord, window: Window, inputs: Inputs) -> Reply:
         rationale = Rationale(skill=self.name, route=request.route, inputs=inputs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from bot.backends.importance import group_threads
+from bot.backends.importance import group_threads, reasons_in_words
 from bot.backends.llm.base import with_notice
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
 from bot.headlines import write_headlines
@@ -14,6 +14,7 @@ from bot.references import ChannelRef, find_channel_ref
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.timewindow import Window, mentions_window, parse_window
+from bot.traffic import bot_user_ids, excluded_note, without_bot_traffic
 from bot.visibility import Visibility
 from storage import ChannelRecord
 
@@ -64,8 +65,9 @@ class SummarizeSkill:
 
     async def _thread(self, request: SkillRequest, ctx: SkillContext, channel: ChannelRecord, root: str) -> Reply:
         started = time.perf_counter()
-        messages = [m for m in await ctx.storage.messages.thread(request.tenant_id, channel.external_id, root)
-                    if not m.is_bot]
+        thread = await ctx.storage.messages.thread(request.tenant_id, channel.external_id, root)
+        split = without_bot_traffic([m for m in thread if not m.is_bot], await bot_user_ids(ctx, request.tenant_id))
+        messages = split.kept
         if not messages:
             raise SkillError("That thread has no messages I can read.")
         clipped = messages[-MAX_THREAD_MESSAGES:]
@@ -78,6 +80,8 @@ class SummarizeSkill:
                         window_end=messages[-1].created_at, messages_considered=len(messages))
         left_out = [f"{len(messages) - len(clipped)} oldest messages beyond the {MAX_THREAD_MESSAGES}-message "
                     "limit"] if len(messages) > len(clipped) else []
+        if split.excluded:
+            left_out.append(excluded_note(split.excluded))
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
             evidence=[evidence(p, channel.external_id, used=p.number in cited) for p in passages if p.number in cited],
@@ -92,8 +96,11 @@ class SummarizeSkill:
     async def _channel_window(self, request: SkillRequest, ctx: SkillContext, channel: ChannelRecord,
                               window: Window) -> Reply:
         started = time.perf_counter()
-        messages = await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start,
-                                                     window.end, include_bots=False)
+        split = without_bot_traffic(
+            await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start, window.end,
+                                              include_bots=False),
+            await bot_user_ids(ctx, request.tenant_id))
+        messages = split.kept
         inputs = Inputs(channels=[channel.name], window_start=window.start, window_end=window.end,
                         messages_considered=len(messages))
         if not messages:
@@ -107,7 +114,7 @@ class SummarizeSkill:
         top = ranked[:MAX_CHANNEL_THREADS]
         headlines = await write_headlines(top, channel.external_id, ctx.generator)
         items = [ReplyItem(text=h.text, link=h.scored.thread.root.permalink, citation_numbers=h.cited,
-                           item_id=h.item_id, why=[f"{k} {v:+.2f}" for k, v in h.scored.top_factors()])
+                           item_id=h.item_id, why=reasons_in_words(h.scored.contributions))
                  for h in headlines.items]
         evidence_items = [evidence(passage_from_message(position, h.scored.thread.root, score=h.scored.score),
                                    channel.external_id, used=True, contributions=h.scored.contributions,
@@ -115,7 +122,9 @@ class SummarizeSkill:
                           for position, h in enumerate(headlines.items, start=1)]
         citations = [c for h in headlines.items for c in h.citations]
         rest = ranked[MAX_CHANNEL_THREADS:]
-        left_out = [f"{len(rest)} quieter thread(s); the best of them scored {rest[0].score:.2f}"] if rest else []
+        left_out = [f"{counted(len(rest), 'quieter thread')}"] if rest else []
+        if split.excluded:
+            left_out.append(excluded_note(split.excluded))
         people = {m.user_external_id for m in messages}
         rationale = Rationale(skill=self.name, route=request.route, inputs=inputs, evidence=evidence_items,
                               generator=headlines.generator, left_out=left_out, caveats=headlines.caveats,

@@ -57,7 +57,7 @@ class PlaygroundSurface:
         return None
 
     async def update(self, reference: dict[str, Any], reader_private: bool, reply: Reply, *, expanded: bool,
-                     note: str | None = None) -> None:
+                     admin: bool = False, note: str | None = None) -> None:
         return None
 
     async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:

@@ -100,6 +100,7 @@ class SlackAdapter:
         app.command("/whybot")(g(i.on_command))
         app.action(render.WHY)(g(i.on_why))
         app.action(render.HIDE)(g(i.on_hide))
+        app.action(render.ADMIN)(g(i.on_admin))
         app.action(render.HELPFUL)(g(i.on_helpful))
         app.action(render.UNHELPFUL)(g(i.on_unhelpful))
         app.action(render.ITEM_FEEDBACK)(g(i.on_item_feedback))

@@ -216,10 +216,10 @@ class SlackIngress:
                f"{_text(action.get('action_ts'))}"
 
     async def _explain(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
-                       context: AsyncBoltContext, *, expanded: bool) -> None:
+                       context: AsyncBoltContext, *, expanded: bool, admin: bool = False) -> None:
         await self._click(ack, body, action, context, lambda reader, ref: ExplainTurn(
             platform=Platform.SLACK, tenant=reader.tenant, decision_id=_text(action.get("value"))[:64],
-            reader=reader, expanded=expanded, reference=ref))
+            reader=reader, expanded=expanded, admin=admin, reference=ref))
 
     async def _click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
                      context: AsyncBoltContext, make: Callable[[Reader, dict[str, Any]], Turn | None]) -> None:
@@ -239,6 +239,10 @@ class SlackIngress:
     async def on_hide(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
                       context: AsyncBoltContext) -> None:
         await self._explain(ack, body, action, context, expanded=False)
+
+    async def on_admin(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                       context: AsyncBoltContext) -> None:
+        await self._explain(ack, body, action, context, expanded=True, admin=True)
 
     async def _vote(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
                     context: AsyncBoltContext, *, helpful: bool) -> None:

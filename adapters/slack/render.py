@@ -12,9 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.markup import slack_escape, to_plain, to_slack
+from bot.citing import numbered
+from bot.markup import person, place, slack_escape, to_plain, to_slack
 from bot.models import Citation, Reply, ReplyItem
-from bot.render import compact_lines
+from bot.naming import channel_label, person_label
+from bot.render import admin_lines, notification_text, why_lines
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -31,12 +33,17 @@ HELPFUL = "whybot_helpful"
 UNHELPFUL = "whybot_unhelpful"
 FOLLOW_UP = "whybot_follow_up"
 ITEM_FEEDBACK = "whybot_item_feedback"
+ADMIN = "whybot_admin"  # re-render expanded with the details for admins (value: the decision id)
 MAX_OPTION_VALUE = 150
 ACTION_PREFIX = "whybot_"
-ACTION_IDS = frozenset({WHY, HIDE, HELPFUL, UNHELPFUL, FOLLOW_UP, ITEM_FEEDBACK})
+ACTION_IDS = frozenset({WHY, HIDE, ADMIN, HELPFUL, UNHELPFUL, FOLLOW_UP, ITEM_FEEDBACK})
 
 WHY_TEXT = "Why?"
 HIDE_TEXT = "Hide why"
+ADMIN_TEXT = "Details for admins"
+HELPFUL_TEXT = "👍"
+UNHELPFUL_TEXT = "👎"
+MAX_FOLLOW_UPS = 1
 NOT_AVAILABLE = ("That explanation is not available: it may have expired, belong to another workspace, "
                  "or be about something you cannot see.")
 
@@ -120,20 +127,37 @@ def decode_value(value: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items() if isinstance(v, str)}
 
 
-def _item_line(item: ReplyItem) -> str:
-    text = to_slack(item.text)
+def _item_line(number: int, item: ReplyItem, *, expanded: bool) -> str:
+    """`1. headline [1] · open` and, expanded, its reasons in words on the next line."""
+    text = f"{number}. " + to_slack(item.text)
+    if item.citation_numbers and not any(f"[{n}]" in item.text for n in item.citation_numbers):
+        text += " " + "".join(f"[{n}]" for n in item.citation_numbers)
     if item.link:
-        text += f" <{item.link}|open>"
-    if item.why:
-        text += "\n    _" + slack_escape("; ".join(item.why)) + "_"
-    return "• " + text
+        text += f" · <{item.link}|open thread>"
+    if item.why and expanded:
+        text += "\n      _" + slack_escape(", ".join(item.why)) + "_"
+    return text
 
 
-def _citation_line(c: Citation) -> str:
-    label = slack_escape(c.title or c.snippet[:60] or c.source_id)
-    where = f"<#{c.channel}>" if c.channel else ""
-    body = f"<{c.permalink}|{label}>" if c.permalink else label
-    return f"[{c.number}] {body} {where}".rstrip()
+def _citation_line(c: Citation, *, quoted: bool) -> str:
+    """`[1] <@U…> in <#C…> · view message`; the snippet only when the answer does not quote it already."""
+    if c.channel or c.channel_name or c.author_id:
+        who = person(person_label(c.author), c.author_id) if c.author else ""
+        where = place(channel_label(c.channel_name), c.channel)
+        label = to_slack(f"{who} in {where}" if who else where)
+        link = f" · <{c.permalink}|view message>" if c.permalink else ""
+    else:
+        title = slack_escape(c.title or "a document")
+        label, link = (f"<{c.permalink}|{title}>", "") if c.permalink else (title, "")
+    snippet = "" if quoted or not c.snippet else " — _" + slack_escape(c.snippet) + "_"
+    return f"[{c.number}] {label}{link}{snippet}"
+
+
+def quoted_in(reply: Reply, c: Citation) -> bool:
+    """Whether the reply's own text already shows this source's words (so Sources need not repeat them)."""
+    shown = " ".join([reply.body, *(i.text for s in reply.sections for i in s.items)])
+    head = " ".join(c.snippet.split()[:8])
+    return bool(head) and head in " ".join(shown.split())
 
 
 def _rateable(reply: Reply) -> bool:
@@ -153,57 +177,71 @@ def item_feedback_menu(decision_id: str, item_id: str) -> dict[str, Any] | None:
     return {"type": "overflow", "action_id": ITEM_FEEDBACK, "options": options}
 
 
-def content_blocks(reply: Reply) -> list[dict[str, Any]]:
-    """The reply's text as section blocks, each within Slack's size limit; ranked items with ids get a
-    block each with a feedback menu, so people can say which items were worth their time."""
+def content_blocks(reply: Reply, *, expanded: bool = False) -> list[dict[str, Any]]:
+    """The reply's text as section blocks within Slack's size limit. Ranked items (a digest's threads)
+    get their reasons and a feedback menu only in the expanded view, so the collapsed reply stays short."""
     blocks: list[dict[str, Any]] = []
     if reply.body.strip():
         blocks += [section(c) for c in split_mrkdwn(to_slack(reply.body))]
-    rateable = _rateable(reply)
+    rateable = expanded and _rateable(reply)
     for sec in reply.sections:
         lines = [f"*{slack_escape(sec.title)}*"] if sec.title else []
         if sec.text.strip():
             lines.append(to_slack(sec.text))
         if not rateable:
-            lines += [_item_line(i) for i in sec.items]
+            lines += [_item_line(n, i, expanded=expanded) for n, i in enumerate(sec.items, start=1)]
         if lines:
             blocks += [section(c) for c in split_mrkdwn("\n".join(lines))]
         if rateable:
-            for item in sec.items:
-                block = section(_item_line(item))
+            for n, item in enumerate(sec.items, start=1):
+                block = section(_item_line(n, item, expanded=True))
                 menu = item_feedback_menu(reply.decision_id, item.item_id or "")
                 if menu is not None:
                     block["accessory"] = menu
                 blocks.append(block)
     if reply.citations:
-        blocks += [section(c) for c in
-                   split_mrkdwn("*Sources*\n" + "\n".join(_citation_line(c) for c in reply.citations))]
+        lines = [_citation_line(c, quoted=quoted_in(reply, c)) for c in reply.citations]
+        blocks += [section(c) for c in split_mrkdwn("*Sources*\n" + "\n".join(lines))]
     return blocks
 
 
 def rationale_chunks(reply: Reply) -> list[str]:
-    text = "*Why this answer*\n" + "\n".join(to_slack(line) for line in compact_lines(reply.rationale))
+    text = "*Why this answer*\n" + "\n".join(to_slack(line) for line in why_lines(reply))
     return split_mrkdwn(text)
 
 
-def actions(reply: Reply, *, expanded: bool) -> dict[str, Any]:
+def admin_block(reply: Reply) -> dict[str, Any]:
+    """Details for admins, in small print (a context block: at most 10 elements)."""
+    lines = admin_lines(reply)
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(to_slack(line), MAX_SECTION_TEXT)}
+                                            for line in lines[:10]]}
+
+
+def actions(reply: Reply, *, expanded: bool, admin: bool = False) -> dict[str, Any]:
+    """Why? (or Hide why), compact 👍/👎 and at most one follow-up; help carries Why? only."""
     d = reply.decision_id
-    elements = [button(HIDE_TEXT, HIDE, d) if expanded else button(WHY_TEXT, WHY, d),
-                button("👍 Helpful", HELPFUL, encode_value(d)),
-                button("👎 Not helpful", UNHELPFUL, encode_value(d))]
-    for i, f in enumerate(reply.follow_ups[:3]):
+    elements = [button(HIDE_TEXT, HIDE, d) if expanded else button(WHY_TEXT, WHY, d)]
+    if reply.rationale.skill != "help":
+        elements += [button(HELPFUL_TEXT, HELPFUL, encode_value(d)),
+                     button(UNHELPFUL_TEXT, UNHELPFUL, encode_value(d))]
+    if expanded and not admin:
+        elements.append(button(ADMIN_TEXT, ADMIN, d))
+    for i, f in enumerate(reply.follow_ups[:MAX_FOLLOW_UPS]):
         elements.append(button(f.label, f"{FOLLOW_UP}_{i}", encode_value(d, c=f.command)))
     return {"type": "actions", "block_id": clip(f"whybot:{d}", MAX_ID, ""), "elements": elements[:MAX_ACTIONS]}
 
 
 def fallback_text(reply: Reply) -> str:
-    """Notification and screen-reader text: title, else the start of the body."""
-    text = reply.title or to_plain(reply.body) or "whybot"
-    return clip(text, MAX_FALLBACK_TEXT)
+    """Notification and screen-reader text: the first line of the answer (not the echoed question),
+    escaped like every other text field, so a question's `<!channel>` never pings anyone."""
+    return clip(slack_escape(notification_text(reply)), MAX_FALLBACK_TEXT)
 
 
-def render_reply(reply: Reply, *, expanded: bool = False, more_url: str | None = None) -> Rendered:
-    """The message for `reply`, collapsed (Why?) or expanded (rationale + Hide why), within Block Kit limits."""
+def render_reply(reply: Reply, *, expanded: bool = False, more_url: str | None = None,
+                 admin: bool = False) -> Rendered:
+    """The message for `reply`, collapsed (Why?) or expanded (rationale + Hide why, and with `admin` the
+    details for admins), within Block Kit limits. Citations are numbered 1..n as shown."""
+    reply = numbered(reply)
     head: list[dict[str, Any]] = []
     if reply.title:
         head.append({"type": "header", "text": {"type": "plain_text", "text": clip(to_plain(reply.title),
@@ -213,8 +251,10 @@ def render_reply(reply: Reply, *, expanded: bool = False, more_url: str | None =
     if expanded:
         tail.append({"type": "divider"})
         tail += [section(c) for c in rationale_chunks(reply)[:4]]
-    tail.append(actions(reply, expanded=expanded))
-    content = content_blocks(reply)
+        if admin:
+            tail.append(admin_block(reply))
+    tail.append(actions(reply, expanded=expanded, admin=admin))
+    content = content_blocks(reply, expanded=expanded)
     budget = MAX_BLOCKS - len(head) - len(tail)
     overflow: list[str] = []
     if len(content) > budget:

@@ -148,9 +148,9 @@ class SlackSurface:
     # clicks ------------------------------------------------------------------------------------
 
     async def update(self, reference: dict[str, Any], reader_private: bool, reply: Reply, *, expanded: bool,
-                     note: str | None = None) -> None:
+                     admin: bool = False, note: str | None = None) -> None:
         """Show or hide the rationale in the same message (chat.update, or response_url for ephemerals)."""
-        rendered = render.render_reply(reply, expanded=expanded, more_url=reference.get("more_url"))
+        rendered = render.render_reply(reply, expanded=expanded, more_url=reference.get("more_url"), admin=admin)
         response_url = reference.get("response_url") if isinstance(reference.get("response_url"), str) else None
         channel, ts = reference.get("channel"), reference.get("message_ts") or reference.get("ts")
         if not reader_private and channel and ts:

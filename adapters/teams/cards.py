@@ -10,14 +10,17 @@ in stages rather than failing to post.
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from bot.models import Reply
-from bot.render import compact_lines
+from bot.citing import numbered
+from bot.markup import clean_tokens, to_teams
+from bot.models import Citation, Reply
+from bot.naming import channel_label, person_label
+from bot.render import admin_lines, notification_text, why_lines
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -25,9 +28,15 @@ SCHEMA_URL = "http://adaptivecards.io/schemas/adaptive-card.json"
 MAX_CARD_BYTES = 28 * 1024 - 1024  # leave room for the activity envelope around the card
 WHY_TITLE = "Why?"
 HIDE_TITLE = "Hide why"
+ADMIN_TITLE = "Details for admins"
+HELPFUL_TITLE = "👍"
+UNHELPFUL_TITLE = "👎"
+# Teams stretches a row of buttons to equal widths: in a 418 px bubble four get about 90 px each, enough for
+# "Hide why" but not for a follow-up such as "Summarize this channel". So a row holds Why?/Hide why, 👍 and 👎;
+# follow-ups and the admin toggle sit in the overflow menu (`mode: secondary`, shown as "…"), where titles
+# are never cut. tests/adapters/teams/test_card_rendering.py renders every card to check this.
 MAX_FOLLOW_UPS = 3
-
-_CODE = re.compile(r"`([^`\n]+)`")
+ADMIN_ID = "admin-details"
 
 Card = dict[str, Any]
 
@@ -54,14 +63,13 @@ def parse_action(data: object) -> CardAction | None:
 
 
 def to_teams_markdown(md: str) -> str:
-    """Our markdown subset as Teams TextBlock markdown: code spans become plain, quotes italic."""
-    lines = []
-    for line in md.split("\n"):
-        line = _CODE.sub(r"\1", line)
-        if line.startswith("> ") and line[2:].strip():
-            line = f"_{line[2:].strip()}_"
-        lines.append(line)
-    return "\n\n".join(lines)  # a single newline is not a line break in Teams markdown
+    """Our markdown subset as Teams TextBlock markdown (see bot.markup.to_teams)."""
+    return to_teams(md)
+
+
+def card_summary(reply: Reply) -> str:
+    """The activity summary Teams shows in notifications: the first line of the answer."""
+    return notification_text(reply)
 
 
 def _clip(text: str, limit: int | None) -> str:
@@ -70,8 +78,18 @@ def _clip(text: str, limit: int | None) -> str:
     return text[: max(0, limit - 1)].rstrip() + "…"
 
 
-def _text(text: str, *, limit: int | None = None, **style: Any) -> Card:
-    return {"type": "TextBlock", "text": _clip(to_teams_markdown(text), limit), "wrap": True, **style}
+def _text(text: str, *, limit: int | None = None, suffix: str = "", **style: Any) -> Card:
+    """A wrapped TextBlock of our markdown, clipped before conversion (so no link or entity is cut);
+    `suffix` is Teams markdown we made ourselves (a permalink), appended after the clip."""
+    return {"type": "TextBlock", "text": to_teams_markdown(_clip(text, limit)) + suffix, "wrap": True, **style}
+
+
+def walk(elements: list[Card]) -> Iterator[Card]:
+    """Every element of a card body, depth first (through Containers and ColumnSets)."""
+    for element in elements:
+        yield element
+        yield from walk(element.get("items", []))
+        yield from walk(element.get("columns", []))
 
 
 def _action(title: str, data: CardAction) -> Card:
@@ -108,7 +126,9 @@ def card_bytes(card: Card) -> int:
 
 
 def reply_card(reply: Reply, *, expanded: bool = False, note: str | None = None) -> Card:
-    """The card for `reply`; with `expanded`, the rationale is shown under the answer."""
+    """The card for `reply`; with `expanded`, the rationale is shown under the answer (and the details
+    for admins behind a toggle that needs no round trip). Citations are numbered 1..n as shown."""
+    reply = numbered(reply)
     for detail in _STAGES:
         card = _build(reply, expanded, note, detail)
         if card_bytes(card) <= MAX_CARD_BYTES:
@@ -131,45 +151,77 @@ def _build(reply: Reply, expanded: bool, note: str | None, d: _Detail) -> Card:
             body.append(_text(section.text, limit=d.text_limit))
         items = section.items if d.items is None else section.items[: d.items]
         for number, item in enumerate(items, start=1):
-            link = f" [open]({item.link})" if item.link else ""
-            body.append(_text(f"{number}. {item.text}{link}", limit=d.text_limit, spacing="Small"))
-            if item.why and d.why_lines:
-                body.append(_text(" · ".join(item.why), limit=d.text_limit, isSubtle=True, size="Small",
-                                  spacing="None"))
-            if item.item_id and reply.decision_id and d.why_lines and len(items) <= 10:
-                body.append(_item_feedback(reply.decision_id, item.item_id, expanded))
+            cites = "".join(f" [{n}]" for n in item.citation_numbers if f"[{n}]" not in item.text)
+            link = f" · [open thread]({item.link})" if item.link else ""
+            lines = [_text(f"{item.text}{cites}", limit=d.text_limit, suffix=link)]
+            if expanded and d.why_lines:
+                why = _text(", ".join(item.why), limit=d.text_limit, isSubtle=True, size="Small",
+                            spacing="None") if item.why else None
+                feedback = (_item_feedback(reply.decision_id, item.item_id, expanded)
+                            if item.item_id and reply.decision_id and len(items) <= 10 else None)
+                if why and feedback:
+                    lines.append(_columns([why], [feedback], spacing="None"))
+                else:
+                    lines.extend(e for e in (why, feedback) if e)
+            body.append(_columns([_text(f"**{number}.**", isSubtle=True)], lines, first_width="auto"))
         if d.items is not None and len(section.items) > d.items:
             body.append(_text(f"+{len(section.items) - d.items} more not shown", isSubtle=True, size="Small"))
     citations = reply.citations if d.citations is None else reply.citations[: d.citations]
     if citations:
         body.append(_text("**Sources**", spacing="Medium"))
+        shown = " ".join(" ".join([reply.body, *(i.text for s in reply.sections for i in s.items)]).split())
         for c in citations:
-            label = c.title or c.source_id
-            head = f"[{c.number}] " + (f"[{label}]({c.permalink})" if c.permalink else label)
-            snippet = f" — {c.snippet}" if c.snippet and d.snippets else ""
-            body.append(_text(head + snippet, limit=d.text_limit and min(d.text_limit, 400), size="Small",
-                              spacing="None"))
+            snippet = c.snippet if c.snippet and d.snippets and " ".join(c.snippet.split()[:8]) not in shown else ""
+            body.append(_text(f"[{c.number}] {_source_label(c)}" + (f" — _{snippet}_" if snippet else ""),
+                              limit=d.text_limit and min(d.text_limit, 400), size="Small", spacing="None",
+                              suffix=f" · [view message]({c.permalink})" if c.permalink and c.channel else ""))
     if expanded:
-        lines = compact_lines(reply.rationale)
         body.append({"type": "Container", "id": "rationale", "style": "emphasis", "spacing": "Medium",
                      "items": [_text("**Why this answer**"),
                                *[_text(line, limit=d.text_limit and 400, size="Small", spacing="Small")
-                                 for line in lines]]})
+                                 for line in why_lines(reply)]]})
+        body.append({"type": "Container", "id": ADMIN_ID, "isVisible": False, "spacing": "Small",
+                     "items": [_text(line, limit=d.text_limit and 400, size="Small", isSubtle=True, spacing="None")
+                               for line in admin_lines(reply)]})
     if note:
         body.append(_text(note, isSubtle=True, size="Small", spacing="Medium"))
     return {"type": "AdaptiveCard", "$schema": SCHEMA_URL, "version": CARD_VERSION, "body": body,
             "actions": _actions(reply, expanded)}
 
 
+def _source_label(c: Citation) -> str:
+    """Who said it and where, by name; a document by its title (linked: the link is ours, not a quote's)."""
+    if c.channel or c.channel_name:
+        who = person_label(c.author) if c.author else ""
+        where = channel_label(c.channel_name)
+        return f"{who} in {where}" if who else where
+    title = clean_tokens(c.title or "a document").replace("[", "(").replace("]", ")")
+    return f"[{title}]({c.permalink})" if c.permalink else title
+
+
+def _columns(first: list[Card], second: list[Card], *, first_width: str = "stretch",
+             spacing: str = "Small") -> Card:
+    """Two columns; the other one takes what the first leaves. Numbered items use this for a hanging
+    indent instead of markdown's "1. " lists, which renderers indent differently (the official JS renderer
+    pushes them past the bubble's edge)."""
+    second_width = "stretch" if first_width == "auto" else "auto"
+    return {"type": "ColumnSet", "spacing": spacing, "columns": [
+        {"type": "Column", "width": first_width, "items": first},
+        {"type": "Column", "width": second_width, "verticalContentAlignment": "Center", "items": second}]}
+
+
 def _item_feedback(decision: str, item: str, expanded: bool) -> Card:
-    """Useful / Not useful for one ranked item (a digest thread), so channel refits learn per item."""
+    """Compact 👍/👎 for one ranked item (a digest thread), beside its reasons, so channel refits learn per
+    item without a row of buttons under every item."""
     return {"type": "ActionSet", "spacing": "None", "actions": [
         _action(title, CardAction(whybot="feedback", decision=decision, helpful=helpful, item=item,
                                   expanded=expanded))
-        for title, helpful in (("Useful", True), ("Not useful", False))]}
+        for title, helpful in ((HELPFUL_TITLE, True), (UNHELPFUL_TITLE, False))]}
 
 
 def _actions(reply: Reply, expanded: bool) -> list[Card]:
+    """Why? (or Hide why) and compact 👍/👎 (help carries Why? only); follow-ups, or expanded the "Details
+    for admins" toggle (no round trip), in the overflow menu."""
     decision = reply.decision_id
     actions: list[Card] = []
     if decision:
@@ -177,14 +229,19 @@ def _actions(reply: Reply, expanded: bool) -> list[Card]:
             actions.append(_action(HIDE_TITLE, CardAction(whybot="hide", decision=decision)))
         else:
             actions.append(_action(WHY_TITLE, CardAction(whybot="why", decision=decision)))
-        actions.append(_action("Helpful", CardAction(whybot="feedback", decision=decision, helpful=True,
-                                                     expanded=expanded)))
-        actions.append(_action("Not helpful", CardAction(whybot="feedback", decision=decision, helpful=False,
-                                                         expanded=expanded)))
+        if reply.rationale.skill != "help":
+            actions.append(_action(HELPFUL_TITLE, CardAction(whybot="feedback", decision=decision, helpful=True,
+                                                             expanded=expanded)))
+            actions.append(_action(UNHELPFUL_TITLE, CardAction(whybot="feedback", decision=decision,
+                                                               helpful=False, expanded=expanded)))
+    if expanded:
+        actions.append({"type": "Action.ToggleVisibility", "title": ADMIN_TITLE, "mode": "secondary",
+                        "targetElements": [ADMIN_ID]})
+        return actions
     for follow in reply.follow_ups[:MAX_FOLLOW_UPS]:
         data = CardAction(whybot="command", command=follow.command).model_dump(exclude_defaults=True)
         data["whybot"] = "command"
-        actions.append({"type": "Action.Submit", "title": _clip(follow.label, 40), "data": data})
+        actions.append({"type": "Action.Submit", "title": follow.label, "mode": "secondary", "data": data})
     return actions
 
 

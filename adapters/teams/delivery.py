@@ -16,7 +16,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ConversationReference
 from botframework.connector.aio import ConnectorClient
 
-from adapters.teams.cards import Card, reply_card
+from adapters.teams.cards import Card, card_summary, reply_card
 from bot.adapter import DeliveryTarget
 from bot.models import Platform, Reply
 from storage import Storage, tenant_key
@@ -64,7 +64,7 @@ class TeamsDelivery:
 
         async def send(turn_context: TurnContext) -> None:
             connector: ConnectorClient = turn_context.turn_state[BotAdapter.BOT_CONNECTOR_CLIENT_KEY]
-            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), reply.title),
+            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), card_summary(reply)),
                                                                 reference)
             activity.reply_to_id = None
             response = await connector.conversations.send_to_conversation(reference.conversation.id, activity)

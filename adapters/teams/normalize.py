@@ -125,6 +125,10 @@ def conversation_of(activity: Activity) -> Conversation:
             channel = base
         if rest.startswith("messageid="):
             thread_id = rest.removeprefix("messageid=") or None
+            if thread_id is not None and thread_id == activity.id:
+                # A new post: Teams points the conversation at the post itself. That is no thread yet,
+                # so `summarize` there means the channel, not a one-message "thread".
+                thread_id = None
     elif conv and isinstance(conv.name, str) and conv.name:
         channel_name = conv.name
     return Conversation(tenant=tenant_of(activity), channel=channel, channel_name=channel_name, kind=kind,

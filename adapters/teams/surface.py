@@ -16,7 +16,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
 from botframework.connector.aio import ConnectorClient
 
-from adapters.teams.cards import reply_card
+from adapters.teams.cards import card_summary, reply_card
 from adapters.teams.delivery import TeamsDelivery, card_activity
 from bot.adapter import DeliveryTarget
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
@@ -76,7 +76,7 @@ class TeamsSurface:
         posted: dict[str, Any] = {}
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
-            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), reply.title or None),
+            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), card_summary(reply)),
                                                                 reference)
             if reference.activity_id:
                 activity.reply_to_id = reference.activity_id
@@ -98,7 +98,7 @@ class TeamsSurface:
     # clicks ------------------------------------------------------------------------------------
 
     async def update(self, reference: dict[str, Any], reader_private: bool, reply: Reply, *, expanded: bool,
-                     note: str | None = None) -> None:
+                     admin: bool = False, note: str | None = None) -> None:
         """Replace the clicked card (Action.Submit fallback; Action.Execute is answered in the invoke)."""
         target = conversation_reference(reference.get("reply_to"))
         activity_id = reference.get("activity_id")

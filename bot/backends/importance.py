@@ -172,3 +172,36 @@ def global_positions(scorer: ImportanceScorer, ranked: Sequence[Scored]) -> dict
     rescored = [(scorer.score(s.features)[0], s.thread.last_at.timestamp(), id(s)) for s in ranked]
     rescored.sort(key=lambda t: (-round(t[0], 4), -t[1]))
     return {key: position for position, (_, _, key) in enumerate(rescored, start=1)}
+
+
+# What each feature means to a person reading a digest: the reason, said when it pushed a thread up.
+FEATURE_WORDS: dict[str, str] = {
+    "replies": "a long discussion",
+    "participants": "many people replied",
+    "reactions": "people reacted",
+    "mentions": "people were asked by name",
+    "decision_cue": "a decision",
+    "incident_cue": "an incident",
+    "question_cue": "a question",
+    "action_cue": "someone was asked to do something",
+    "deadline_cue": "a deadline",
+    "unanswered_question": "a question nobody has answered yet",
+    "links_files": "links or files",
+    "recency": "recent",
+    "bot_authored": "posted by a bot",
+    "chitchat": "small talk",
+}
+
+
+def feature_label(name: str) -> str:
+    """A feature's human name, for admin details too ("deadline cue" reads as jargon; "a deadline" doesn't)."""
+    return FEATURE_WORDS.get(name, name.replace("_", " "))
+
+
+def reasons_in_words(contributions: dict[str, float], n: int = 3) -> list[str]:
+    """The two or three things that pushed a thread up, in words; a decision with a deadline is one reason."""
+    ups = [k for k, v in sorted(contributions.items(), key=lambda kv: -kv[1]) if v > 0.05]
+    if "decision_cue" in ups and "deadline_cue" in ups:
+        ups = ["decision_with_deadline", *[k for k in ups if k not in ("decision_cue", "deadline_cue")]]
+    words = {**FEATURE_WORDS, "decision_with_deadline": "a decision with a deadline"}
+    return [words.get(k, k.replace("_", " ")) for k in ups[:n]]

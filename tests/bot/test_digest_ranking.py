@@ -141,10 +141,10 @@ async def test_channel_feedback_refits_weights_and_the_why_says_it_moved_items(c
     second = await digest(services, top=4)
     top = second.sections[0].items
     assert top[0].item_id is not None and top[0].item_id.startswith("thread:2")
-    moved = [line for item in top for line in item.why if line.startswith("channel feedback moved this up")]
-    assert moved and "from #5" in " ".join(moved)
+    moved = [line for item in top for line in item.why if line.startswith("this channel's feedback moved it up")]
+    assert moved and "from 5" in " ".join(moved)
     assert any("refitted from 24 helpful/not helpful vote(s)" in c for c in second.rationale.caveats)
-    assert any("channel feedback moved this up" in e.note for e in second.rationale.evidence)
+    assert any("this channel's feedback moved it up" in e.note for e in second.rationale.evidence)
 
 
 async def test_too_few_votes_keep_the_global_model(channel_services: Services) -> None:

@@ -164,3 +164,24 @@ async def test_ask_finds_the_answer_inside_a_matching_thread(demo: Services) -> 
     assert any(e.used and e.note.startswith("the reply that best answers") for e in reply.rationale.evidence)
     reply = await demo.router.handle(ask("how was the checkout API brought back?"))
     assert "Rolled back payments-gateway to v2.13" in reply.body
+
+
+async def test_talk_with_whybot_is_context_not_news(demo: Services) -> None:
+    """Questions to whybot and slash-command echoes stay stored but are never digest or summary items,
+    and the Why? says they were left out (issue 16.6)."""
+    tenant = "playground:demo"
+    await demo.storage.workspace.upsert_user(tenant, "UBOT", name="helperbot", is_bot=True)
+    now = demo.clock() - timedelta(minutes=5)
+    to_bot = ["@whybot when does the release freeze start? deadline?", "/whybot summarize #incidents last 24h",
+              "<@UBOT> digest now please, incident postmortem due tomorrow"]
+    await demo.ingest.messages(tenant, [
+        NewMessage("incidents", f"9{i}.0", text, now, "frank", reaction_count=9, mention_count=3)
+        for i, text in enumerate(to_bot)])
+    stored = [m.text for m in await demo.storage.messages.channel_messages(tenant, "incidents")]
+    assert all(t in stored for t in to_bot)
+    for reply in (await demo.router.handle(ask("now", command="digest", channel="incidents")),
+                  await demo.router.handle(ask("summarize #incidents last 24h"))):
+        shown = " ".join(i.text for s in reply.sections for i in s.items) + " ".join(c.snippet for c in
+                                                                                      reply.citations)
+        assert not any(t.split()[0] in shown for t in to_bot), shown
+        assert any("3 messages to or from whybot" in x for x in reply.rationale.left_out)

@@ -158,6 +158,7 @@ async function toggleWhy(button) {
   const panel = reply.querySelector(".rationale");
   if (button.getAttribute("aria-expanded") === "true") {
     panel.hidden = true;
+    reply.classList.remove("expanded");
     button.textContent = "Why?";
     button.setAttribute("aria-expanded", "false");
     return;
@@ -168,6 +169,7 @@ async function toggleWhy(button) {
   });
   panel.innerHTML = data.html; // escaped on the server
   panel.hidden = false;
+  reply.classList.add("expanded");
   button.textContent = "Hide why";
   button.setAttribute("aria-expanded", "true");
 }

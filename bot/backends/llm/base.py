@@ -19,6 +19,7 @@ class Passage(BaseModel):
     source_id: str
     text: str
     author: str = ""
+    author_id: str | None = None
     channel: str = ""
     timestamp: datetime | None = None
     permalink: str | None = None

@@ -259,6 +259,7 @@ class OpenAIGenerator:
                     usage.retries)
         draft = await fallback(reason)
         draft.generator.retries = usage.retries
+        draft.generator.fallback_from = self.model
         draft.generator.latency_ms = round(spent_s * 1000 + (draft.generator.latency_ms or 0.0), 2)
         draft.caveats.insert(0, reason)
         draft.notice = notice

@@ -18,7 +18,18 @@ from bot.app import create_app
 from bot.services import Services
 
 CHROMIUM = Path(os.environ.get("WHYBOT_CHROMIUM", "/usr/bin/chromium"))
-ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "artifacts"
+# WHYBOT_UPDATE_SCREENSHOTS=1 also writes the screenshots the README shows into docs/.
+DOCS = ROOT / "docs" if os.environ.get("WHYBOT_UPDATE_SCREENSHOTS") == "1" else None
+
+
+async def shoot(page: object, locator: object, name: str) -> None:
+    """A screenshot of one reply, kept in artifacts/ (and docs/ when updating the README's pictures)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    await locator.screenshot(path=str(ARTIFACTS / name))  # type: ignore[attr-defined]
+    if DOCS is not None:
+        await locator.screenshot(path=str(DOCS / name))  # type: ignore[attr-defined]
 
 pytestmark = pytest.mark.browser
 
@@ -60,23 +71,36 @@ async def test_ask_cite_why_hide(demo: Services, serve: Callable[[web.Applicatio
             reply = page.locator(".reply").last
             await expect(reply.locator(".reply-body")).to_contain_text("Thursday at 18:00 UTC")
             await expect(reply.locator(".citation").first).to_contain_text("#engineering")
+            await expect(reply.locator(".cite-num")).to_have_text(["[1]", "[2]"])
+            await shoot(page, reply, "playground-answer.png")
 
             why = reply.locator("button.why")
             await expect(why).to_have_text("Why?")
             await why.click()
             rationale = reply.locator(".rationale")
             await expect(rationale).to_be_visible()
-            await expect(rationale).to_contain_text("Routed")
-            await expect(rationale).to_contain_text("Sources")
-            await expect(rationale).to_contain_text("extractive")
+            await expect(rationale).to_contain_text("Where I looked")
+            await expect(rationale).to_contain_text("What I found")
+            await expect(rationale).to_contain_text("quoted word for word")
             await expect(why).to_have_text("Hide why")
             ARTIFACTS.mkdir(exist_ok=True)
             await reply.scroll_into_view_if_needed()
             await page.screenshot(path=str(ARTIFACTS / "playground-why.png"))
+            await shoot(page, reply, "playground-why.png")
 
             await why.click()
             await expect(rationale).to_be_hidden()
             await expect(why).to_have_text("Why?")
+
+            await page.fill("#text", "/whybot digest now")
+            await page.press("#text", "Enter")
+            digest = page.locator(".reply").last
+            await expect(digest.locator(".reply-title")).to_contain_text("Digest for #engineering")
+            await expect(digest.locator(".item-why").first).to_be_hidden()  # reasons only with Why?
+            await digest.locator("button.why").click()
+            await expect(digest.locator(".item-why").first).to_be_visible()
+            await expect(digest.locator(".rationale")).to_contain_text("How I ranked")
+            await shoot(page, digest, "playground-digest.png")
             assert errors == []
         finally:
             await browser.close()

@@ -113,12 +113,17 @@ async def test_each_digest_item_takes_its_own_feedback(rig: SlackRig) -> None:
         await rig.message(GENERAL, BOB, text, ts=f"{now - 600 + n:.6f}")
     assert (await rig.command("digest now")).status == 200
     [post] = await rig.fake.wait_calls("chat.postMessage")
-    menus = [b["accessory"] for b in post.args["blocks"] if b.get("accessory", {}).get("type") == "overflow"]
+    overflow = [b for b in post.args["blocks"] if b.get("accessory", {}).get("type") == "overflow"]
+    assert not overflow, "collapsed, a digest carries no per-item feedback"
+    ts = rig.fake.channels[GENERAL].messages[-1]["ts"]
+    decision = buttons(post.args["blocks"])["Why?"]["value"]
+    await rig.click(render.WHY, decision, user=BOB, message_ts=ts)
+    [update] = await rig.fake.wait_calls("chat.update")
+    menus = [b["accessory"] for b in update.args["blocks"] if b.get("accessory", {}).get("type") == "overflow"]
     assert len(menus) == 3 and all(m["action_id"] == render.ITEM_FEEDBACK for m in menus)
     useful = menus[0]["options"][0]
     assert useful["text"]["text"] == "Useful" and len(useful["value"]) <= render.MAX_OPTION_VALUE
     item = json.loads(useful["value"])["i"]
-    ts = rig.fake.channels[GENERAL].messages[-1]["ts"]
     await rig.click(render.ITEM_FEEDBACK, useful["value"], user=BOB, message_ts=ts, hook="item", menu=True)
     await rig.fake.wait_for(lambda: len(rig.fake.responses) >= 1)
     decision_id = json.loads(useful["value"])["d"]

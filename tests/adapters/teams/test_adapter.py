@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from adapters.teams import create_adapter
 from adapters.teams.app import TeamsConfigurationError
 from adapters.teams.bot import FEEDBACK_THANKS, NOT_AVAILABLE
-from adapters.teams.cards import CARD_CONTENT_TYPE, HIDE_TITLE, WHY_TITLE
+from adapters.teams.cards import CARD_CONTENT_TYPE, HIDE_TITLE, WHY_TITLE, walk
 from adapters.teams.delivery import NoConversationReference
 from bot.adapter import DeliveryTarget
 from bot.app import ADAPTERS
@@ -54,16 +54,7 @@ async def posted(services: Services, decision_id: str, within: float = 5.0) -> A
 
 
 def card_text(card: dict[str, Any]) -> str:
-    out: list[str] = []
-
-    def walk(elements: list[dict[str, Any]]) -> None:
-        for e in elements:
-            if e.get("type") == "TextBlock":
-                out.append(e["text"])
-            walk(e.get("items", []))
-
-    walk(card["body"])
-    return "\n".join(out)
+    return "\n".join(e["text"] for e in walk(card["body"]) if e.get("type") == "TextBlock")
 
 
 async def ask_in_channel(teams: TestClient, connector: FakeConnector, text: str) -> tuple[dict[str, Any], Call]:
@@ -144,7 +135,7 @@ async def test_why_invoke_expands_in_place_and_feedback_is_stored(
     expanded = body["value"]
     assert_valid_card(expanded)
     rationale = [e for e in expanded["body"] if e.get("id") == "rationale"]
-    assert rationale and "Routed" in card_text({"body": rationale})
+    assert rationale and "Where I looked" in card_text({"body": rationale})
     assert data["decision"] in card_text(expanded)
     hide = action(expanded, HIDE_TITLE)
     assert not [a for a in expanded["actions"] if a["title"] == WHY_TITLE]
@@ -153,7 +144,7 @@ async def test_why_invoke_expands_in_place_and_feedback_is_stored(
                                                            user="29:bob", channel_data=question["channelData"]))
     assert status == 200 and not [e for e in body["value"]["body"] if e.get("id") == "rationale"]
 
-    helpful = action(expanded, "Helpful")["data"]
+    helpful = action(expanded, "👍")["data"]
     status, body = await post(teams, connector.card_invoke(helpful, conversation=question["conversation"],
                                                            user="29:bob", channel_data=question["channelData"]))
     assert status == 200 and FEEDBACK_THANKS in card_text(body["value"])
@@ -411,8 +402,15 @@ async def test_each_digest_item_takes_its_own_feedback(
     question, call = await ask_in_channel(teams, connector, "digest now")
     assert call.card is not None
     assert_valid_card(call.card)
-    item_actions = [a for e in call.card["body"] if e.get("type") == "ActionSet" for a in e["actions"]]
-    useful = [a for a in item_actions if a["title"] == "Useful"]
+    assert not [e for e in walk(call.card["body"]) if e.get("type") == "ActionSet"], "per-item feedback only expanded"
+    why = action(call.card, WHY_TITLE)["data"]
+    status, body = await post(teams, connector.card_invoke(why, conversation=question["conversation"],
+                                                           user="29:bob", channel_data=question["channelData"]))
+    assert status == 200
+    expanded = body["value"]
+    assert_valid_card(expanded)
+    item_actions = [a for e in walk(expanded["body"]) if e.get("type") == "ActionSet" for a in e["actions"]]
+    useful = [a for a in item_actions if a["title"] == "👍"]
     assert useful and all(a["data"]["item"].startswith("thread:") for a in useful)
     data = useful[0]["data"]
     status, body = await post(teams, connector.card_invoke(data, conversation=question["conversation"],

@@ -1,14 +1,14 @@
 """Card rendering: valid Adaptive Card 1.5 structure, the Why? action, the size budget.
 
-The official Adaptive Card 1.5 JSON schema is not vendored in this repository (../shared/schemas holds
-only the Slack and Teams app manifest schemas), so cards are validated against a strict subset of it
-written here: only the elements, actions and property values the 1.5 schema defines for the parts we
-use, with no unknown properties allowed. A stricter check than the real schema, never a looser one.
+Cards are validated twice: against the official Adaptive Card 1.5 JSON schema (copied into
+tests/adapters/teams/schemas from ../shared/schemas, with its licence), and against a strict subset of it
+written here: only the elements, actions and property values we use, with no unknown properties allowed.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -22,6 +22,7 @@ from adapters.teams.cards import (
     parse_action,
     reply_card,
     to_teams_markdown,
+    walk,
 )
 from bot.models import (
     Citation,
@@ -39,6 +40,7 @@ from bot.models import (
 TEAMS_MESSAGE_LIMIT = 28 * 1024
 SPACING = {"enum": ["None", "Small", "Default", "Medium", "Large", "ExtraLarge", "Padding"]}
 _ACTION_DATA = {"type": "object"}
+MODE = {"enum": ["primary", "secondary"]}
 
 AC15_SUBSET: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -49,23 +51,35 @@ AC15_SUBSET: dict[str, Any] = {
             "size": {"enum": ["Default", "Small", "Medium", "Large", "ExtraLarge"]},
             "isSubtle": {"type": "boolean"}, "spacing": SPACING, "id": {"type": "string"}}},
         "Container": {"type": "object", "additionalProperties": False, "required": ["type", "items"], "properties": {
-            "type": {"const": "Container"}, "id": {"type": "string"},
+            "type": {"const": "Container"}, "id": {"type": "string"}, "isVisible": {"type": "boolean"},
             "style": {"enum": ["default", "emphasis", "good", "attention", "warning", "accent"]},
             "spacing": SPACING, "items": {"type": "array", "items": {"$ref": "#/$defs/Element"}}}},
         "ActionSet": {"type": "object", "additionalProperties": False, "required": ["type", "actions"],
                       "properties": {"type": {"const": "ActionSet"}, "spacing": SPACING,
                                      "actions": {"type": "array", "items": {"$ref": "#/$defs/Action"}}}},
+        "Column": {"type": "object", "additionalProperties": False, "required": ["type", "width", "items"],
+                   "properties": {"type": {"const": "Column"}, "width": {"enum": ["auto", "stretch"]},
+                                  "verticalContentAlignment": {"enum": ["Top", "Center", "Bottom"]},
+                                  "items": {"type": "array", "items": {"$ref": "#/$defs/Element"}}}},
+        "ColumnSet": {"type": "object", "additionalProperties": False, "required": ["type", "columns"],
+                      "properties": {"type": {"const": "ColumnSet"}, "spacing": SPACING,
+                                     "columns": {"type": "array", "items": {"$ref": "#/$defs/Column"}}}},
         "Element": {"oneOf": [{"$ref": "#/$defs/TextBlock"}, {"$ref": "#/$defs/Container"},
-                              {"$ref": "#/$defs/ActionSet"}]},
+                              {"$ref": "#/$defs/ActionSet"}, {"$ref": "#/$defs/ColumnSet"}]},
         "Action.Submit": {"type": "object", "additionalProperties": False, "required": ["type", "title"],
                           "properties": {"type": {"const": "Action.Submit"}, "title": {"type": "string"},
-                                         "data": _ACTION_DATA}},
+                                         "mode": MODE, "data": _ACTION_DATA}},
         "Action.Execute": {"type": "object", "additionalProperties": False, "required": ["type", "title"],
                            "properties": {"type": {"const": "Action.Execute"}, "title": {"type": "string"},
                                           "verb": {"type": "string"}, "data": _ACTION_DATA,
                                           "fallback": {"oneOf": [{"$ref": "#/$defs/Action.Submit"},
                                                                  {"const": "drop"}]}}},
-        "Action": {"oneOf": [{"$ref": "#/$defs/Action.Submit"}, {"$ref": "#/$defs/Action.Execute"}]},
+        "Action.ToggleVisibility": {
+            "type": "object", "additionalProperties": False, "required": ["type", "title", "targetElements"],
+            "properties": {"type": {"const": "Action.ToggleVisibility"}, "title": {"type": "string"},
+                           "mode": MODE, "targetElements": {"type": "array", "items": {"type": "string"}}}},
+        "Action": {"oneOf": [{"$ref": "#/$defs/Action.Submit"}, {"$ref": "#/$defs/Action.Execute"},
+                             {"$ref": "#/$defs/Action.ToggleVisibility"}]},
     },
     "type": "object", "additionalProperties": False, "required": ["type", "version", "body"],
     "properties": {
@@ -77,18 +91,14 @@ AC15_SUBSET: dict[str, Any] = {
 }
 
 
+OFFICIAL_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "adaptive-card-1.5.schema.json").read_text())
+
+
 def assert_valid_card(card: dict[str, Any]) -> None:
-    """Schema subset, unique element ids (the schema requires them for ToggleVisibility targets), size."""
+    """Official schema, strict subset, unique element ids (ToggleVisibility targets them), size."""
+    jsonschema.validate(card, OFFICIAL_SCHEMA)
     jsonschema.validate(card, AC15_SUBSET)
-    ids: list[str] = []
-
-    def walk(elements: list[dict[str, Any]]) -> None:
-        for e in elements:
-            if "id" in e:
-                ids.append(e["id"])
-            walk(e.get("items", []))
-
-    walk(card["body"])
+    ids = [e["id"] for e in walk(card["body"]) if "id" in e]
     assert len(ids) == len(set(ids)), ids
     assert card_bytes(card) <= MAX_CARD_BYTES < TEAMS_MESSAGE_LIMIT
 
@@ -127,6 +137,9 @@ def test_reply_card_is_valid_with_a_why_action() -> None:
     follow = [a for a in card["actions"] if a["type"] == "Action.Submit"]
     assert [a["data"] for a in follow] == [{"whybot": "command", "command": "digest now"},
                                            {"whybot": "command", "command": "help"}]
+    assert [a["title"] for a in card["actions"]] == [WHY_TITLE, "👍", "👎", "Digest", "Help"]
+    # Only Why?, 👍 and 👎 are buttons (they fit a Teams bubble); follow-ups sit in the overflow menu.
+    assert [a.get("mode", "primary") for a in card["actions"]] == ["primary"] * 3 + ["secondary"] * 2
 
 
 def test_expanded_card_shows_the_compact_rationale_and_a_hide_action() -> None:
@@ -135,11 +148,32 @@ def test_expanded_card_shows_the_compact_rationale_and_a_hide_action() -> None:
     (container,) = [e for e in card["body"] if e.get("id") == "rationale"]
     texts = [e["text"] for e in container["items"]]
     assert texts[0] == "**Why this answer**"
-    assert any(t.startswith("**Routed** to ask") for t in texts)
-    assert any("d_test" in t for t in texts)
-    assert len(texts) <= 11  # heading + at most ten compact lines
+    assert any(t.startswith("**Where I looked:** 40 messages in #general") for t in texts)
+    assert len(texts) <= 7  # heading + at most six plain lines
+    people = " ".join(texts)
+    assert "d_test" not in people and "0.9" not in people and "classifier" not in people
+    (admin,) = [e for e in card["body"] if e.get("id") == "admin-details"]
+    assert admin["isVisible"] is False and any("d_test" in e["text"] for e in admin["items"])
     titles = [a["title"] for a in card["actions"]]
     assert HIDE_TITLE in titles and WHY_TITLE not in titles
+    toggle = [a for a in card["actions"] if a["type"] == "Action.ToggleVisibility"]
+    assert toggle and toggle[0]["targetElements"] == ["admin-details"] and toggle[0]["mode"] == "secondary"
+
+
+def test_items_are_numbered_without_markdown_lists() -> None:
+    """A hanging indent from columns: "1. " in a TextBlock is a markdown list, which the official renderer
+    widens past the bubble. Expanded, each item's reasons sit beside its own 👍/👎."""
+    reply = make_reply(body="Two threads.")
+    for n, item in enumerate(reply.sections[0].items):
+        item.item_id = f"thread:{n}"
+    card = reply_card(reply, expanded=True)
+    rows = [e for e in card["body"] if e["type"] == "ColumnSet"]
+    assert [r["columns"][0]["items"][0]["text"] for r in rows] == ["**1.**", "**2.**"]
+    assert not any(e.get("text", "").lstrip().startswith(("1.", "2.")) for e in walk(card["body"]))
+    beside = rows[0]["columns"][1]["items"][1]
+    assert beside["columns"][0]["items"][0]["text"] == "score 0.9, replies +0.3"
+    (feedback,) = beside["columns"][1]["items"]
+    assert [(a["title"], a["data"]["item"]) for a in feedback["actions"]] == [("👍", "thread:0"), ("👎", "thread:0")]
 
 
 def test_huge_replies_are_trimmed_under_the_budget() -> None:
@@ -160,7 +194,16 @@ def test_card_without_decision_has_no_why_and_notice_is_valid() -> None:
 
 def test_markdown_subset_for_teams() -> None:
     assert to_teams_markdown("run `whybot help` now\n> quoted\n**bold** [x](https://e.x)") == \
-        "run whybot help now\n\n_quoted_\n\n**bold** [x](https://e.x)"
+        "run whybot help now\n\n_quoted_\n\n**bold** x ([https://e.x](https://e.x))"
+
+
+def test_links_and_mentions_stay_honest_in_cards() -> None:
+    """A masked link from a source shows where it goes; <, >, & and broadcasts are defused (issue 12.4)."""
+    reply = make_reply(body="See [the SSO page](https://evil.example/login) <at>Bob</at> & tell @channel [1]")
+    text = " ".join(e.get("text", "") for e in reply_card(reply)["body"])
+    assert "the SSO page ([https://evil.example/login](https://evil.example/login))" in text
+    assert "<at>" not in text and "&lt;at&gt;Bob&lt;/at&gt; &amp; tell" in text
+    assert "@channel" not in text
 
 
 def test_action_payloads_are_checked() -> None:

@@ -87,3 +87,15 @@ def test_private_channels_are_recognised() -> None:
     raw["channelData"] = {"tenant": {"id": TENANT}, "channel": {"id": TEAM_CHANNEL, "membershipType": "private"}}
     assert normalize.private_channel(_activity(raw))
     assert not normalize.private_channel(_activity(_mention("hi")))
+
+
+def test_a_new_channel_post_is_not_a_thread() -> None:
+    """Teams sends a new post with `;messageid=` set to the post's own id: that means "no thread"."""
+    raw = _mention("<at>whybot</at> summarize")
+    raw["id"] = "1700000000000"
+    message = normalize.message_of(_activity(raw))
+    assert message is not None
+    assert (message.conversation.channel, message.conversation.thread_id) == (TEAM_CHANNEL, None)
+    event = normalize.chat_event(message, event_id="e2")
+    assert event.thread_id is None and event.channel == TEAM_CHANNEL
+    assert normalize.history_item(message).thread_external_id is None

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.backends.llm import prompts
 from bot.backends.llm.openai_compat import FAILED_NOTICE, SLOW_NOTICE, OpenAIGenerator
-from bot.render import compact_lines
+from bot.render import admin_lines, why_lines
 from tests.bot.backends.llm.conftest import ADMIN_TOKEN, OPENAI_KEY, LLMServices, ask, source_number
 from tests.peers.fake_openai import FakeOpenAI, payload
 
@@ -36,7 +36,8 @@ async def test_cited_answer(fake_openai: FakeOpenAI, llm_services: LLMServices) 
     assert [e.rank for e in reply.rationale.evidence if e.used] == [n]  # the rationale lists the sources used
     assert sent.body["model"] == "test-model" and sent.body["temperature"] == 0
     assert sent.headers["Authorization"] == f"Bearer {OPENAI_KEY}"
-    assert any("test-model, prompt answer-v1" in line for line in compact_lines(reply.rationale))
+    assert any("an AI model (test-model)" in line for line in why_lines(reply))
+    assert any("test-model, answer-v1" in line for line in admin_lines(reply))
 
 
 async def test_invented_citation_removed_and_uncited_claim_flagged(fake_openai: FakeOpenAI,
@@ -71,7 +72,8 @@ async def test_timeout_falls_back_to_extractive_within_budget(fake_openai: FakeO
     assert g.reason.startswith("LLM timed out after 1.0 s") and "extractive answer sent" in g.reason
     assert "access form" in reply.body and reply.citations  # the extractive answer, cited
     assert reply.rationale.caveats[0].startswith("LLM timed out")
-    assert any("LLM timed out" in line for line in compact_lines(reply.rationale))
+    assert any("test-model) did not answer in time" in line for line in why_lines(reply))
+    assert any("LLM timed out" in line for line in admin_lines(reply))
     assert reply.body.rstrip().endswith(SLOW_NOTICE)  # said in the reply itself, not only in Why?
 
 
