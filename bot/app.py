@@ -2,7 +2,7 @@
 
 The server's job is to acknowledge: adapters commit each turn to the inbox and answer the platform.
 Answering happens in workers: separate processes under `whybot serve` (bot/supervisor.py), or, with
-`in_process_workers`, tasks on this loop (WHYBOT_WORKERS=0, and the tests).
+`in_process_workers`, tasks on this loop (WHYBOT_WORKER_MODE=inline, and the tests).
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ async def warm_indexes(services: Services) -> None:
 
 def worker_config(services: Services) -> WorkerConfig:
     s = services.settings
-    return WorkerConfig(concurrency=s.worker_concurrency, grace_s=s.shutdown_grace_s)
+    return WorkerConfig(concurrency=s.worker_concurrency, grace_s=s.shutdown_grace_s,
+                        lease=timedelta(seconds=s.turn_lease_s))
 
 
 def create_app(services: Services, factories: dict[str, AdapterFactory] | None = None, *,
@@ -118,7 +119,9 @@ def create_app(services: Services, factories: dict[str, AdapterFactory] | None =
     app[STOP] = asyncio.Event()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    answer_here = services.settings.workers == 0 if in_process_workers is None else in_process_workers
+    settings = services.settings
+    answer_here = (settings.worker_mode == "inline" and settings.workers > 0) if in_process_workers is None \
+        else in_process_workers
 
     cancellable: list[asyncio.Task[None]] = []  # stopped by cancelling
     stoppable: list[asyncio.Task[None]] = []  # watch STOP, finish their turn, then return

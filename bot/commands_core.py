@@ -46,7 +46,7 @@ async def _serve(settings: Settings, *, demo: bool, database_arg: str | None) ->
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     supervisor: WorkerSupervisor | None = None
-    if settings.workers > 0:
+    if settings.worker_mode == "process" and settings.workers > 0:
         supervisor = WorkerSupervisor(settings.workers, grace_s=settings.shutdown_grace_s,
                                       args=["--database-url", database_arg] if database_arg else [])
         await supervisor.start()
@@ -54,7 +54,8 @@ async def _serve(settings: Settings, *, demo: bool, database_arg: str | None) ->
     # garbage collection walks those objects again and stops the event loop that acks.
     gc.collect()
     gc.freeze()
-    answering = f"{settings.workers} worker process(es)" if settings.workers else "this process"
+    answering = ("nobody here: run `whybot worker`" if not settings.workers else
+                 "this process" if settings.worker_mode == "inline" else f"{settings.workers} worker process(es)")
     print(f"whybot is listening on http://{settings.host}:{settings.port}/  (playground at /, answers from "
           f"{answering}; Ctrl+C stops)", flush=True)
     try:

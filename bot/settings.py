@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,8 +24,16 @@ class Settings(BaseSettings):
     playground_enabled: bool = Field(default=True, validation_alias="WHYBOT_PLAYGROUND")
     workers: int = Field(
         default=1, ge=0, le=64, validation_alias="WHYBOT_WORKERS",
-        description="worker processes `whybot serve` starts; 0 answers inside the server process",
+        description="worker processes `whybot serve` starts; 0 = this server only acknowledges (run `whybot "
+                    "worker` elsewhere)",
     )
+    worker_mode: Literal["process", "inline"] = Field(
+        default="process", validation_alias="WHYBOT_WORKER_MODE",
+        description="inline answers on the server's own event loop: one process, but answers then compete "
+                    "with acknowledgements for the CPU",
+    )
+    turn_lease_s: float = Field(default=60.0, gt=0, validation_alias="WHYBOT_TURN_LEASE",
+                                description="how long a worker that died holds its turn before another takes it")
     worker_concurrency: int = Field(default=4, ge=1, le=256, validation_alias="WHYBOT_WORKER_CONCURRENCY")
     shutdown_grace_s: float = Field(default=10.0, ge=0, validation_alias="WHYBOT_SHUTDOWN_GRACE")
     inbox_write_timeout_s: float = Field(

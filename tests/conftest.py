@@ -105,8 +105,8 @@ async def sqlite_storage(sqlite_url: str) -> AsyncIterator[Storage]:
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
     """Settings that ignore the developer's environment and .env file. Turns are answered by a worker on
-    the test's own loop (WHYBOT_WORKERS=0); tests about worker processes start real ones."""
-    values: dict[str, object] = {"WHYBOT_DATABASE_URL": database_url, "WHYBOT_WORKERS": 0,
+    the test's own loop (WHYBOT_WORKER_MODE=inline); tests about worker processes start real ones."""
+    values: dict[str, object] = {"WHYBOT_DATABASE_URL": database_url, "WHYBOT_WORKER_MODE": "inline",
                                  # a loaded 2-core CI box can stall SQLite for a while; tests of the
                                  # timeout itself set it back
                                  "WHYBOT_INBOX_WRITE_TIMEOUT": 10.0, **overrides}

@@ -56,6 +56,7 @@ class FakeOpenAI:
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
+        self.latency_s = 0.0  # added to every response: a model that takes its time
 
     # scripting -------------------------------------------------------------------------------
     def answer(self, content: str | Responder) -> FakeOpenAI:
@@ -103,6 +104,8 @@ class FakeOpenAI:
         body = await request.json()
         self.received.append(Received(time.monotonic(), body, dict(request.headers)))
         step = self.steps.popleft() if self.steps else Step("answer", self.default)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         if step.kind == "delay":
             await asyncio.sleep(step.delay_s)
         if step.kind == "status":
