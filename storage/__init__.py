@@ -8,6 +8,7 @@ from storage.channel_weights import ChannelWeightsRecord, ChannelWeightsStore, I
 from storage.db import Database, DatabaseNotUpgraded
 from storage.decisions import DecisionStore
 from storage.digest_runs import DigestRunRecord, DigestRunStore
+from storage.embeddings import EmbeddingStore, StoredVector, text_hash
 from storage.events import ProcessedEvents
 from storage.messages import MessageStore, NewMessage
 from storage.records import (
@@ -33,12 +34,13 @@ class Storage:
     subscriptions: SubscriptionStore
     digest_runs: DigestRunStore
     channel_weights: ChannelWeightsStore
+    embeddings: EmbeddingStore
 
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
         return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db), ProcessedEvents(db),
-                   SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db))
+                   SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), EmbeddingStore(db))
 
     @classmethod
     async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
@@ -58,11 +60,14 @@ __all__ = [
     "DecisionRecord",
     "DigestRunRecord",
     "DocumentRecord",
+    "EmbeddingStore",
     "ItemVote",
     "MessageRecord",
     "NewMessage",
     "Storage",
+    "StoredVector",
     "SubscriptionRecord",
     "UserRecord",
     "tenant_key",
+    "text_hash",
 ]

@@ -56,7 +56,7 @@ def _record(row: Any) -> MessageRecord:
         user_external_id=user_ext, user_name=display or name or user_ext or "someone", text=m.text,
         created_at=m.created_at, edited_at=m.edited_at, reaction_count=m.reaction_count,
         reply_count=m.reply_count, mention_count=m.mention_count, file_count=m.file_count,
-        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted, decision_id=m.decision_id,
+        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted, decision_id=m.decision_id, user_id=m.user_id,
     )
 
 
@@ -246,14 +246,15 @@ class MessageStore:
             yield records
 
     async def index_rows(self, tenant_id: str, *, batch: int = 20000
-                         ) -> AsyncIterator[list[tuple[int, int, str]]]:
-        """(id, channel id, text) of live messages that are history, not whybot's own replies: the
-        lightest read that can build a search index over millions of rows."""
+                         ) -> AsyncIterator[list[tuple[int, int, str, int | None, datetime]]]:
+        """(id, channel id, text, author id, created at) of live messages that are history, not whybot's
+        own replies: the lightest read that can build a search index (with its scope and time
+        filters) over millions of rows."""
         last = 0
         while True:
             async with self.db.session() as s:
                 rows = (await s.execute(
-                    select(Message.id, Message.channel_id, Message.text).where(
+                    select(Message.id, Message.channel_id, Message.text, Message.user_id, Message.created_at).where(
                         Message.tenant_id == tenant_id, Message.id > last, Message.deleted.is_(False),
                         Message.decision_id.is_(None)).order_by(Message.id).limit(batch))).tuples().all()
             if not rows:
@@ -262,17 +263,19 @@ class MessageStore:
             yield list(rows)
 
     async def changes(self, tenant_id: str, *, after_id: int, edited_since: datetime, limit: int = 5000
-                      ) -> list[tuple[int, int, str, bool]]:
-        """(id, channel id, text, gone) of messages added after `after_id` or edited or deleted since
-        `edited_since`: what another replica wrote, for an in-process index to catch up on. `gone` is
-        True for deleted messages and for whybot's own replies (never evidence)."""
+                      ) -> list[tuple[int, int, str, bool, int | None, datetime]]:
+        """(id, channel id, text, gone, author id, created at) of messages added after `after_id` or
+        edited or deleted since `edited_since`: what another replica wrote, for an in-process index to
+        catch up on. `gone` is True for deleted messages and for whybot's own replies (never evidence)."""
         async with self.db.session() as s:
             rows = (await s.execute(
-                select(Message.id, Message.channel_id, Message.text, Message.deleted, Message.decision_id).where(
+                select(Message.id, Message.channel_id, Message.text, Message.deleted, Message.decision_id,
+                       Message.user_id, Message.created_at).where(
                     Message.tenant_id == tenant_id,
                     or_(Message.id > after_id, Message.edited_at >= edited_since))
                 .order_by(Message.id).limit(limit))).tuples().all()
-        return [(i, c, text, deleted or decision is not None) for i, c, text, deleted, decision in rows]
+        return [(i, c, text, deleted or decision is not None, user, created)
+                for i, c, text, deleted, decision, user, created in rows]
 
     # documents -------------------------------------------------------------------------------
 
