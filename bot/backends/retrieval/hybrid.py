@@ -62,6 +62,13 @@ class HybridRetriever:
         if self.dense is not None:
             await self.dense.coverage(tenant_id)
 
+    async def settle(self, tenant_id: str) -> None:
+        """Load the tenant and wait until every stored message has its vector (eval, tests, benchmarks;
+        serving never waits for this)."""
+        await self.lexical.warm(tenant_id)
+        if self.dense is not None:
+            await self.dense.settle(tenant_id)
+
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
                      k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
         depth = max(k, self.candidates)
