@@ -28,18 +28,22 @@ PEOPLE = 3  # people shown
 PER_PERSON = 2  # messages cited per person
 
 _LEAD = re.compile(
-    r"^\W*(?:(?:hey|hi|so|ok|quick one)\W+)?(?:do you know\s+)?who(?:'s|\s+is|\s+are)?\s+"
+    r"^\W*(?:(?:hey|hi|so|ok|quick one)\W+)?(?:do you know\s+)?(?:who(?:'s|\s+is|\s+are)?\s+)?"
     r"(?P<verb>knows?(?: (?:about|anything about|the most about))?|decided(?: on| about)?|made the (?:call|decision)"
     r"(?: on| about)?|signed off(?: on)?|approved|owns|maintains|looks after|worked on|works on|"
     r"(?:the )?(?:expert|owner|go-to(?: person)?|point of contact|in charge|responsible)(?: (?:on|of|for|about))?|"
     r"can help(?: with)?|should i (?:ask|talk to|ping)(?: about)?)\s+", re.IGNORECASE)
 _DECIDED = re.compile(r"\b(decided|decision|final call|we('ll| will) go|agreed|going with|approved|settled|"
                       r"signed off)\b", re.IGNORECASE)
-_OWNS = re.compile(r"(<@([UW][A-Z0-9]+)(?:\|[^>]*)?>)\W{0,3}(?:'s team|owns|is the owner|is the DRI|will drive|"
-                   r"is on it|took it over)|(?:owner is|owned by|DRI is|assigned to)\W{0,3}<@([UW][A-Z0-9]+)",
+_OWNS = re.compile(r"(<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>)\W{0,3}(?:'s team|owns|is the owner|is the DRI|will drive|"
+                   r"is on it|took it over)|(?:owner is|owned by|DRI is|assigned to)\W{0,3}<@([UW][A-Z0-9_]+)",
                    re.IGNORECASE)
-_ROLE_POINTS = {"named owner": 3.0, "decided": 2.5, "answered": 1.5, "started": 1.0, "took part": 0.5}
-_ASKED_ROLE = {"owns": "named owner", "decided": "decided", "knows": "answered"}
+# Points per role, per kind of "who": the role asked about counts most; asking counts least.
+_ROLE_POINTS: dict[str, dict[str, float]] = {
+    "knows": {"answered": 2.0, "decided": 1.5, "named owner": 1.5, "started": 1.0, "took part": 0.5, "asked": 0.2},
+    "decided": {"decided": 4.0, "started": 1.0, "named owner": 1.0, "answered": 1.0, "took part": 0.5, "asked": 0.2},
+    "owns": {"named owner": 4.0, "decided": 1.0, "answered": 1.0, "started": 0.5, "took part": 0.3, "asked": 0.1},
+}
 _QUESTION = re.compile(r"\?\s*$")
 
 
@@ -53,7 +57,8 @@ class Candidate:
 
 
 def subject(question: str) -> tuple[str, str]:
-    """(what the question is about, what kind of "who": knows / decided / owns)."""
+    """(what the question is about, what kind of "who": knows / decided / owns). The router may
+    already have taken the command word "who" off the front ("decided on X")."""
     m = _LEAD.search(question)
     if m is None:
         return question.strip(" ?"), "knows"
@@ -131,7 +136,7 @@ class WhoSkill:
         def credit(user: str | None, role: str, message: MessageRecord, relevance: float) -> None:
             if not user or user in bots:
                 return
-            points = _ROLE_POINTS[role] * relevance * (1.5 if role == _ASKED_ROLE[kind] else 1.0)
+            points = _ROLE_POINTS[kind][role] * relevance
             person = found.setdefault(user, Candidate(user, names.get(user, user)))
             person.score += points
             person.roles[role] += points
@@ -139,8 +144,8 @@ class WhoSkill:
 
         for relevance, thread in threads:
             root = thread[0]
-            credit(root.user_external_id, "started", root, relevance)
             asker = root.user_external_id if _QUESTION.search(root.text.strip()) else None
+            credit(root.user_external_id, "asked" if asker else "started", root, relevance)
             for m in thread:
                 for match in _OWNS.finditer(m.text):
                     credit(match.group(2) or match.group(3), "named owner", m, relevance)
@@ -172,17 +177,19 @@ class WhoSkill:
             items.append(ReplyItem(text=f"**{person.name}**: {roles} {cites}", citation_numbers=list(dict.fromkeys(
                 numbers)), why=[f"{role} {points:.2f}" for role, points in person.roles.items()]))
         by_source = {p.source_id: p for p in passages}
-        contributions = {
-            m.source_id: {f"{person.name}: {role}": round(points, 3)}
-            for person in people for points, m, role in person.messages if m.source_id in by_source}
+        contributions: dict[str, dict[str, float]] = defaultdict(dict)
+        for person in people:
+            for points, m, role in person.messages:
+                if m.source_id in by_source:
+                    contributions[m.source_id][f"{person.name}: {role}"] = round(points, 3)
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
             evidence=[evidence(p, channel_of.get(p.source_id), used=True, contributions=contributions.get(p.source_id),
                                note="cited for the person it names or who wrote it") for p in passages],
             generator=Generator(kind="extractive", reason=f"people ranked by role points in {inputs.candidates} "
-                                                          f"matching thread(s): named owner 3, decided 2.5, "
-                                                          f"answered 1.5, started 1, took part 0.5 (x1.5 for the "
-                                                          f"role asked: {kind}), times thread relevance"),
+                                                          f"matching thread(s), each times the thread's relevance: "
+                                                          + ", ".join(f"{r} {p:g}" for r, p in
+                                                                      _ROLE_POINTS[kind].items())),
             withheld_sources=withheld, timings_ms=timings)
         body = "\n".join(f"{i}. {item.text}" for i, item in enumerate(items, start=1))
         return Reply(title=f"Who {kind} “{textlib.shorten(about, 70)}”", body=body,
