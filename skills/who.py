@@ -69,10 +69,13 @@ def subject(question: str) -> tuple[str, str]:
 
 
 class WhoSkill:
-    name = "who"
-    aliases = ("whois", "people", "expert")
+    """Named "people", not "who": the router treats a skill's name as a command word, and "who" would
+    capture every question that starts with it ("who is on call?" is a question for `ask`)."""
+
+    name = "people"
+    aliases = ("experts",)
     summary = "Find the people who know about, decided or own something, with the messages that show it."
-    usage = ("who knows about <topic>", "who decided <topic>", "who owns <service>")
+    usage = ("people <topic>", "who knows about <topic>", "who decided <topic>", "who owns <service>")
     examples = ("who knows about the Kafka migration?", "who decided to drop v1?", "who owns billing-api?")
 
     async def run(self, request: SkillRequest, ctx: SkillContext) -> Reply:

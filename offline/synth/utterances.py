@@ -1,4 +1,4 @@
-"""What people type to the bot, labelled with the skill they mean (ask, who, summarize, digest, help).
+"""What people type to the bot, labelled with the skill they mean (ask, people, summarize, digest, help).
 
 Frames cover command words, natural questions and terse fragments ("billing-api runbook"), with
 noise people add (greetings, "pls", missing punctuation, typos). Frames avoid another skill's
@@ -14,7 +14,7 @@ from typing import TypeVar
 from offline.synth import facts, vocab
 from offline.synth.grammar import Grammar
 
-SKILLS: tuple[str, ...] = ("ask", "summarize", "digest", "help", "who")
+SKILLS: tuple[str, ...] = ("ask", "summarize", "digest", "help", "people")
 WEIGHTS: tuple[float, ...] = (0.36, 0.2, 0.2, 0.14, 0.1)
 
 _ASK: tuple[str, ...] = (
@@ -91,7 +91,7 @@ _WHO: tuple[str, ...] = (
     "who is the owner of {svc}[?|]", "who's in charge of {feature}[?|]", "who knows how {svc} works[?|]",
     "who is the point of contact for {customer}[?|]", "who decided to use {tool}[?|]",
 )
-_FRAMES = {"ask": _ASK, "who": _WHO, "summarize": _SUMMARIZE, "digest": _DIGEST, "help": _HELP}
+_FRAMES = {"ask": _ASK, "people": _WHO, "summarize": _SUMMARIZE, "digest": _DIGEST, "help": _HELP}
 
 _THINGS = ("runbook", "dashboard", "staging creds", "repo", "on-call schedule", "design doc", "API docs",
            "alert rules", "deploy pipeline", "feature flags", "SLO", "postmortem")
@@ -113,7 +113,7 @@ class UtteranceGenerator:
         so a classifier can be tested on sentence frames it never saw."""
         self.rng = rng
         self.frames = {skill: _select(frames, fold) for skill, frames in _FRAMES.items()}
-        # "who owns X" phrasings belong to the who skill; the other service facts stay ask questions
+        # "who owns X" phrasings belong to the people skill; the other service facts stay ask questions
         self.attributes = _select(tuple(a for a in facts.ATTRIBUTES if a.key != "owner"), fold)
         self.grammar = Grammar(rng, dict(vocab.LEXICON))
         self.slots: dict[str, str | list[str]] = {

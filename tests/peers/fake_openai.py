@@ -34,8 +34,11 @@ SYNONYMS: tuple[frozenset[str], ...] = (
 )
 _CLASS = {w: f"~class{i}" for i, group in enumerate(SYNONYMS) for w in group}
 _TOKEN = re.compile(r"[a-z0-9]+")
-_FUNCTION_WORDS = frozenset("a an and are at be by do does for from get how i in into is it of on or our so the "
-                            "this to us we what when where which who why with you".split())
+_FUNCTION_WORDS = frozenset([
+    "a", "an", "and", "are", "at", "be", "by", "do", "does", "for", "from", "get", "how", "i", "in", "into",
+    "is", "it", "of", "on", "or", "our", "so", "the", "this", "to", "us", "we", "what", "when", "where",
+    "which", "who", "why", "with", "you",
+])
 
 
 def _bucket(feature: str) -> tuple[int, float]:

@@ -46,7 +46,7 @@ def _mention(text: str) -> ChatEvent:
 async def test_who_decided_names_the_decider_citing_the_decision(services: Services) -> None:
     await _workspace(services)
     reply = await services.router.handle(_mention("who decided on the ledger migration?"))
-    assert reply.rationale.skill == "who" and reply.rationale.route.skill == "who"
+    assert reply.rationale.skill == "people" and reply.rationale.route.skill == "people"
     first = reply.sections[0].items[0]
     assert first.text.startswith("**Dan Oh**") and "decided" in first.text
     cited = {c.number: c for c in reply.citations}
@@ -67,5 +67,5 @@ async def test_who_owns_ranks_the_named_owner_first(services: Services) -> None:
 async def test_who_declines_when_nothing_matches(services: Services) -> None:
     await _workspace(services)
     reply = await services.router.handle(_mention("who knows about the zebrafish aquarium?"))
-    assert reply.rationale.skill == "who"
+    assert reply.rationale.skill == "people"
     assert reply.rationale.caveats[0].startswith("declined") and not reply.citations

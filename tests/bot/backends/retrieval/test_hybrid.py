@@ -120,8 +120,8 @@ async def test_slow_embedding_server_never_blocks_the_answer(fake: FakeOpenAI, s
     fake.embedding_delay(3.0)
     started = datetime.now(UTC)
     reply = await services.router.handle(ChatEvent(platform=Platform.SLACK, tenant="T1", channel="C_PUB",
-                                                   user="U_CAT", command="ask", args="when does the release freeze start",
-                                                   trigger=Trigger.COMMAND))
+                                                   user="U_CAT", command="ask", trigger=Trigger.COMMAND,
+                                                   args="when does the release freeze start"))
     assert (datetime.now(UTC) - started).total_seconds() < 2.0
     top = reply.rationale.evidence[0]
     assert "freeze" in top.matched_terms and top.lexical_rank == 1 and top.semantic_rank is None
