@@ -66,7 +66,7 @@ class Settings(BaseSettings):
                                         description="longest a question waits for its own vector")
     embeddings_batch: int = Field(default=64, validation_alias="WHYBOT_EMBEDDINGS_BATCH")
     query_expansion: bool = Field(
-        default=True, validation_alias="WHYBOT_QUERY_EXPANSION",
+        default=False, validation_alias="WHYBOT_QUERY_EXPANSION",
         description="offline vocabulary bridge: expand the question with the workspace's own related words",
     )
 

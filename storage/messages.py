@@ -178,10 +178,13 @@ class MessageStore:
         return _record(row) if row else None
 
     async def thread(self, tenant_id: str, channel_external_id: str, root: str) -> list[MessageRecord]:
+        # By channel key, so both halves of the OR use a (channel, …) index: filtering on the tenant
+        # let SQLite scan the tenant's messages (9 ms a thread at 200k messages, 0.2 ms this way).
+        channel_id = select(Channel.id).where(Channel.tenant_id == tenant_id,
+                                              Channel.external_id == channel_external_id).scalar_subquery()
         async with self.db.session() as s:
             rows = (await s.execute(_message_query().where(
-                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
-                Message.deleted.is_(False),
+                Message.channel_id == channel_id, Message.deleted.is_(False),
                 or_(Message.external_id == root, Message.thread_external_id == root),
             ).order_by(Message.created_at, Message.id))).all()
         return [_record(r) for r in rows]
