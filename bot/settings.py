@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     embeddings_timeout_s: float = Field(default=0.8, validation_alias="WHYBOT_EMBEDDINGS_TIMEOUT",
                                         description="longest a question waits for its own vector")
     embeddings_batch: int = Field(default=64, validation_alias="WHYBOT_EMBEDDINGS_BATCH")
+    embeddings_dimensions: int | None = Field(
+        default=None, validation_alias="WHYBOT_EMBEDDINGS_DIMENSIONS",
+        description="ask the server for shorter vectors (memory: messages x dimensions x 4 bytes)")
     query_expansion: bool = Field(
         default=False, validation_alias="WHYBOT_QUERY_EXPANSION",
         description="offline vocabulary bridge: expand the question with the workspace's own related words",

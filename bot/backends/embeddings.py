@@ -45,9 +45,10 @@ def normalized(rows: list[list[float]]) -> Vectors:
 
 class OpenAIEmbedder:
     def __init__(self, client: AsyncOpenAI, model: str, *, batch_size: int = 64, query_timeout_s: float = 0.8,
-                 attempts: int = 4) -> None:
+                 attempts: int = 4, dimensions: int | None = None) -> None:
         self.client = client
         self.model = model
+        self.dimensions = dimensions  # shortened vectors (OpenAI text-embedding-3 and others): 1M x 256 = 1 GB
         self.batch_size = batch_size
         self.query_timeout_s = query_timeout_s
         self.attempts = attempts
@@ -61,10 +62,12 @@ class OpenAIEmbedder:
         client = AsyncOpenAI(api_key=key, base_url=settings.openai_base_url, max_retries=0,
                              timeout=settings.embeddings_timeout_s * 10)
         return cls(client, settings.embeddings_model, batch_size=settings.embeddings_batch,
-                   query_timeout_s=settings.embeddings_timeout_s)
+                   query_timeout_s=settings.embeddings_timeout_s, dimensions=settings.embeddings_dimensions)
 
     async def _call(self, texts: Sequence[str]) -> Vectors:
-        response = await self.client.embeddings.create(model=self.model, input=[t[:MAX_CHARS] or " " for t in texts])
+        inputs = [t[:MAX_CHARS] or " " for t in texts]
+        response = (await self.client.embeddings.create(model=self.model, input=inputs, dimensions=self.dimensions)
+                    if self.dimensions else await self.client.embeddings.create(model=self.model, input=inputs))
         rows = sorted(response.data, key=lambda d: d.index)
         return normalized([list(d.embedding) for d in rows])
 

@@ -33,6 +33,19 @@ class _Matrix:
     channels: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     row_of: dict[int, int] = field(default_factory=dict)
+    masks: dict[frozenset[int], tuple[int, npt.NDArray[np.bool_]]] = field(default_factory=dict)
+
+    def visible(self, allowed: frozenset[int]) -> npt.NDArray[np.bool_]:
+        """Rows in `allowed` channels and alive. The channel mask is cached per reader scope (most
+        questions share a handful), so a search costs one AND instead of a set lookup per row."""
+        n = self.size
+        cached = self.masks.get(allowed)
+        if cached is None or cached[0] != n:
+            if len(self.masks) > 64:
+                self.masks.clear()
+            cached = (n, np.isin(self.channels[:n], np.fromiter(allowed, dtype=np.int64)))
+            self.masks[allowed] = cached
+        return cached[1] & self.alive[:n]
 
     def put(self, message_id: int, channel_id: int, vector: Vectors) -> None:
         if self.dim == 0:
@@ -168,8 +181,7 @@ class DenseIndex:
         n = matrix.size
         if n == 0 or query.shape[-1] != matrix.dim:
             return []
-        visible = matrix.alive[:n] & np.isin(matrix.channels[:n], np.fromiter(allowed, dtype=np.int64))
-        rows = np.flatnonzero(visible)
+        rows = np.flatnonzero(matrix.visible(allowed))
         if rows.size == 0:
             return []
         scores = matrix.vectors[rows] @ query if rows.size < n // 2 else (matrix.vectors[:n] @ query)[rows]

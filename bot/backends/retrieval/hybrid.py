@@ -10,6 +10,7 @@ time-boxed: a slow or failing embedding server costs the answer its semantic lis
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from bot import text as textlib
 from bot.backends.embeddings import EmbeddingUnavailable
@@ -19,7 +20,7 @@ from bot.backends.retrieval.expansion import feedback_terms
 from storage import DocumentRecord, MessageRecord, Storage
 
 RRF_K = 60
-CANDIDATES = 30  # per list; fusion needs more than the k finally shown
+CANDIDATES = 20  # per list; fusion needs more than the k finally shown
 WEIGHTS = {"lexical": 1.0, "expanded": 0.5, "semantic": 1.0}
 
 
@@ -83,12 +84,14 @@ class HybridRetriever:
                 base.expansion = added
         if self.dense is not None:
             lists["semantic"] = await self._semantic(tenant_id, query, allowed_channels, depth, filters, base)
-        base.hits = self._fuse(lists, base.query_terms)[:k]
+        base.hits = await self._hydrate(self._fuse(lists, base.query_terms), k, filters, base.query_terms)
         base.backend = self.name
         return base
 
     async def _semantic(self, tenant_id: str, query: str, allowed: frozenset[int], depth: int,
                         filters: SearchFilters | None, result: SearchResult) -> list[Hit]:
+        """Nearest messages by meaning, as unhydrated hits (id and similarity): only the ones that
+        survive fusion are read from storage."""
         assert self.dense is not None
         started = time.perf_counter()
         try:
@@ -100,22 +103,31 @@ class HybridRetriever:
         channels = allowed if filters is None or filters.channel_ids is None else allowed & filters.channel_ids
         wanted = depth * (4 if filters is not None and filters.active else 1)  # room for author/time filters
         nearest = await self.dense.search(tenant_id, vector, channels, wanted)
-        records = {m.id: m for m in await self.storage.messages.get([mid for mid, _ in nearest])}
-        hits: list[Hit] = []
-        for mid, similarity in nearest:
-            m = records.get(mid)
-            if m is None or m.deleted or m.is_own_reply:
-                continue
-            if filters is not None and not filters.allows(m.channel_id, m.user_id, m.created_at):
-                continue
-            hits.append(Hit(m.source_id, round(similarity, 4), textlib.overlap(result.query_terms, m.text),
-                            message=m, semantic_score=round(similarity, 4)))
-            if len(hits) == depth:
-                break
         missing = self.dense.missing.get(tenant_id, 0)
         result.semantic = f"used ({self.dense.model}, {(time.perf_counter() - started) * 1000:.0f} ms)" + (
             f"; {missing}+ messages not embedded yet" if missing else "")
-        return hits
+        return [Hit(f"message:{mid}", round(similarity, 4), [], semantic_score=round(similarity, 4))
+                for mid, similarity in nearest]
+
+    async def _hydrate(self, hits: list[Hit], k: int, filters: SearchFilters | None,
+                       query_terms: list[str]) -> list[Hit]:
+        """Read the messages only the dense list found; drop deleted ones, whybot's replies and those
+        outside the question's author/time filters; stop at k."""
+        ids = [int(h.source_id.split(":")[1]) for h in hits[:k * 3] if h.message is None and h.document is None]
+        records = {m.id: m for m in await self.storage.messages.get(ids)} if ids else {}
+        out: list[Hit] = []
+        for hit in hits:
+            if hit.message is None and hit.document is None:
+                m = records.get(int(hit.source_id.split(":")[1]))
+                if m is None or m.deleted or m.is_own_reply:
+                    continue
+                if filters is not None and not filters.allows(m.channel_id, m.user_id, m.created_at):
+                    continue
+                hit = replace(hit, message=m, matched_terms=textlib.overlap(query_terms, m.text))
+            out.append(hit)
+            if len(out) == k:
+                break
+        return out
 
     def _fuse(self, lists: dict[str, list[Hit]], query_terms: list[str]) -> list[Hit]:
         fused: dict[str, float] = {}
@@ -133,8 +145,9 @@ class HybridRetriever:
         out: list[Hit] = []
         for source_id in order:
             hit, rank = first[source_id], ranks[source_id]
-            out.append(Hit(source_id, round(fused[source_id] * 1000, 3),
-                           textlib.overlap(query_terms, hit.text) if "lexical" not in rank else hit.matched_terms,
+            matched = hit.matched_terms if "lexical" in rank or hit.message is None else \
+                textlib.overlap(query_terms, hit.text)
+            out.append(Hit(source_id, round(fused[source_id] * 1000, 3), matched,
                            message=hit.message, document=hit.document, passage=hit.passage,
                            lexical_rank=rank.get("lexical"), semantic_rank=rank.get("semantic"),
                            semantic_score=similarity.get(source_id),
