@@ -37,7 +37,68 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(ordered), 3), "p99_ms": round(p99, 3)}
 
 
-async def run_whybot(corpus: Corpus, workdir: Path) -> dict[str, Any]:
+class _HashEmbedder:
+    """In-process query embedder for the benchmark: measures whybot's side of the dense step (matrix
+    search, fusion, hydration), not an embedding server's latency, which the answer time-boxes."""
+
+    model = "bench-hash"
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    async def embed_documents(self, texts: Any) -> Any:
+        return np.vstack([await self.embed_query(t) for t in texts])
+
+    async def embed_query(self, text: str) -> Any:
+        seed = int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little")
+        v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+        return v / np.linalg.norm(v)
+
+
+async def _dense_step(storage: Any, retriever: Any, tenant: str, corpus: Corpus, allowed: frozenset[int],
+                      dim: int) -> dict[str, Any]:
+    """Every message gets a unit vector (random: search cost does not depend on the values) straight in
+    the in-memory matrix; then the dense search alone, and the whole hybrid search, are timed."""
+    from bot.backends.retrieval.dense import DenseIndex, _Matrix
+    from bot.backends.retrieval.hybrid import HybridRetriever
+
+    before = rss_mb()
+    embedder = _HashEmbedder(dim)
+    dense = DenseIndex(storage, embedder)
+    matrix = _Matrix()
+    rng = np.random.default_rng(7)
+    n = len(corpus.texts)
+    channel_ids = {c.external_id: c.id for c in await storage.workspace.channels(tenant)}
+    started = time.perf_counter()
+    matrix.vectors = np.empty((n, dim), dtype=np.float32)
+    for lo in range(0, n, 100_000):
+        block = rng.standard_normal((min(100_000, n - lo), dim)).astype(np.float32)
+        matrix.vectors[lo:lo + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    matrix.dim, matrix.size = dim, n
+    matrix.ids = np.arange(1, n + 1, dtype=np.int64)  # bulk insert numbers messages 1..n
+    matrix.channels = np.array([channel_ids[f"C{c}"] for c in corpus.channels], dtype=np.int64)
+    matrix.alive = np.ones(n, dtype=np.bool_)
+    matrix.row_of = {i: i - 1 for i in range(1, n + 1)}
+    dense._tenants[tenant] = matrix
+    load_s = time.perf_counter() - started
+    dense_ms, hybrid_ms = [], []
+    hybrid = HybridRetriever(retriever, storage, dense, expansion=False)
+    for q in corpus.queries[:10]:
+        await hybrid.search(tenant, q, allowed, k=5)
+    for q in corpus.queries:
+        vector = await embedder.embed_query(q)
+        t0 = time.perf_counter()
+        await dense.search(tenant, vector, allowed, 30)
+        dense_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        await hybrid.search(tenant, q, allowed, k=5)
+        hybrid_ms.append((time.perf_counter() - t0) * 1000)
+    return {"dense_dim": dim, "dense_load_s": round(load_s, 2), "dense_rss_mb": round(rss_mb() - before),
+            "rss_with_dense_mb": round(rss_mb()), "dense_search": percentiles(dense_ms),
+            "hybrid_search": percentiles(hybrid_ms)}
+
+
+async def run_whybot(corpus: Corpus, workdir: Path, dense_dim: int = 0) -> dict[str, Any]:
     from bot import text as textlib
     from bot.backends.retrieval.bm25 import BM25Retriever
     from storage import MessageRecord, NewMessage, Storage
@@ -90,8 +151,10 @@ async def run_whybot(corpus: Corpus, workdir: Path) -> dict[str, Any]:
     ranked, _ = retriever._rank(index, ["quasarvenlo"], allowed | {channels[0].id}, 5)
     first_search_after_adds_ms = (time.perf_counter() - t0) * 1000
     assert len(ranked) == 5, "new messages were not searchable"
+    dense = await _dense_step(storage, retriever, tenant, corpus, allowed, dense_dim) if dense_dim else {}
     await storage.close()
     return {
+        **dense,
         "engine": "whybot (bm25s, segments)", "messages": len(corpus.texts), "ingest_sqlite_s": round(ingest_s, 2),
         "ingest_sqlite_msgs_per_s": round(len(corpus.texts) / ingest_s), "build_s": round(build_s, 2),
         "rss_mb": round(built_rss), "index_rss_mb": round(built_rss - base_rss),
@@ -127,11 +190,11 @@ def run_rank_bm25(corpus: Corpus, max_queries: int) -> dict[str, Any]:
             "rank_only": percentiles(rank_ms), "queries": len(queries)}
 
 
-def child(engine: str, size: int, max_queries: int) -> None:
+def child(engine: str, size: int, max_queries: int, dense_dim: int = 0) -> None:
     corpus = make_corpus(size)
     if engine == "whybot":
         with tempfile.TemporaryDirectory() as tmp:
-            result = asyncio.run(run_whybot(corpus, Path(tmp)))
+            result = asyncio.run(run_whybot(corpus, Path(tmp), dense_dim))
     else:
         result = run_rank_bm25(corpus, max_queries)
     print(json.dumps(result))
@@ -145,16 +208,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="rank_bm25 scores every document in Python: cap its query count")
     parser.add_argument("--child", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=Path("bench/results/retrieval.json"))
+    parser.add_argument("--dense-dim", type=int, default=0,
+                        help="also time the dense step with vectors of this many dimensions (0: skip)")
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child[0], int(args.child[1]), args.rank_bm25_queries)
+        child(args.child[0], int(args.child[1]), args.rank_bm25_queries, args.dense_dim)
         return 0
     results = []
     for size in args.sizes:
         for engine in args.engines:
             print(f"running {engine} at {size:,} messages…", file=sys.stderr, flush=True)
             out = subprocess.run([sys.executable, "-m", "bench", "retrieval", "--child", engine, str(size),
-                                  "--rank-bm25-queries", str(args.rank_bm25_queries)],
+                                  "--rank-bm25-queries", str(args.rank_bm25_queries),
+                                  "--dense-dim", str(args.dense_dim)],
                                  check=True, capture_output=True, text=True)
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
@@ -172,4 +238,11 @@ def table(results: list[dict[str, Any]]) -> str:
         rows.append(f"| {r['engine']} | {r['messages']:,} | {r['build_s']} | {r['rss_mb']} ({r['index_rss_mb']}) | "
                     f"{search.get('p50_ms', '–')} | {search.get('p99_ms', '–')} | {r['rank_only']['p50_ms']} | "
                     f"{r['rank_only']['p99_ms']} | {r.get('incremental_adds_per_s', '–')} |")
+    dense = [r for r in results if r.get("dense_dim")]
+    if dense:
+        rows += ["", "| dense step | messages | dims | vectors MB | RSS with vectors MB | dense search p50 / p99 ms | "
+                     "hybrid search p50 / p99 ms |", "|---|---:|---:|---:|---:|---:|---:|"]
+        rows += [f"| whybot (numpy, exact) | {r['messages']:,} | {r['dense_dim']} | {r['dense_rss_mb']} | "
+                 f"{r['rss_with_dense_mb']} | {r['dense_search']['p50_ms']} / {r['dense_search']['p99_ms']} | "
+                 f"{r['hybrid_search']['p50_ms']} / {r['hybrid_search']['p99_ms']} |" for r in dense]
     return "\n".join(rows)

@@ -47,6 +47,10 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("digest", "top / important threads", r"\b(top|most important|important|highlights?)\b.*\b(threads?|today|"
                                                r"this week|yesterday)\b", 2.0),
     _rule("help", "help", r"^\s*help\b|\bhelp me use\b|\bwhat can you do\b|\bcommands?\b|\bhow do i use\b", 3.0),
+    _rule("people", "who knows / decided / owns", r"\bwho(?:'s|\s+is|\s+are)?\s+(?:knows?|decided|made the (?:call|"
+                                               r"decision)|signed off|approved|owns|maintains|looks after|worked on|"
+                                               r"(?:the )?(?:expert|owner|go-to|point of contact|in charge)|can help|"
+                                               r"should i (?:ask|talk to|ping))\b", 4.0),
     _rule("ask", "question mark", r"\?\s*$", 1.5),
     _rule("ask", "question word", r"^\s*(who|what|when|where|why|how|which|is|are|do|does|did|can|should|"
                                   r"has|have|was|were)\b", 1.2),
@@ -56,7 +60,7 @@ THRESHOLD = 1.0
 
 
 class KeywordIntentClassifier:
-    name = "keyword-rules-1"
+    name = "keyword-rules-2"  # 2: the "who knows / decided / owns" rule
 
     def __init__(self, rules: tuple[Rule, ...] = DEFAULT_RULES, threshold: float = THRESHOLD) -> None:
         self.rules = rules

@@ -1,6 +1,6 @@
 """Build the Slack app manifest and the Teams app package from the sources in the top-level `manifest/` folder.
 
-Where the sources are: DESIGN.md puts them in `manifest/` beside `bot/`, so a checkout (and an editable install)
+Where the sources are: `manifest/` beside `bot/` (docs/architecture.md), so a checkout (and an editable install)
 reads them there; a regular `pip install` copies the same files to `<prefix>/share/whybot/manifest` through
 pyproject's `[tool.setuptools.data-files]`, which is tried next. Keeping one copy in `manifest/` means the files
 people edit and the files the CLI reads are the same.

@@ -146,6 +146,18 @@ class EvidenceItem(BaseModel):
     channel_name: str = ""
     author: str = ""
     author_id: str | None = None
+    lexical_rank: int | None = Field(default=None, description="rank among word (BM25) matches; None: not there")
+    semantic_rank: int | None = Field(default=None, description="rank among meaning (embedding) matches")
+    semantic_score: float | None = Field(default=None, description="cosine similarity to the question")
+    expansion_rank: int | None = Field(default=None, description="rank in the search widened with related words")
+
+    def found_by(self) -> str:
+        """'words #2 · meaning #1 (0.71) · related words #3': which half of hybrid retrieval found it."""
+        parts = [f"words #{self.lexical_rank}" if self.lexical_rank else "",
+                 f"meaning #{self.semantic_rank}" + (f" ({self.semantic_score:.2f})" if self.semantic_score else "")
+                 if self.semantic_rank else "",
+                 f"related words #{self.expansion_rank}" if self.expansion_rank else ""]
+        return " · ".join(p for p in parts if p)
 
 
 class Generator(BaseModel):
@@ -169,6 +181,14 @@ class Inputs(BaseModel):
     messages_considered: int = 0
     documents_considered: int = 0
     candidates: int = 0
+    filters: list[str] = Field(default_factory=list, description='scope taken from the question: "in #incidents"')
+    expansion: list[str] = Field(default_factory=list, description="related words added by the vocabulary bridge")
+    retrieval: str = Field(default="", description="engine and how its semantic half went")
+
+    def scope_line(self) -> str:
+        """One line for operators: filters, expansion and retrieval engine."""
+        return (f"filters: {'; '.join(self.filters) or '-'} | expanded with: {', '.join(self.expansion) or '-'}"
+                f" | retrieval: {self.retrieval or '-'}")
 
 
 class Rationale(BaseModel):

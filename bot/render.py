@@ -202,11 +202,12 @@ def full_text(r: Rationale) -> str:
             f"  terms: {', '.join(i.query_terms) or '-'}", f"  channels: {', '.join(i.channels) or '-'}",
             f"  window: {i.window_start} .. {i.window_end}",
             f"  considered: {i.messages_considered} messages, {i.documents_considered} documents, "
-            f"{i.candidates} candidates"]
+            f"{i.candidates} candidates", f"  {i.scope_line()}"]
     out += ["", "EVIDENCE"]
     for e in r.evidence:
         flag = "used" if e.used else "not used"
-        out.append(f"  [{e.rank}] {e.source_id} #{e.channel or '-'} score={e.score:.4f} ({flag}) {e.title}")
+        out.append(f"  [{e.rank}] {e.source_id} #{e.channel or '-'} score={e.score:.4f} ({flag}) {e.title} "
+                   f"{e.found_by()}".rstrip())
         if e.matched_terms:
             out.append(f"      matched: {', '.join(e.matched_terms)}")
         for name, value in sorted(e.contributions.items(), key=lambda kv: -abs(kv[1])):

@@ -77,6 +77,26 @@ class Settings(BaseSettings):
         description="share of the question's terms the best source must contain before we answer",
     )
 
+    embeddings_model: str | None = Field(
+        default=None, validation_alias="WHYBOT_EMBEDDINGS_MODEL",
+        description="embedding model on the OpenAI-compatible server; unset = lexical retrieval only",
+    )
+    embeddings_timeout_s: float = Field(default=0.8, validation_alias="WHYBOT_EMBEDDINGS_TIMEOUT",
+                                        description="longest a question waits for its own vector")
+    embeddings_batch: int = Field(default=64, validation_alias="WHYBOT_EMBEDDINGS_BATCH")
+    embeddings_dimensions: int | None = Field(
+        default=None, validation_alias="WHYBOT_EMBEDDINGS_DIMENSIONS",
+        description="ask the server for shorter vectors (memory: messages x dimensions x 4 bytes)")
+    query_expansion: bool = Field(
+        default=False, validation_alias="WHYBOT_QUERY_EXPANSION",
+        description="offline vocabulary bridge: expand the question with the workspace's own related words",
+    )
+
+    min_semantic_similarity: float = Field(
+        default=0.6, validation_alias="WHYBOT_MIN_SEMANTIC_SIMILARITY",
+        description="cosine similarity at which a source counts as covering the question (model-specific)",
+    )
+
     # Digests
     digest_top_n: int = Field(default=5, validation_alias="WHYBOT_DIGEST_TOP_N")
     digest_quiet_note: bool = Field(default=True, validation_alias="WHYBOT_DIGEST_QUIET_NOTE")

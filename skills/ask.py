@@ -8,20 +8,60 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass, field
 
+from bot import query_filters
 from bot import text as textlib
 from bot.answers import AnswerKind, answer_kinds, kind_bonus, subject_weights
 from bot.backends.llm.base import Passage, with_notice
-from bot.backends.retrieval.base import Hit, SearchResult, weighted_coverage
+from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
-from bot.models import FollowUp, Generator, Inputs, Rationale, Reply
+from bot.models import EvidenceItem, FollowUp, Generator, Inputs, Rationale, Reply
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.visibility import Visibility
-from storage import MessageRecord
+from storage import ChannelRecord, MessageRecord
 
 _QUESTION = re.compile(r"\?\s*$")
 _ME_TOO = re.compile(r"^\W*(\+1|me too|same( here| question)?|following|bump|also wondering|following along)\b",
                      re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Scoped:
+    """The question without its scope phrases, and the filters they became."""
+
+    question: str
+    filters: SearchFilters | None = None
+    shown: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def hit_support(hit: Hit, weights: dict[str, float], floor: float) -> float:
+    """How much of the question a hit stands for: its idf-weighted share of the question's words, or,
+    when the embedding model puts it at least `floor` close in meaning, its similarity (a paraphrase
+    shares few words by definition)."""
+    lexical = weighted_coverage(hit.matched_terms, weights)
+    semantic = hit.semantic_score if hit.semantic_score is not None and hit.semantic_score >= floor else 0.0
+    return max(lexical, semantic)
+
+
+def just_below(score: float) -> float:
+    """The answering reply ranks right after the message it answers. By rank, not by a share of the
+    score: fused (RRF) scores sit close together, so "90 % of the score" would drop it out of the top."""
+    return round(score - 1e-3, 4)
+
+
+def with_ranks(items: list[EvidenceItem], result: SearchResult) -> list[EvidenceItem]:
+    """Each source's rank among word matches, meaning matches and related-word matches, for the Why?."""
+    by_id = {h.source_id: h for h in result.hits}
+    out = []
+    for item in items:
+        hit = by_id.get(item.source_id)
+        if hit is not None:
+            item = item.model_copy(update={"lexical_rank": hit.lexical_rank, "semantic_rank": hit.semantic_rank,
+                                           "semantic_score": hit.semantic_score, "expansion_rank": hit.expanded_rank})
+        out.append(item)
+    return out
 
 
 class AskSkill:
@@ -40,7 +80,10 @@ class AskSkill:
         channels = await ctx.storage.workspace.channels(request.tenant_id)
         visibility = Visibility(request.reader, request.tenant_id, channels)
         k = ctx.settings.ask_top_k
-        result = await ctx.retriever.search(request.tenant_id, question, visibility.allowed_channel_ids, k=k + 1)
+        scope = await self._scope(request, ctx, question, channels, visibility)
+        question = scope.question
+        result = await ctx.retriever.search(request.tenant_id, question, visibility.allowed_channel_ids, k=k + 1,
+                                            filters=scope.filters)
         timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
         surface = textlib.surface_terms(question)
         asked = (request.event.channel, request.event.message_id)
@@ -51,22 +94,26 @@ class AskSkill:
         passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via)
         notes = {n: "the reply that best answers, in the thread of a matching message" for n in via}
         weights = subject_weights(question, result.term_weights, surface)
-        support = self._support(passages, hits, via, weights)
+        floor = ctx.settings.min_semantic_similarity
+        support = self._support(passages, hits, via, weights, floor)
         inputs = Inputs(query=question, query_terms=[surface.get(t, t) for t in result.query_terms],
                         channels=sorted(c.name for c in channels if c.external_id in visibility.allowed_channels),
                         messages_considered=result.searched_messages,
-                        documents_considered=result.searched_documents, candidates=len(result.hits))
-        coverage = max((weighted_coverage(h.matched_terms, weights) for h in hits), default=0.0)
+                        documents_considered=result.searched_documents, candidates=len(result.hits),
+                        filters=scope.shown, expansion=[f"{w} ({x:.2f})" for w, x in result.expansion.items()],
+                        retrieval=f"{result.backend or getattr(ctx.retriever, 'name', '')}"
+                                  + (f"; semantic {result.semantic}" if result.semantic else ""))
+        coverage = max((hit_support(h, weights, floor) for h in hits), default=0.0)
         if not hits or coverage < ctx.settings.min_term_coverage:
             return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
-                                 ctx.settings.min_term_coverage, timings)
+                                 ctx.settings.min_term_coverage, timings, problems=scope.problems)
         started = time.perf_counter()
         draft = await ctx.generator.answer(question, passages)
         timings["generate"] = round((time.perf_counter() - started) * 1000, 2)
         if not draft.text.strip():
             return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
                                  ctx.settings.min_term_coverage, timings,
-                                 why="; ".join(draft.caveats), generator=draft.generator)
+                                 why="; ".join(draft.caveats), generator=draft.generator, problems=scope.problems)
         cited = verified_citations(draft, passages)
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
         if cited and quoted < ctx.settings.min_term_coverage:
@@ -74,7 +121,7 @@ class AskSkill:
                                  ctx.settings.min_term_coverage, timings,
                                  why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
                                      f"the question (the best match, {coverage:.0%}, only asks it)",
-                                 generator=draft.generator)
+                                 generator=draft.generator, problems=scope.problems)
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
         caveats = list(draft.caveats)
@@ -83,9 +130,10 @@ class AskSkill:
             caveats.append(f"removed citation(s) {', '.join(f'[{n}]' for n in invented)}: no such source")
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
-            evidence=[evidence(p, channel_by_source.get(p.source_id), used=p.number in cited,
-                               note=notes.get(p.number, "")) for p in passages],
-            generator=draft.generator, caveats=caveats, withheld_sources=result.withheld, timings_ms=timings,
+            evidence=with_ranks([evidence(p, channel_by_source.get(p.source_id), used=p.number in cited,
+                                          note=notes.get(p.number, "")) for p in passages], result),
+            generator=draft.generator, caveats=[*scope.problems, *caveats, *result.notes],
+            withheld_sources=result.withheld, timings_ms=timings,
         )
         return Reply(title=f"About “{textlib.shorten(question, 80)}”", body=with_notice(draft.text, draft.notice),
                      citations=citations, rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",
@@ -97,12 +145,24 @@ class AskSkill:
         return passages, {h.source_id: h.channel_external_id for h in hits}
 
     @staticmethod
+    async def _scope(request: SkillRequest, ctx: SkillContext, question: str, channels: list[ChannelRecord],
+                     visibility: Visibility) -> Scoped:
+        """"in #incidents", "from @bob", "last week": taken out of the words searched, applied as filters."""
+        parsed = query_filters.parse(question, ctx.clock())
+        if not parsed.any:
+            return Scoped(question)
+        users = await ctx.storage.workspace.list_users(request.tenant_id) if parsed.authors else []
+        visible = [c for c in channels if c.external_id in visibility.allowed_channels]
+        scope = query_filters.resolve(parsed, visible, users)
+        return Scoped(parsed.question, scope.filters, scope.shown, scope.problems)
+
+    @staticmethod
     def _support(passages: list[Passage], hits: list[Hit], via: dict[int, int],
-                 weights: dict[str, float]) -> dict[int, float]:
-        """How much of the question each passage stands for: a hit its own idf-weighted coverage, a reply
-        brought in from a matching question's thread the coverage of that question."""
-        support = {p.number: weighted_coverage(h.matched_terms, weights)
-                   for p, h in zip(passages, hits, strict=False)}
+                 weights: dict[str, float], floor: float) -> dict[int, float]:
+        """How much of the question each passage stands for: a hit its own idf-weighted coverage (or its
+        meaning, when close enough), a reply brought in from a matching question's thread the coverage
+        of that question."""
+        support = {p.number: hit_support(h, weights, floor) for p, h in zip(passages, hits, strict=False)}
         for number, question in via.items():
             support[number] = support.get(question, 0.0)
         return support
@@ -145,11 +205,11 @@ class AskSkill:
                 continue  # already a stronger match than the message it would answer
             if existing is not None:
                 out[existing - 1] = out[existing - 1].model_copy(update={
-                    "in_reply_to": context, "score": max(out[existing - 1].score, round(hit.score * 0.9, 4))})
+                    "in_reply_to": context, "score": max(out[existing - 1].score, just_below(hit.score))})
                 via[existing] = number
                 continue
             matched = [surface.get(t, t) for t in textlib.overlap(result.query_terms, best.text)]
-            added = passage_from_message(len(out) + 1, best, score=round(hit.score * 0.9, 4), matched=matched)
+            added = passage_from_message(len(out) + 1, best, score=just_below(hit.score), matched=matched)
             out.append(added.model_copy(update={"in_reply_to": context}))
             number_of[best.source_id] = added.number
             via[added.number] = number
@@ -164,12 +224,16 @@ class AskSkill:
 
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,
-                 timings: dict[str, float], why: str = "", generator: Generator | None = None) -> Reply:
+                 timings: dict[str, float], why: str = "", generator: Generator | None = None,
+                 problems: list[str] | None = None) -> Reply:
+        problems = problems or []
         terms = ", ".join(f"`{t}`" for t in inputs.query_terms) or "(no searchable words)"
         where = f"{result.searched_messages:,} messages"
         if result.searched_documents:
             where += f" and {result.searched_documents:,} document passages"
-        lines = [f"I couldn't find an answer. I searched {where} you can see for {terms}."]
+        scoped = f" ({'; '.join(inputs.filters)})" if inputs.filters else ""
+        lines = [f"I couldn't find an answer. I searched {where} you can see{scoped} for {terms}."]
+        lines += [f"(There is {p}.)" for p in problems]
         if why:
             lines.append(f"({why[0].upper()}{why[1:]}.)")
         if passages:
@@ -182,11 +246,11 @@ class AskSkill:
                   if passages else "no source matched any of the question's terms")
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
-            evidence=[evidence(p, channel_by_source.get(p.source_id), used=False, note="too weak to answer from")
-                      for p in passages],
+            evidence=with_ranks([evidence(p, channel_by_source.get(p.source_id), used=False,
+                                          note="too weak to answer from") for p in passages], result),
             generator=generator or Generator(kind="extractive",
                                              reason="not run: the evidence was too thin to answer from"),
-            caveats=[f"declined: {reason}"],
+            caveats=[f"declined: {reason}", *problems, *result.notes],
             withheld_sources=result.withheld, timings_ms=timings,
         )
         return Reply(title="I couldn't find this", body="\n".join(lines), citations=citations, rationale=rationale,

@@ -7,8 +7,9 @@ from skills.ask import AskSkill
 from skills.digest import DigestSkill
 from skills.help import HelpSkill
 from skills.summarize import SummarizeSkill
+from skills.who import WhoSkill
 
 
 def default_skills() -> list[Skill]:
-    skills: list[Skill] = [AskSkill(), SummarizeSkill(), DigestSkill()]
+    skills: list[Skill] = [AskSkill(), WhoSkill(), SummarizeSkill(), DigestSkill()]
     return [*skills, HelpSkill(skills)]

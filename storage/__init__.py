@@ -8,6 +8,7 @@ from storage.channel_weights import ChannelWeightsRecord, ChannelWeightsStore, I
 from storage.db import Database, DatabaseNotUpgraded, DatabaseUnavailable
 from storage.decisions import DecisionStore
 from storage.digest_runs import DigestRunRecord, DigestRunStore
+from storage.embeddings import EmbeddingStore, StoredVector, text_hash
 from storage.events import ProcessedEvents
 from storage.inbox import InboxRecord, InboxStats, InboxStore
 from storage.messages import MessageStore, NewMessage
@@ -35,12 +36,14 @@ class Storage:
     digest_runs: DigestRunStore
     channel_weights: ChannelWeightsStore
     inbox: InboxStore
+    embeddings: EmbeddingStore
 
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
         return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db), ProcessedEvents(db),
-                   SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), InboxStore(db))
+                   SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), InboxStore(db),
+                   EmbeddingStore(db))
 
     @classmethod
     async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
@@ -61,13 +64,16 @@ __all__ = [
     "DecisionRecord",
     "DigestRunRecord",
     "DocumentRecord",
+    "EmbeddingStore",
     "InboxRecord",
     "InboxStats",
     "ItemVote",
     "MessageRecord",
     "NewMessage",
     "Storage",
+    "StoredVector",
     "SubscriptionRecord",
     "UserRecord",
     "tenant_key",
+    "text_hash",
 ]

@@ -56,7 +56,7 @@ def _record(row: Any) -> MessageRecord:
         user_external_id=user_ext, user_name=display or name or user_ext or "someone", text=m.text,
         created_at=m.created_at, edited_at=m.edited_at, reaction_count=m.reaction_count,
         reply_count=m.reply_count, mention_count=m.mention_count, file_count=m.file_count,
-        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted, decision_id=m.decision_id,
+        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted, decision_id=m.decision_id, user_id=m.user_id,
     )
 
 
@@ -193,10 +193,13 @@ class MessageStore:
         return _record(row) if row else None
 
     async def thread(self, tenant_id: str, channel_external_id: str, root: str) -> list[MessageRecord]:
+        # By channel key, so both halves of the OR use a (channel, …) index: filtering on the tenant
+        # let SQLite scan the tenant's messages (9 ms a thread at 200k messages, 0.2 ms this way).
+        channel_id = select(Channel.id).where(Channel.tenant_id == tenant_id,
+                                              Channel.external_id == channel_external_id).scalar_subquery()
         async with self.db.session() as s:
             rows = (await s.execute(_message_query().where(
-                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
-                Message.deleted.is_(False),
+                Message.channel_id == channel_id, Message.deleted.is_(False),
                 or_(Message.external_id == root, Message.thread_external_id == root),
             ).order_by(Message.created_at, Message.id))).all()
         return [_record(r) for r in rows]
@@ -261,14 +264,15 @@ class MessageStore:
             yield records
 
     async def index_rows(self, tenant_id: str, *, batch: int = 20000
-                         ) -> AsyncIterator[list[tuple[int, int, str]]]:
-        """(id, channel id, text) of live messages that are history, not whybot's own replies: the
-        lightest read that can build a search index over millions of rows."""
+                         ) -> AsyncIterator[list[tuple[int, int, str, int | None, datetime]]]:
+        """(id, channel id, text, author id, created at) of live messages that are history, not whybot's
+        own replies: the lightest read that can build a search index (with its scope and time
+        filters) over millions of rows."""
         last = 0
         while True:
             async with self.db.session() as s:
                 rows = (await s.execute(
-                    select(Message.id, Message.channel_id, Message.text).where(
+                    select(Message.id, Message.channel_id, Message.text, Message.user_id, Message.created_at).where(
                         Message.tenant_id == tenant_id, Message.id > last, Message.deleted.is_(False),
                         Message.decision_id.is_(None)).order_by(Message.id).limit(batch))).tuples().all()
             if not rows:
@@ -277,17 +281,19 @@ class MessageStore:
             yield list(rows)
 
     async def changes(self, tenant_id: str, *, after_id: int, edited_since: datetime, limit: int = 5000
-                      ) -> list[tuple[int, int, str, bool]]:
-        """(id, channel id, text, gone) of messages added after `after_id` or edited or deleted since
-        `edited_since`: what another replica wrote, for an in-process index to catch up on. `gone` is
-        True for deleted messages and for whybot's own replies (never evidence)."""
+                      ) -> list[tuple[int, int, str, bool, int | None, datetime]]:
+        """(id, channel id, text, gone, author id, created at) of messages added after `after_id` or
+        edited or deleted since `edited_since`: what another replica wrote, for an in-process index to
+        catch up on. `gone` is True for deleted messages and for whybot's own replies (never evidence)."""
         async with self.db.session() as s:
             rows = (await s.execute(
-                select(Message.id, Message.channel_id, Message.text, Message.deleted, Message.decision_id).where(
+                select(Message.id, Message.channel_id, Message.text, Message.deleted, Message.decision_id,
+                       Message.user_id, Message.created_at).where(
                     Message.tenant_id == tenant_id,
                     or_(Message.id > after_id, Message.edited_at >= edited_since))
                 .order_by(Message.id).limit(limit))).tuples().all()
-        return [(i, c, text, deleted or decision is not None) for i, c, text, deleted, decision in rows]
+        return [(i, c, text, deleted or decision is not None, user, created)
+                for i, c, text, deleted, decision, user, created in rows]
 
     # documents -------------------------------------------------------------------------------
 

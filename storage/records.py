@@ -60,6 +60,7 @@ class MessageRecord:
     is_bot: bool = False
     deleted: bool = False
     decision_id: str | None = None
+    user_id: int | None = None  # storage key of the author, for "from @bob" filters
 
     @property
     def source_id(self) -> str:

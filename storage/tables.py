@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -157,6 +158,22 @@ class Document(Base):
     url: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MessageEmbedding(Base):
+    """A message's dense vector under one embedding model (float32 bytes). `text_hash` says which text
+    it was computed from, so an edit makes it stale instead of silently wrong."""
+
+    __tablename__ = "message_embeddings"
+    __table_args__ = (Index("ix_message_embeddings_tenant_model", "tenant_id", "model"),)
+
+    message_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                            ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    text_hash: Mapped[str] = mapped_column(String(32))
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Decision(Base):

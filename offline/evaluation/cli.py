@@ -15,6 +15,7 @@ from pathlib import Path
 from bot.backends.llm.openai_compat import OpenAIGenerator
 from bot.settings import Settings
 from offline.evaluation import report as rep
+from offline.evaluation.haystack import write_haystack
 from offline.evaluation.runner import EvalOptions, evaluate
 from offline.synth.export import write_export
 from offline.synth.generate import SIZES, generate
@@ -39,7 +40,14 @@ async def _run(args: argparse.Namespace, scratch: Path) -> int:
     if use_llm and not settings.llm_configured:
         log.error("--llm needs OPENAI_API_KEY or OPENAI_BASE_URL")
         return 2
-    options = EvalOptions(digest_days=args.digest_days, llm_limit=args.llm_limit,
+    haystack = None
+    if args.haystack:
+        haystack = scratch / f"haystack-{args.haystack}-{args.haystack_seed}"
+        started = time.perf_counter()
+        counts = write_haystack(workspace, args.haystack, args.haystack_seed, haystack)
+        log.info("haystack: %s messages (seed %s) written in %.0f s", counts["messages"], args.haystack_seed,
+                 time.perf_counter() - started)
+    options = EvalOptions(digest_days=args.digest_days, llm_limit=args.llm_limit, haystack=haystack,
                           llm=OpenAIGenerator.from_settings(settings) if use_llm else None)
     started = time.perf_counter()
     report = await evaluate(workspace, settings, options)
@@ -48,7 +56,9 @@ async def _run(args: argparse.Namespace, scratch: Path) -> int:
     report["run"] = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "machine": _machine(),
                      "seconds": round(time.perf_counter() - started, 1),
                      "command": "whybot eval" + (f" --workspace {args.workspace}" if args.workspace else
-                                                 f" --seed {args.seed} --size {args.size}"),
+                                                 f" --seed {args.seed} --size {args.size}")
+                                + (f" --haystack {args.haystack} --haystack-seed {args.haystack_seed}"
+                                   if args.haystack else ""),
                      "llm": settings.llm_model if use_llm else None}
     checks = [] if args.no_check else rep.check(report["metrics"], rep.load_thresholds(args.thresholds))
     print(rep.table(report, checks))
@@ -83,6 +93,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--thresholds", type=Path, default=rep.DEFAULT_THRESHOLDS, help="TOML file of [min] and [max]")
     p.add_argument("--no-check", action="store_true", help="report only; never fail on thresholds")
     p.add_argument("--digest-days", type=int, default=7, help="days of 24 h digest windows to score")
+    p.add_argument("--haystack", choices=[s for s in SIZES if s != "small"],
+                   help="hide the labelled workspace inside a generated workspace of this size (same tenant and "
+                        "channels) and score ask, paraphrases, follow-ups and privacy there")
+    p.add_argument("--haystack-seed", type=int, default=1001, help="seed of the haystack workspace")
     llm = p.add_mutually_exclusive_group()
     llm.add_argument("--llm", dest="llm", action="store_true", default=None,
                      help="also score ask with the LLM (default: when OPENAI_API_KEY/OPENAI_BASE_URL is set)")

@@ -37,6 +37,22 @@ class Question(BaseModel):
     channels: list[str] = Field(default_factory=list)
 
 
+class Paraphrase(BaseModel):
+    id: str
+    of: str
+    question: str
+    answers: list[str]
+    facts: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+
+
+class FollowUp(BaseModel):
+    id: str
+    of: str
+    question: str
+    threads: list[str]
+
+
 class Unanswerable(BaseModel):
     id: str
     question: str
@@ -65,6 +81,8 @@ class Labels(BaseModel):
     now: datetime
     threads: list[LabelledThread]
     questions: list[Question]
+    paraphrases: list[Paraphrase] = Field(default_factory=list)
+    follow_ups: list[FollowUp] = Field(default_factory=list)
     unanswerable: list[Unanswerable] = Field(default_factory=list)
     utterances: list[Utterance] = Field(default_factory=list)
     private_facts: list[PrivateFact] = Field(default_factory=list)

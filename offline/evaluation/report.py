@@ -34,6 +34,11 @@ MEANINGS: dict[str, str] = {
     "digest.precision_at_5": "share of the digest's top 5 labelled important (importance >= 2)",
     "digest.recency_precision_at_5": "the same for recency order",
     "latency": "wall-clock milliseconds of router.handle, per skill (p50 / p95)",
+    "paraphrase.recall_at_5": "recall@5 for the same questions asked in words their answering threads never use "
+                              "(only the subject's names are kept)",
+    "followup.answered_from_thread": "share of follow-ups (\"and who said that?\", asked in the first answer's "
+                                     "thread) answered, not declined, citing the labelled thread",
+    "followup.thread_recall_at_5": "share of follow-ups with a message of the labelled thread in the top 5 evidence",
 }
 
 
@@ -117,7 +122,9 @@ def markdown(report: dict[str, Any], checks: list[Check]) -> str:
         f"{ws['threads']} threads, {ws['questions']} answerable and {ws['unanswerable']} unanswerable questions, "
         f"{ws['utterances']} utterances, {ws['private_facts']} private facts. Imported in {ws['import_s']} s.",
         f"Run {report.get('run', {}).get('at', '')} on {report.get('run', {}).get('machine', '')}; "
-        f"classifier `{details['router']['classifier']}`, digest model `{details['digest']['model']}`.",
+        + (f"classifier `{details['router']['classifier']}`, digest model `{details['digest']['model']}`."
+         if "router" in details and "digest" in details else
+         f"hidden in {ws.get('messages_in_tenant', 0):,} messages ({ws.get('haystack')}): router and digest not run."),
         "",
         "| metric | value | threshold | status | meaning |",
         "| --- | ---: | --- | --- | --- |",
@@ -125,9 +132,10 @@ def markdown(report: dict[str, Any], checks: list[Check]) -> str:
     for k, v in report["metrics"].items():
         status = "FAIL" if k in failed else ("ok" if k in limits else "")
         lines.append(f"| `{k}` | {_fmt(v)} | {limits.get(k, '')} | {status} | {meaning(k)} |")
-    lines += ["", "## Router confusion (rows: labelled skill, columns: routed to)", ""]
-    lines += confusion_markdown(details["router"]["confusion"])
-    if details["router"]["misses"]:
+    if "router" in details:
+        lines += ["", "## Router confusion (rows: labelled skill, columns: routed to)", ""]
+        lines += confusion_markdown(details["router"]["confusion"])
+    if "router" in details and details["router"]["misses"]:
         lines += ["", "Misrouted examples:", ""]
         lines += [f"- `{x['text']}`: {x['expected']} -> {x['predicted']}" for x in details["router"]["misses"]]
     for key in [k for k in details if k.startswith("ask")]:
@@ -143,9 +151,10 @@ def markdown(report: dict[str, Any], checks: list[Check]) -> str:
     lines += ["", f"## Privacy: {privacy['facts']} private facts, {privacy['probes']} probes", ""]
     lines += [f"- LEAK {x.get('what', 'fact')}: `{x['fact']}` via `{x['query']}` ({x['where']})"
               for x in privacy["leaks"]] or ["No leaks."]
-    digest = details["digest"]
-    lines += ["", f"## Digest: {digest['windows']} channel windows of 24 h over {digest['days']} days",
-              "", f"Model `{digest['model']}`: {digest['trained_on']}."]
+    if "digest" in details:
+        digest = details["digest"]
+        lines += ["", f"## Digest: {digest['windows']} channel windows of 24 h over {digest['days']} days",
+                  "", f"Model `{digest['model']}`: {digest['trained_on']}."]
     lines += ["", "## Latency (ms, router.handle wall clock)", "", "| skill | n | p50 | p95 |",
               "| --- | ---: | ---: | ---: |"]
     lines += [f"| {s} | {v['n']} | {v['p50_ms']} | {v['p95_ms']} |" for s, v in details["latency"].items()]

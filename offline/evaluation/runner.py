@@ -138,8 +138,9 @@ class Evaluator:
         return reply
 
     def event(self, channel: str, user: str, *, text: str = "", command: str | None = None, args: str = "",
-              dm: bool = False) -> ChatEvent:
+              dm: bool = False, thread: str | None = None) -> ChatEvent:
         return ChatEvent(platform=Platform.SLACK, tenant=self.ws.tenant, channel=channel, user=user, text=text,
+                         thread_id=thread,
                          command=command, args=args, trigger=Trigger.COMMAND if command else Trigger.MENTION,
                          conversation_kind=ConversationKind.DM if dm else ConversationKind.CHANNEL, private_reply=dm)
 
@@ -221,6 +222,57 @@ class Evaluator:
                    "citations": cited, "misses": [r for r in rows if not r["answer_rank"]][:EXAMPLES],
                    "answered_unanswerable": wrongly_answered[:EXAMPLES], "rows": rows}
         return {k: round(v, 4) for k, v in values.items()}, details
+
+    async def paraphrases(self) -> tuple[dict[str, float], dict[str, Any]]:
+        """The same questions in words their answering threads never use (only the subject's names)."""
+        labels, ws = self.ws.labels, self.ws
+        recall: list[float] = []
+        thread_recall: list[float] = []
+        rr: list[float] = []
+        declines: list[float] = []
+        facts: list[float] = []
+        misses: list[dict[str, Any]] = []
+        for p in labels.paraphrases:
+            channel, user = ws.asker(p.channels)
+            reply = await self.handle(self.event(channel, user, command="ask", args=p.question), "ask")
+            ranked = [ws.label_id.get(s) for s in ranked_evidence(reply)]
+            answers = set(p.answers)
+            threads = {labels.thread_of[a] for a in p.answers if a in labels.thread_of}
+            recall.append(m.recall_at(ranked, answers, TOP_K))
+            thread_recall.append(m.recall_at([labels.thread_of.get(s or "") for s in ranked], threads, TOP_K))
+            rr.append(m.reciprocal_rank(ranked, answers))
+            declines.append(1.0 if declined(reply) else 0.0)
+            if not declined(reply):
+                facts.append(1.0 if any(contains_fact(reply.body, f, ws.names) for f in p.facts) else 0.0)
+            if not m.first_hit(ranked, answers) and len(misses) < EXAMPLES:
+                misses.append({"id": p.id, "question": p.question, "declined": declined(reply)})
+        values = {"paraphrase.recall_at_5": m.mean(recall), "paraphrase.mrr": m.mean(rr),
+                  "paraphrase.thread_recall_at_5": m.mean(thread_recall),
+                  "paraphrase.false_decline_rate": m.mean(declines), "paraphrase.fact_rate": m.mean(facts)}
+        return {k: round(v, 4) for k, v in values.items()}, {"questions": len(labels.paraphrases), "misses": misses}
+
+    async def follow_ups(self) -> tuple[dict[str, float], dict[str, Any]]:
+        """Each labelled question is asked in a thread, then its follow-up in the same thread; the
+        follow-up counts when it is answered (not declined) citing the labelled thread."""
+        labels, ws = self.ws.labels, self.ws
+        by_id = {q.id: q for q in labels.questions}
+        right: list[float] = []
+        in_evidence: list[float] = []
+        for f in labels.follow_ups:
+            first = by_id.get(f.of)
+            if first is None:
+                continue
+            channel, user = ws.asker(first.channels)
+            thread = f"eval-{f.id}"
+            await self.handle(self.event(channel, user, command="ask", args=first.question, thread=thread), "ask")
+            reply = await self.handle(self.event(channel, user, text=f.question, thread=thread), "ask (follow-up)")
+            threads = set(f.threads)
+            cited = {labels.thread_of.get(ws.label_id.get(c.source_id) or "") for c in reply.citations}
+            shown = [labels.thread_of.get(ws.label_id.get(s) or "") for s in ranked_evidence(reply)]
+            right.append(1.0 if not declined(reply) and cited & threads else 0.0)
+            in_evidence.append(m.recall_at(shown, threads, TOP_K))
+        return ({"followup.answered_from_thread": round(m.mean(right), 4),
+                 "followup.thread_recall_at_5": round(m.mean(in_evidence), 4)}, {"follow_ups": len(right)})
 
     # privacy -----------------------------------------------------------------------------------
 
@@ -320,6 +372,7 @@ class EvalOptions:
     llm: TextGenerator | None = None  # an LLM column runs when given
     llm_name: str = "llm"
     llm_limit: int | None = None
+    haystack: Path | None = None  # an export to import into the same tenant first (quality at scale)
 
 
 async def evaluate(path: Path, settings: Settings, options: EvalOptions | None = None) -> dict[str, Any]:
@@ -333,14 +386,22 @@ async def evaluate(path: Path, settings: Settings, options: EvalOptions | None =
         services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
                                         classifier=classifier, clock=_fixed(labels.now))
         started = time.perf_counter()
+        if options.haystack is not None:
+            await SlackExportImporter(services.ingest).run(options.haystack, workspace_id=labels.team_id)
         ws = await load_workspace(services, path, labels)
+        settle = getattr(services.retriever, "settle", None)
+        if settle is not None:  # index (and embed) everything before the first timed question
+            await settle(ws.tenant_id)
         import_s = time.perf_counter() - started
         ev = Evaluator(services, ws, timings)
         values: dict[str, float] = {}
         details: dict[str, Any] = {}
         steps: list[tuple[str, Callable[[], Awaitable[tuple[dict[str, float], dict[str, Any]]]]]] = [
-            ("router", ev.router), ("ask", lambda: ev.ask(services, "extractive")), ("privacy", ev.privacy),
+            ("router", ev.router), ("ask", lambda: ev.ask(services, "extractive")),
+            ("paraphrase", ev.paraphrases), ("followup", ev.follow_ups), ("privacy", ev.privacy),
             ("digest", lambda: ev.digest(settings, classifier, options.digest_days))]
+        if options.haystack is not None:  # routing and digests are not about finding one thread among many
+            steps = [step for step in steps if step[0] not in ("router", "digest")]
         for name, step in steps:
             found, about = await step()
             values |= found
@@ -357,7 +418,10 @@ async def evaluate(path: Path, settings: Settings, options: EvalOptions | None =
             values[f"latency.{key}.p95_ms"] = summary["p95_ms"]
         details["latency"] = timings.summary()
         return {"workspace": {"path": str(path), "seed": labels.seed, "size": labels.size, "team": labels.team_id,
-                              "now": labels.now.isoformat(), "messages": ws.messages, "threads": len(labels.threads),
+                              "now": labels.now.isoformat(), "messages": ws.messages,
+                              "haystack": str(options.haystack) if options.haystack else None,
+                              "messages_in_tenant": await storage.messages.count(ws.tenant_id),
+                              "threads": len(labels.threads),
                               "questions": len(labels.questions), "unanswerable": len(labels.unanswerable),
                               "utterances": len(labels.utterances), "private_facts": len(labels.private_facts),
                               "import_s": round(import_s, 2)},

@@ -26,6 +26,10 @@ labels.json schema (version "whybot-synth-labels/1"); a message id is "<channel 
       "questions": [{"id": "q<n>", "question": paraphrase to ask the bot (not the literal message),
                      "asked": literal question message id | null, "answers": [message ids],
                      "facts": [strings a correct answer contains], "channels": [channel ids of answers]}],
+      "paraphrases": [{"id": "p<n>", "of": question id, "question": the same question in words the answering
+                       thread never uses (only the subject's names are kept), "answers", "facts", "channels"}],
+      "follow_ups": [{"id": "f<n>", "of": question id, "question": a follow-up asked in the answer's thread
+                      ("and who said that?"), "threads": [thread root ids that answer it]}],
       "unanswerable": [{"id": "u<n>", "question": str}],
       "utterances": [{"text": str, "skill": "ask|summarize|digest|help"}],
       "private_facts": [{"fact": str (verbatim in the message, nowhere outside the channel),
@@ -46,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from offline.synth.model import Bot, Channel, Message, Person, Workspace
+from offline.synth.paraphrase import follow_up, paraphrase
 
 LABELS_SCHEMA = "whybot-synth-labels/1"
 
@@ -190,6 +195,8 @@ def labels(ws: Workspace) -> dict[str, Any]:
     """The labels document described in this module's docstring."""
     threads_out: list[dict[str, Any]] = []
     questions: list[dict[str, Any]] = []
+    paraphrases: list[dict[str, Any]] = []
+    follow_ups: list[dict[str, Any]] = []
     private: list[dict[str, Any]] = []
     for t_index, (thread, row) in enumerate(zip(ws.threads, ws.thread_messages, strict=True)):
         root = row[0]
@@ -210,9 +217,19 @@ def labels(ws: Workspace) -> dict[str, Any]:
             if not answers:
                 continue
             asked = row[qa.asked] if qa.asked is not None else None
-            questions.append({"id": f"q{len(questions) + 1}", "question": qa.question,
+            qid = f"q{len(questions) + 1}"
+            questions.append({"id": qid, "question": qa.question,
                               "asked": asked.id if asked else None, "answers": [m.id for m in answers],
                               "facts": list(qa.facts), "channels": list(dict.fromkeys(m.channel.id for m in answers))})
+            refs = {t_index if t_ref is None else t_ref for t_ref, _ in qa.answers} | {t_index}
+            source = [m.text for r in refs for m in ws.thread_messages[r] if m is not None]
+            far = paraphrase(qa.family, qa.slots, source, qa.question)
+            if far is not None:
+                paraphrases.append({"id": f"p{len(paraphrases) + 1}", "of": qid, "question": far,
+                                    "answers": [m.id for m in answers], "facts": list(qa.facts),
+                                    "channels": questions[-1]["channels"]})
+            follow_ups.append({"id": f"f{len(follow_ups) + 1}", "of": qid, "question": follow_up(qa.question),
+                               "threads": list(dict.fromkeys((m.parent or m).id for m in answers))})
         for d_index, fact, probe in thread.private_facts:
             msg = row[d_index]
             if msg is not None:
@@ -221,7 +238,7 @@ def labels(ws: Workspace) -> dict[str, Any]:
     return {
         "schema": LABELS_SCHEMA, "seed": ws.seed, "size": ws.size, "team_id": ws.team_id,
         "now": datetime.fromtimestamp(ws.now, UTC).isoformat().replace("+00:00", "Z"),
-        "threads": threads_out, "questions": questions,
+        "threads": threads_out, "questions": questions, "paraphrases": paraphrases, "follow_ups": follow_ups,
         "unanswerable": [{"id": f"u{i + 1}", "question": q} for i, q in enumerate(ws.unanswerable)],
         "utterances": [{"text": text, "skill": skill} for text, skill in ws.utterances],
         "private_facts": private,

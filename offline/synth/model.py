@@ -86,6 +86,8 @@ class QA:
     answers: tuple[tuple[int | None, int], ...]  # (thread index, None = this thread; draft index)
     facts: tuple[str, ...]  # short strings a correct answer should contain
     key: str = ""  # subject key; a key claimed by several threads makes the question ambiguous (dropped)
+    family: str = ""  # kind of question, for paraphrases (offline.synth.paraphrase.FAR)
+    slots: dict[str, str] = field(default_factory=dict)  # the subject's names a paraphrase keeps
 
 
 @dataclass(slots=True)

@@ -40,7 +40,8 @@ def question_answered(c: Ctx, ch: Channel) -> Thread:
     if known:
         known.qa.answers = (*known.qa.answers, (c.thread_index, answer_idx))
     else:
-        qa = QA(c.grammar.expand(attr.paraphrases, {"svc": svc}), 0, ((None, answer_idx),), (value,))
+        qa = QA(c.grammar.expand(attr.paraphrases, {"svc": svc}), 0, ((None, answer_idx),), (value,),
+                family=attr.key, slots={"svc": svc})
         thread.qa.append(qa)
         c.kb[(svc, attr.key)] = KnownFact(value, qa, c.thread_index, c.day)
     return thread

@@ -74,10 +74,12 @@ def incident(c: Ctx, ch: Channel) -> Thread:
     thread.qa.append(QA(c.grammar.expand((
         "why did {svc} go down in {region}", "root cause of the {svc} {err} errors in {region}",
         "what broke {svc} in {region}", "what was behind the {svc} incident in {region}"), s),
-        None, ((None, cause_idx), (None, res_idx)), (cause,), key))
+        None, ((None, cause_idx), (None, res_idx)), (cause,), key, "incident_cause",
+        {"svc": svc, "region": s["region"]}))
     thread.qa.append(QA(c.grammar.expand((
         "how did we fix the {svc} problem in {region}", "what was done to mitigate the {svc} outage in {region}",
-        "how was {svc} brought back in {region}"), s), None, ((None, res_idx),), (fix,), key))
+        "how was {svc} brought back in {region}"), s), None, ((None, res_idx),), (fix,), key, "incident_fix",
+        {"svc": svc, "region": s["region"]}))
     return thread
 
 
@@ -131,7 +133,7 @@ def decision(c: Ctx, ch: Channel) -> Thread:
     thread.qa.append(QA(c.grammar.expand((
         "what did we decide about {short}", "where did we land on {short}", "outcome of the discussion on {short}",
         "did we agree on {short}", "final call on {short}?"), {"short": short}),
-        None, ((None, dec_idx),), (choice,), key))
+        None, ((None, dec_idx),), (choice,), key, "decision", {"short": short}))
     return thread
 
 
@@ -168,7 +170,7 @@ def action_items(c: Ctx, ch: Channel) -> Thread:
     key = c.claim(f"task:{tasks[i]}")
     thread.qa.append(QA(c.grammar.expand((
         "who is assigned to {task}", "who took the action item to {task}", "whose job is it to {task}"),
-        {"task": tasks[i]}), None, ((None, 0),), (owners[i].mention,), key))
+        {"task": tasks[i]}), None, ((None, 0),), (owners[i].mention,), key, "task", {"task": tasks[i]}))
     return thread
 
 
@@ -200,7 +202,7 @@ def deadline(c: Ctx, ch: Channel) -> Thread:
     key = c.claim(f"deadline:{thing}")
     thread.qa.append(QA(c.grammar.expand(("when is {thing} due", "deadline for {thing}", "by when do we need {thing}",
                                           "what's the cutoff for {thing}"), {"thing": thing}), None,
-                        ((None, 0),), (when,), key))
+                        ((None, 0),), (when,), key, "deadline", {"thing": thing}))
     return thread
 
 
@@ -240,7 +242,8 @@ def support_case(c: Ctx, ch: Channel) -> Thread:
                                           "why couldn't {customer} use {feature}",
                                           "cause of the {customer} {feature} ticket"),
                                          {"customer": customer, "feature": feature}),
-                        None, ((None, fix_idx),), (cause,), key))
+                        None, ((None, fix_idx),), (cause,), key, "support",
+                        {"customer": customer, "feature": feature}))
     return thread
 
 

@@ -1,4 +1,4 @@
-"""What people type to the bot, labelled with the skill they mean (ask, summarize, digest, help).
+"""What people type to the bot, labelled with the skill they mean (ask, people, summarize, digest, help).
 
 Frames cover command words, natural questions and terse fragments ("billing-api runbook"), with
 noise people add (greetings, "pls", missing punctuation, typos). Frames avoid another skill's
@@ -14,8 +14,8 @@ from typing import TypeVar
 from offline.synth import facts, vocab
 from offline.synth.grammar import Grammar
 
-SKILLS: tuple[str, ...] = ("ask", "summarize", "digest", "help")
-WEIGHTS: tuple[float, ...] = (0.4, 0.22, 0.22, 0.16)
+SKILLS: tuple[str, ...] = ("ask", "summarize", "digest", "help", "people")
+WEIGHTS: tuple[float, ...] = (0.36, 0.2, 0.2, 0.14, 0.1)
 
 _ASK: tuple[str, ...] = (
     "why is {svc} {broken}[ again|][?|]", "did we ever fix the {err}s in {svc}[?|]",
@@ -25,11 +25,11 @@ _ASK: tuple[str, ...] = (
     "look up the {customer} ticket about {feature}", "what did {person} say about {topic}[?|]",
     "any docs on {topic}[?|]", "has anyone seen {err} from {svc} before[?|]",
     "which dashboard shows {svc} latency[?|]", "how do I get access to {tool}[?|]",
-    "how does {svc} handle retries[?|]", "is there a runbook for {svc}[?|]", "who approved {topic}[?|]",
+    "how does {svc} handle retries[?|]", "is there a runbook for {svc}[?|]",
     "what was the root cause of the {svc} outage[?|]", "who is on call for {svc} this week[?|]",
     "what's the status of the {customer} escalation[?|]", "which region is {svc} deployed in[?|]",
     "how did we fix {svc} last time[?|]", "what version of {tool} are we on[?|]",
-    "do we have a staging env for {svc}[?|]", "where's the {svc} repo[?|]", "who owns {feature}[?|]",
+    "do we have a staging env for {svc}[?|]", "where's the {svc} repo[?|]",
     "is {feature} broken for {customer}[?|]", "need the {svc} {thing}", "{customer} {feature} issue cause",
     "what's the {svc} rate limit", "can {svc} talk to {ds} directly[?|]", "how many requests can {svc} take[?|]",
     "when did we migrate {svc} to {ds}[?|]", "who is {person}[?|]", "what does {person} work on[?|]",
@@ -82,7 +82,16 @@ _HELP: tuple[str, ...] = (
     "getting started", "what's possible with you[?|]", "I don't know what to type", "examples[ please|]",
     "menu", "docs for this bot[?|]", "can you explain what you are",
 )
-_FRAMES = {"ask": _ASK, "summarize": _SUMMARIZE, "digest": _DIGEST, "help": _HELP}
+_WHO: tuple[str, ...] = (
+    "who knows [about |anything about |the most about ]{topic}[?|]", "who decided [on |about |]{topic}[?|]",
+    "who owns {svc}[?|]", "who owns {feature}[?|]", "who approved {topic}[?|]", "who maintains {svc}[?|]",
+    "who made the call on {topic}[?|]", "who signed off on {topic}[?|]", "who's the expert on {svc}[?|]",
+    "who is the go-to person for {feature}[?|]", "who can help with {svc}[?|]", "who worked on {topic}[?|]",
+    "who should I ask about {svc}[?|]", "who should I talk to about {topic}[?|]", "who looks after {svc}[?|]",
+    "who is the owner of {svc}[?|]", "who's in charge of {feature}[?|]", "who knows how {svc} works[?|]",
+    "who is the point of contact for {customer}[?|]", "who decided to use {tool}[?|]",
+)
+_FRAMES = {"ask": _ASK, "people": _WHO, "summarize": _SUMMARIZE, "digest": _DIGEST, "help": _HELP}
 
 _THINGS = ("runbook", "dashboard", "staging creds", "repo", "on-call schedule", "design doc", "API docs",
            "alert rules", "deploy pipeline", "feature flags", "SLO", "postmortem")
@@ -104,7 +113,8 @@ class UtteranceGenerator:
         so a classifier can be tested on sentence frames it never saw."""
         self.rng = rng
         self.frames = {skill: _select(frames, fold) for skill, frames in _FRAMES.items()}
-        self.attributes = _select(facts.ATTRIBUTES, fold)
+        # "who owns X" phrasings belong to the people skill; the other service facts stay ask questions
+        self.attributes = _select(tuple(a for a in facts.ATTRIBUTES if a.key != "owner"), fold)
         self.grammar = Grammar(rng, dict(vocab.LEXICON))
         self.slots: dict[str, str | list[str]] = {
             "svc": list(services), "person": list(people), "customer": list(customers),

@@ -74,7 +74,7 @@ def shipped() -> TfidfIntentClassifier:
 
 def test_shipped_weights_are_small_and_load_without_training(shipped: TfidfIntentClassifier) -> None:
     assert DEFAULT_WEIGHTS.stat().st_size < 400_000
-    assert shipped.model.classes == ("ask", "digest", "help", "summarize")
+    assert shipped.model.classes == ("ask", "digest", "help", "people", "summarize")
     assert shipped.name == shipped.model.version
 
 
@@ -116,7 +116,7 @@ def test_prediction_explains_itself_with_words_from_the_request(shipped: TfidfIn
     text = "boil this long thread down for me"
     p = shipped.predict(text)
     assert p.method == "classifier" and p.confident and p.skill == "summarize"
-    assert abs(sum(p.scores.values()) - 1) < 0.01 and set(p.scores) == {"ask", "digest", "help", "summarize"}
+    assert abs(sum(p.scores.values()) - 1) < 0.01 and set(p.scores) == {"ask", "digest", "help", "people", "summarize"}
     words = p.evidence["summarize"]
     assert words and set(words) <= set(text.split())
     assert {"boil", "down", "thread"} & set(words)
@@ -154,9 +154,10 @@ def test_strong_keyword_rules_override_the_classifier(shipped: TfidfIntentClassi
 
 def test_keyword_classifier_is_unchanged() -> None:
     k = KeywordIntentClassifier()
-    assert k.name == "keyword-rules-1"
+    assert k.name == "keyword-rules-2"
     assert k.predict("summarize this thread").skill == "summarize"
-    assert k.predict("who owns billing?").skill == "ask"
+    assert k.predict("who owns billing?").skill == "people"
+    assert k.predict("who is on call for billing?").skill == "ask"
     assert k.predict("boil it down").skill is None
 
 

@@ -72,7 +72,7 @@ async def test_new_edited_and_deleted_messages_without_rebuild(services: Service
     tenant = await _workspace(services)
     channels = await services.storage.workspace.channels(tenant)
     allowed = _allowed(tenant, Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel="C_PUB"), channels)
-    assert isinstance(services.retriever, BM25Retriever)
+    assert isinstance(getattr(services.retriever, "lexical", services.retriever), BM25Retriever)
     await services.retriever.warm(tenant)
     assert (await services.retriever.search(tenant, "kubernetes upgrade", allowed)).hits == []
     await services.ingest.message(tenant, NewMessage("C_PUB", "9.0", "Kubernetes upgrade is on Monday",

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.cli import main
+from bot.text import terms
 from offline.synth import SIZES, generate, labels, write_export
 
 DAY_FILE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
@@ -147,7 +148,21 @@ def test_labels_point_at_exported_messages(export: Path) -> None:
         for fact in q["facts"]:
             assert any(fact in ids[a]["text"] for a in q["answers"]), (q, fact)
     assert len(doc["unanswerable"]) >= 20
-    assert {u["skill"] for u in doc["utterances"]} == {"ask", "summarize", "digest", "help"}
+    assert {u["skill"] for u in doc["utterances"]} == {"ask", "summarize", "digest", "help", "people"}
+    # paraphrases keep the subject's names and nothing else of the answering thread's words
+    by_thread: dict[str, set[str]] = {}
+    for t in doc["threads"]:
+        by_thread[t["id"]] = {w for m in t["messages"] for w in terms(ids[m]["text"])}
+    questions = {q["id"]: q for q in doc["questions"]}
+    assert len(doc["paraphrases"]) >= 0.8 * len(doc["questions"])
+    thread_of = {m: t["id"] for t in doc["threads"] for m in t["messages"]}
+    for p in doc["paraphrases"]:
+        original = questions[p["of"]]
+        assert p["answers"] == original["answers"] and p["question"] != original["question"]
+        source = set().union(*(by_thread[thread_of[a]] for a in p["answers"]))
+        # whatever the paraphrase shares with its answers' threads, the original shares too (the names)
+        assert set(terms(p["question"])) & source <= set(terms(original["question"])) & source, p
+    assert {f["of"] for f in doc["follow_ups"]} <= questions.keys()
     assert doc["deleted"]
     for d in doc["deleted"]:  # gone, or a tombstone kept because the thread has replies
         assert d["id"] not in ids or (ids[d["id"]]["subtype"] == "tombstone" and d["text"] not in ids[d["id"]]["text"])

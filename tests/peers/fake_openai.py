@@ -1,4 +1,5 @@
-"""A loopback OpenAI-compatible server (aiohttp) for tests: `/v1/chat/completions` and `/v1/models`.
+"""A loopback OpenAI-compatible server (aiohttp) for tests: `/v1/chat/completions`, `/v1/embeddings`
+and `/v1/models`.
 
 Tests script its next responses (answer, delay, 429 with Retry-After, 500, malformed JSON) and read
 back every request it received, so they can assert on the exact prompt the real `openai` client sent.
@@ -7,8 +8,11 @@ back every request it received, so they can assert on the exact prompt the real 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
+import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -18,6 +22,47 @@ from typing import Any
 from aiohttp import web
 
 Responder = Callable[[dict[str, Any]], str]
+
+EMBEDDING_DIM = 256
+# A few meaning classes, as a real embedding model has them: words of one class land on one
+# direction, so a paraphrase ("is prod on fire?") comes near its source ("checkout 5xx").
+SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"fire", "outage", "down", "5xx", "500", "502", "503", "incident", "broken", "sev", "sev1", "sev2"}),
+    frozenset({"expense", "expenses", "claim", "reimbursement", "reimburse", "refund", "receipts"}),
+    frozenset({"vpn", "remote", "access", "tunnel", "wireguard"}),
+    frozenset({"prod", "production", "live"}),
+)
+_CLASS = {w: f"~class{i}" for i, group in enumerate(SYNONYMS) for w in group}
+_TOKEN = re.compile(r"[a-z0-9]+")
+_FUNCTION_WORDS = frozenset([
+    "a", "an", "and", "are", "at", "be", "by", "do", "does", "for", "from", "get", "how", "i", "in", "into",
+    "is", "it", "of", "on", "or", "our", "so", "the", "this", "to", "us", "we", "what", "when", "where",
+    "which", "who", "why", "with", "you",
+])
+
+
+def _bucket(feature: str) -> tuple[int, float]:
+    digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+    return int.from_bytes(digest[:4], "little") % EMBEDDING_DIM, 1.0 if digest[4] & 1 else -1.0
+
+
+def fake_embedding(text: str) -> list[float]:
+    """Deterministic unit vector: hashed content words (synonym classes merged and weighted 3, plural s
+    dropped, function words skipped) plus hashed character trigrams weighted 0.5 (so "deploys" and
+    "deploy" stay close)."""
+    vector = [0.0] * EMBEDDING_DIM
+    for word in _TOKEN.findall(text.lower()):
+        if word in _FUNCTION_WORDS:
+            continue
+        word = word[:-1] if len(word) > 3 and word.endswith("s") else word
+        index, sign = _bucket(_CLASS.get(word, word))
+        vector[index] += (3.0 if word in _CLASS else 2.0) * sign
+        padded = f"#{word}#"
+        for i in range(len(padded) - 2):
+            index, sign = _bucket(padded[i:i + 3])
+            vector[index] += 0.5 * sign
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 @dataclass
@@ -57,6 +102,8 @@ class FakeOpenAI:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.latency_s = 0.0  # added to every response: a model that takes its time
+        self.embedding_requests: list[dict[str, Any]] = []
+        self.embedding_steps: deque[Step] = deque()
 
     # scripting -------------------------------------------------------------------------------
     def answer(self, content: str | Responder) -> FakeOpenAI:
@@ -75,6 +122,14 @@ class FakeOpenAI:
         self.steps.append(Step("status", status=status))
         return self
 
+    def embedding_delay(self, seconds: float) -> FakeOpenAI:
+        self.embedding_steps.append(Step("delay", delay_s=seconds))
+        return self
+
+    def embedding_error(self, status: int = 500) -> FakeOpenAI:
+        self.embedding_steps.append(Step("status", status=status))
+        return self
+
     def malformed(self) -> FakeOpenAI:
         self.steps.append(Step("malformed"))
         return self
@@ -84,6 +139,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -99,6 +155,24 @@ class FakeOpenAI:
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [
             {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]})
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.embedding_requests.append(body)
+        step = self.embedding_steps.popleft() if self.embedding_steps else None
+        if step is not None and step.kind == "delay":
+            await asyncio.sleep(step.delay_s)
+        if step is not None and step.kind == "status":
+            return web.json_response({"error": {"message": f"scripted {step.status}", "type": "server_error",
+                                                "code": None, "param": None}}, status=step.status)
+        inputs = body.get("input", [])
+        texts = [inputs] if isinstance(inputs, str) else list(inputs)
+        return web.json_response({
+            "object": "list", "model": body.get("model", "fake-embed"),
+            "data": [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)],
+            "usage": {"prompt_tokens": sum(len(t.split()) for t in texts),
+                      "total_tokens": sum(len(t.split()) for t in texts)},
+        })
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

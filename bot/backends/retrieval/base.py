@@ -17,6 +17,10 @@ class Hit:
     message: MessageRecord | None = None
     document: DocumentRecord | None = None
     passage: str | None = None
+    lexical_rank: int | None = None  # 1-based rank in the BM25 list (None: not in it)
+    semantic_rank: int | None = None  # 1-based rank in the embedding list (None: not in it / not run)
+    semantic_score: float | None = None  # cosine similarity to the question
+    expanded_rank: int | None = None  # rank in the search widened by the vocabulary bridge
 
     @property
     def text(self) -> str:
@@ -45,6 +49,33 @@ class SearchResult:
     backend: str = ""
     term_weights: dict[str, float] = field(default_factory=dict)  # idf per query term: rare words weigh more
     notes: list[str] = field(default_factory=list)
+    expansion: dict[str, float] = field(default_factory=dict)  # added query terms -> weight, for the Why?
+    semantic: str = ""  # how the dense half went: "" (not configured), "used", or why it was skipped
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Scope and time limits parsed from the question ("in #incidents", "from @bob", "last week").
+    None means "no limit"; `channel_ids` only narrows what the reader may see, never widens it."""
+
+    channel_ids: frozenset[int] | None = None
+    author_ids: frozenset[int] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v is not None for v in (self.channel_ids, self.author_ids, self.since, self.until))
+
+    def allows(self, channel_id: int | None, author_id: int | None, at: datetime | None) -> bool:
+        """The same test every backend applies (documents have no author: an author filter drops them)."""
+        if self.channel_ids is not None and channel_id not in self.channel_ids:
+            return False
+        if self.author_ids is not None and author_id not in self.author_ids:
+            return False
+        if at is not None and self.since is not None and at < self.since:
+            return False
+        return not (at is not None and self.until is not None and at >= self.until)
 
 
 class Retriever(Protocol):
@@ -53,9 +84,10 @@ class Retriever(Protocol):
     name: str
 
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
-                     k: int = 5) -> SearchResult:
+                     k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
         """Top-k live messages and document passages from `allowed_channels` (storage channel ids)
-        plus tenant-wide documents, with how many better-scoring sources were withheld."""
+        plus tenant-wide documents, with how many better-scoring sources were withheld. `filters`
+        (optional) narrows by channel, author and time before ranking."""
         ...
 
     async def add_message(self, message: MessageRecord) -> None:

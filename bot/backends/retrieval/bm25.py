@@ -23,7 +23,7 @@ import numpy.typing as npt
 from bm25s.tokenization import Tokenized
 
 from bot import text as textlib
-from bot.backends.retrieval.base import Hit, SearchResult
+from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult
 from storage import DocumentRecord, MessageRecord, Storage
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ def document_passages(document: DocumentRecord) -> list[str]:
     return passages or [document.title]
 
 
+_Row = tuple[int, int, int, int, str, int | None, datetime | None]  # kind, ref, part, channel, text, author, at
 _Op = MessageRecord | DocumentRecord | int  # add/replace a message or document; int = delete message id
 
 
@@ -79,6 +80,8 @@ class _TenantIndex:
     ref: array[int] = field(default_factory=lambda: array("q"))
     part: array[int] = field(default_factory=lambda: array("i"))
     channel: array[int] = field(default_factory=lambda: array("q"))
+    author: array[int] = field(default_factory=lambda: array("q"))  # storage user id, -1 for none
+    created: array[int] = field(default_factory=lambda: array("q"))  # epoch seconds
     alive: bytearray = field(default_factory=bytearray)
     slot_of: dict[int, int] = field(default_factory=dict)
     vocab: dict[str, int] = field(default_factory=dict)
@@ -87,7 +90,8 @@ class _TenantIndex:
     delta_tokens: list[list[int]] = field(default_factory=list)
     delta: _Segment | None = None
     delta_dirty: bool = False
-    arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]] | None = None
+    arrays: tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64], npt.NDArray[np.int64]
+                  ] | None = None
     messages: int = 0
     documents: int = 0
     max_message_id: int = 0
@@ -109,7 +113,8 @@ class _TenantIndex:
             out.append(tid)
         return out
 
-    def append(self, kind: int, ref: int, part: int, channel: int, tokens: list[str]) -> None:
+    def append(self, kind: int, ref: int, part: int, channel: int, tokens: list[str], author: int | None = None,
+               created: datetime | None = None) -> None:
         key = _key(kind, ref, part)
         if key in self.slot_of:
             self.kill(kind, ref, part)
@@ -118,6 +123,8 @@ class _TenantIndex:
         self.ref.append(ref)
         self.part.append(part)
         self.channel.append(channel)
+        self.author.append(-1 if author is None else author)
+        self.created.append(int(created.timestamp()) if created is not None else 0)
         self.alive.append(1)
         self.delta_tokens.append(self.token_ids(tokens))
         self.delta_dirty = True
@@ -164,10 +171,13 @@ class _TenantIndex:
             self.delta_dirty = False
         return self.segments + ([self.delta] if self.delta is not None else [])
 
-    def columns(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    def columns(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], npt.NDArray[np.int64],
+                               npt.NDArray[np.int64]]:
+        """(channel, alive, author, created) per slot, as numpy views for masking."""
         if self.arrays is None:
             self.arrays = (np.array(self.channel, dtype=np.int64),
-                           np.frombuffer(bytes(self.alive), dtype=np.uint8).astype(np.bool_))
+                           np.frombuffer(bytes(self.alive), dtype=np.uint8).astype(np.bool_),
+                           np.array(self.author, dtype=np.int64), np.array(self.created, dtype=np.int64))
         return self.arrays
 
 
@@ -204,12 +214,13 @@ class BM25Retriever:
         self._pending[tenant_id] = []
         started = datetime.now(UTC) - CLOCK_SKEW
         try:
-            rows: list[tuple[int, int, int, int, str]] = []
+            rows: list[_Row] = []
             async for batch in self.storage.messages.index_rows(tenant_id):
-                rows.extend((MESSAGE, message_id, 0, channel_id, text) for message_id, channel_id, text in batch)
+                rows.extend((MESSAGE, message_id, 0, channel_id, text, author, created)
+                            for message_id, channel_id, text, author, created in batch)
             for d in await self.storage.messages.documents(tenant_id):
                 channel = d.channel_id if d.channel_id is not None else TENANT_WIDE
-                rows.extend((DOCUMENT, d.id, part, channel, f"{d.title}. {passage}")
+                rows.extend((DOCUMENT, d.id, part, channel, f"{d.title}. {passage}", None, d.updated_at)
                             for part, passage in enumerate(document_passages(d)))
             index = await asyncio.to_thread(self._build, rows)
         finally:
@@ -223,10 +234,10 @@ class BM25Retriever:
         return index
 
     @staticmethod
-    def _build(rows: list[tuple[int, int, int, int, str]]) -> _TenantIndex:
+    def _build(rows: list[_Row]) -> _TenantIndex:
         index = _TenantIndex()
-        for kind, ref, part, channel, text in rows:
-            index.append(kind, ref, part, channel, textlib.terms(text))
+        for kind, ref, part, channel, text, author, created in rows:
+            index.append(kind, ref, part, channel, textlib.terms(text), author, created)
         index.freeze()
         return index
 
@@ -255,12 +266,13 @@ class BM25Retriever:
             for part in index.document_parts(op.id):
                 index.kill(DOCUMENT, op.id, part)
             for part, passage in enumerate(document_passages(op)):
-                index.append(DOCUMENT, op.id, part, channel, textlib.terms(f"{op.title}. {passage}"))
+                index.append(DOCUMENT, op.id, part, channel, textlib.terms(f"{op.title}. {passage}"), None,
+                             op.updated_at)
         elif isinstance(op, MessageRecord):
             if op.deleted:
                 index.kill(MESSAGE, op.id, 0)
             else:
-                index.append(MESSAGE, op.id, 0, op.channel_id, textlib.terms(op.text))
+                index.append(MESSAGE, op.id, 0, op.channel_id, textlib.terms(op.text), op.user_id, op.created_at)
             index.max_message_id = max(index.max_message_id, op.id)
         else:
             index.kill(MESSAGE, op, 0)
@@ -287,11 +299,11 @@ class BM25Retriever:
         started = datetime.now(UTC) - CLOCK_SKEW
         rows = await self.storage.messages.changes(tenant_id, after_id=index.max_message_id,
                                                    edited_since=index.synced_at, limit=CATCH_UP_BATCH)
-        for message_id, channel_id, text, gone in rows:
+        for message_id, channel_id, text, gone, author, created in rows:
             if gone:
                 index.kill(MESSAGE, message_id, 0)
             else:
-                index.append(MESSAGE, message_id, 0, channel_id, textlib.terms(text))
+                index.append(MESSAGE, message_id, 0, channel_id, textlib.terms(text), author, created)
             index.max_message_id = max(index.max_message_id, message_id)
         if len(index.delta_tokens) >= self.delta_limit:
             index.freeze()
@@ -302,7 +314,7 @@ class BM25Retriever:
         await self._index(tenant_id)
 
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
-                     k: int = 5) -> SearchResult:
+                     k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
         index = await self._index(tenant_id)
         await self._catch_up(tenant_id, index)
         query_terms = list(dict.fromkeys(textlib.terms(query)))
@@ -310,15 +322,33 @@ class BM25Retriever:
                               searched_documents=index.documents, backend=self.name)
         if not query_terms or not index.kind:
             return result
-        ranked, withheld = self._rank(index, query_terms, allowed_channels, k)
+        ranked, withheld = self._rank(index, query_terms, allowed_channels, k, filters)
         result.withheld = withheld
         result.term_weights = self._idf(index, query_terms)
         result.hits = await self._hydrate(tenant_id, index, ranked, query_terms)
         return result
 
-    def _rank(self, index: _TenantIndex, query_terms: list[str], allowed: frozenset[int], k: int
-              ) -> tuple[list[tuple[float, int]], int]:
-        channels, alive = index.columns()
+    @staticmethod
+    def _scope(index: _TenantIndex, filters: SearchFilters | None) -> npt.NDArray[np.bool_] | None:
+        """Slots the question's own scope keeps ("in #x", "from @y", "last week"); None = all."""
+        if filters is None or not filters.active:
+            return None
+        channels, _, authors, created = index.columns()
+        keep = np.ones(len(channels), dtype=np.bool_)
+        if filters.channel_ids is not None:
+            keep &= np.isin(channels, np.fromiter(filters.channel_ids, dtype=np.int64))
+        if filters.author_ids is not None:
+            keep &= np.isin(authors, np.fromiter(filters.author_ids, dtype=np.int64))
+        if filters.since is not None:
+            keep &= created >= int(filters.since.timestamp())
+        if filters.until is not None:
+            keep &= created < int(filters.until.timestamp())
+        return keep
+
+    def _rank(self, index: _TenantIndex, query_terms: list[str], allowed: frozenset[int], k: int,
+              filters: SearchFilters | None = None) -> tuple[list[tuple[float, int]], int]:
+        channels, alive, _, _ = index.columns()
+        scope = self._scope(index, filters)
         allowed_codes = np.fromiter([*allowed, TENANT_WIDE], dtype=np.int64)
         candidates: list[tuple[float, int]] = []
         hidden_scores: list[npt.NDArray[np.float32]] = []
@@ -328,7 +358,7 @@ class BM25Retriever:
                 continue
             scores = segment.model.get_scores(ids)
             window = slice(segment.first_slot, segment.first_slot + segment.size)
-            live = alive[window]
+            live = alive[window] if scope is None else alive[window] & scope[window]
             visible = live & np.isin(channels[window], allowed_codes)
             hidden_scores.append(scores[live & ~visible])
             shown = np.where(visible, scores, 0.0)

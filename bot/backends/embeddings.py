@@ -1,0 +1,93 @@
+"""Dense embeddings through any OpenAI-compatible `/v1/embeddings` (OpenAI, Azure, Ollama, vLLM).
+
+Two paths with different promises: `embed_documents` (ingest, backfill) batches and retries with
+backoff, because a message that misses its vector is only found by words; `embed_query` (answering)
+is time-boxed and never retried, because a reply must not wait on a slow embedding server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from openai import APIConnectionError, APITimeoutError, AsyncOpenAI, InternalServerError, RateLimitError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Vectors = npt.NDArray[np.float32]
+MAX_CHARS = 2000  # a chat message rarely needs more; long pastes are cut, not rejected by the server
+
+
+class EmbeddingUnavailable(Exception):
+    """The query could not be embedded in time (or at all): answer from words alone and say so."""
+
+
+class Embedder(Protocol):
+    model: str
+
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
+
+    async def embed_query(self, text: str) -> Vectors: ...
+
+
+def normalized(rows: list[list[float]]) -> Vectors:
+    matrix = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return (matrix / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+
+class OpenAIEmbedder:
+    def __init__(self, client: AsyncOpenAI, model: str, *, batch_size: int = 64, query_timeout_s: float = 0.8,
+                 attempts: int = 4, dimensions: int | None = None) -> None:
+        self.client = client
+        self.model = model
+        self.dimensions = dimensions  # shortened vectors (OpenAI text-embedding-3 and others): 1M x 256 = 1 GB
+        self.batch_size = batch_size
+        self.query_timeout_s = query_timeout_s
+        self.attempts = attempts
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIEmbedder | None:
+        """None unless `WHYBOT_EMBEDDINGS_MODEL` is set (lexical retrieval only)."""
+        if not settings.embeddings_model:
+            return None
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+        client = AsyncOpenAI(api_key=key, base_url=settings.openai_base_url, max_retries=0,
+                             timeout=settings.embeddings_timeout_s * 10)
+        return cls(client, settings.embeddings_model, batch_size=settings.embeddings_batch,
+                   query_timeout_s=settings.embeddings_timeout_s, dimensions=settings.embeddings_dimensions)
+
+    async def _call(self, texts: Sequence[str]) -> Vectors:
+        inputs = [t[:MAX_CHARS] or " " for t in texts]
+        response = (await self.client.embeddings.create(model=self.model, input=inputs, dimensions=self.dimensions)
+                    if self.dimensions else await self.client.embeddings.create(model=self.model, input=inputs))
+        rows = sorted(response.data, key=lambda d: d.index)
+        return normalized([list(d.embedding) for d in rows])
+
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        """Vectors for many texts, in batches, each retried with exponential backoff on transient errors."""
+        out: list[Vectors] = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start:start + self.batch_size]
+            async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.attempts), wait=wait_exponential(multiplier=0.5, max=8), reraise=True,
+                    retry=retry_if_exception_type((APIConnectionError, APITimeoutError, RateLimitError,
+                                                   InternalServerError))):
+                with attempt:
+                    out.append(await self._call(batch))
+        return np.vstack(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+    async def embed_query(self, text: str) -> Vectors:
+        try:
+            return (await asyncio.wait_for(self._call([text]), self.query_timeout_s))[0]
+        except TimeoutError as exc:
+            raise EmbeddingUnavailable(f"the embedding server took longer than {self.query_timeout_s:g} s") from exc
+        except Exception as exc:  # any client or server failure: the answer goes on with words alone
+            raise EmbeddingUnavailable(f"the embedding server failed ({type(exc).__name__})") from exc

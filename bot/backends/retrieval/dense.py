@@ -1,0 +1,191 @@
+"""The semantic half of hybrid retrieval: message vectors per tenant, in memory, kept current.
+
+Vectors live in storage (`message_embeddings`), so a restart or another replica reuses them; the
+in-memory matrix is rebuilt from there on first use. New and edited messages are embedded in the
+background, in batches: ingesting never waits on the embedding server, and until a vector exists
+the message is still found by its words. Search is an exact dot product over the visible rows
+(vectors are unit length, so it is cosine similarity).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from bot.backends.embeddings import Embedder, Vectors
+from storage import MessageRecord, Storage, text_hash
+
+log = logging.getLogger(__name__)
+
+CHUNK = 4096  # rows added per matrix growth
+
+
+@dataclass
+class _Matrix:
+    dim: int = 0
+    size: int = 0
+    vectors: Vectors = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    channels: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    alive: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    row_of: dict[int, int] = field(default_factory=dict)
+    masks: dict[frozenset[int], tuple[int, npt.NDArray[np.bool_]]] = field(default_factory=dict)
+
+    def visible(self, allowed: frozenset[int]) -> npt.NDArray[np.bool_]:
+        """Rows in `allowed` channels and alive. The channel mask is cached per reader scope (most
+        questions share a handful), so a search costs one AND instead of a set lookup per row."""
+        n = self.size
+        cached = self.masks.get(allowed)
+        if cached is None or cached[0] != n:
+            if len(self.masks) > 64:
+                self.masks.clear()
+            cached = (n, np.isin(self.channels[:n], np.fromiter(allowed, dtype=np.int64)))
+            self.masks[allowed] = cached
+        return cached[1] & self.alive[:n]
+
+    def put(self, message_id: int, channel_id: int, vector: Vectors) -> None:
+        if self.dim == 0:
+            self.dim = int(vector.shape[-1])
+        if vector.shape[-1] != self.dim:
+            return  # a different model's vector: ignore rather than corrupt the matrix
+        self.remove(message_id)
+        if self.size == len(self.ids):
+            grow = max(CHUNK, self.size // 4)
+            self.vectors = np.vstack([self.vectors.reshape(-1, self.dim), np.zeros((grow, self.dim), np.float32)])
+            self.ids = np.concatenate([self.ids, np.zeros(grow, np.int64)])
+            self.channels = np.concatenate([self.channels, np.zeros(grow, np.int64)])
+            self.alive = np.concatenate([self.alive, np.zeros(grow, np.bool_)])
+        row = self.size
+        self.vectors[row] = vector
+        self.ids[row], self.channels[row], self.alive[row] = message_id, channel_id, True
+        self.row_of[message_id] = row
+        self.size += 1
+
+    def remove(self, message_id: int) -> None:
+        row = self.row_of.pop(message_id, None)
+        if row is not None:
+            self.alive[row] = False
+
+    @property
+    def count(self) -> int:
+        return len(self.row_of)
+
+
+class DenseIndex:
+    def __init__(self, storage: Storage, embedder: Embedder, *, backfill_batch: int = 256) -> None:
+        self.storage = storage
+        self.embedder = embedder
+        self.backfill_batch = backfill_batch
+        self._tenants: dict[str, _Matrix] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._queue: dict[str, dict[int, MessageRecord]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._backfills: dict[str, asyncio.Task[None]] = {}
+        self.missing: dict[str, int] = {}  # messages still without a vector, per tenant (for the Why?)
+
+    @property
+    def model(self) -> str:
+        return self.embedder.model
+
+    async def _matrix(self, tenant_id: str) -> _Matrix:
+        found = self._tenants.get(tenant_id)
+        if found is not None:
+            return found
+        async with self._locks.setdefault(tenant_id, asyncio.Lock()):
+            if tenant_id not in self._tenants:
+                matrix = _Matrix()
+                async for batch in self.storage.embeddings.vectors(tenant_id, self.model):
+                    for row in batch:
+                        matrix.put(row.message_id, row.channel_id, np.frombuffer(row.vector, dtype=np.float32))
+                self._tenants[tenant_id] = matrix
+                self._backfills[tenant_id] = asyncio.ensure_future(self.backfill(tenant_id))
+        return self._tenants[tenant_id]
+
+    async def backfill(self, tenant_id: str) -> None:
+        """Embed stored messages that have no current vector (imports, edits while the server was down)."""
+        after = 0
+        while True:
+            rows = await self.storage.embeddings.missing(tenant_id, self.model, after_id=after,
+                                                         limit=self.backfill_batch)
+            self.missing[tenant_id] = len(rows)
+            if not rows:
+                return
+            try:
+                vectors = await self.embedder.embed_documents([text for _, _, text in rows])
+            except Exception:
+                log.exception("backfilling embeddings for %s stopped; the next load retries", tenant_id)
+                return
+            await self.storage.embeddings.put(tenant_id, self.model, [
+                (mid, text_hash(text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
+                for i, (mid, _, text) in enumerate(rows)])
+            matrix = self._tenants.get(tenant_id)
+            for i, (mid, channel, _) in enumerate(rows):
+                if matrix is not None:
+                    matrix.put(mid, channel, vectors[i])
+            after = rows[-1][0]
+
+    def add(self, message: MessageRecord) -> None:
+        """Queue a new or edited message; a background task embeds the queue in batches."""
+        self._queue.setdefault(message.tenant_id, {})[message.id] = message
+        task = self._workers.get(message.tenant_id)
+        if task is None or task.done():
+            self._workers[message.tenant_id] = asyncio.ensure_future(self._drain(message.tenant_id))
+
+    async def _drain(self, tenant_id: str) -> None:
+        queue = self._queue.setdefault(tenant_id, {})
+        while queue:
+            batch = [queue.pop(mid) for mid in list(queue)[:self.backfill_batch]]
+            try:
+                vectors = await self.embedder.embed_documents([m.text for m in batch])
+            except Exception:
+                log.exception("embedding %d new message(s) failed; backfill picks them up later", len(batch))
+                continue
+            await self.storage.embeddings.put(tenant_id, self.model, [
+                (m.id, text_hash(m.text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
+                for i, m in enumerate(batch)])
+            matrix = self._tenants.get(tenant_id)
+            if matrix is not None:
+                for i, m in enumerate(batch):
+                    if m.id not in queue:  # an edit queued meanwhile supersedes this vector
+                        matrix.put(m.id, m.channel_id, vectors[i])
+
+    async def remove(self, tenant_id: str, message_id: int) -> None:
+        self._queue.get(tenant_id, {}).pop(message_id, None)
+        matrix = self._tenants.get(tenant_id)
+        if matrix is not None:
+            matrix.remove(message_id)
+        await self.storage.embeddings.remove([message_id])
+
+    def forget(self, tenant_id: str) -> None:
+        self._tenants.pop(tenant_id, None)
+
+    async def settle(self, tenant_id: str) -> None:
+        """Wait for queued and backfill embedding work (tests, eval, benchmarks)."""
+        await self._matrix(tenant_id)
+        for tasks in (self._backfills, self._workers):
+            task = tasks.get(tenant_id)
+            if task is not None:
+                await task
+
+    async def coverage(self, tenant_id: str) -> int:
+        return (await self._matrix(tenant_id)).count
+
+    async def search(self, tenant_id: str, query: Vectors, allowed: frozenset[int], k: int
+                     ) -> list[tuple[int, float]]:
+        """(message id, cosine) of the k nearest visible messages."""
+        matrix = await self._matrix(tenant_id)
+        n = matrix.size
+        if n == 0 or query.shape[-1] != matrix.dim:
+            return []
+        rows = np.flatnonzero(matrix.visible(allowed))
+        if rows.size == 0:
+            return []
+        scores = matrix.vectors[rows] @ query if rows.size < n // 2 else (matrix.vectors[:n] @ query)[rows]
+        take = min(k, rows.size)
+        top = np.argpartition(-scores, take - 1)[:take]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(matrix.ids[rows[i]]), float(scores[i])) for i in top]

@@ -1,0 +1,140 @@
+"""Hybrid retrieval through the real `openai` client against the loopback embeddings server:
+paraphrases found by meaning, vectors kept current on edit and delete, and answers that never wait
+on a slow embedding server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from bot.backends.retrieval.hybrid import HybridRetriever
+from bot.models import ChatEvent, Platform, Reader, Trigger
+from bot.services import Services, build_services
+from bot.visibility import Visibility
+from storage import NewMessage, Storage
+from tests.conftest import make_settings
+from tests.peers.fake_openai import FakeOpenAI
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+LINES = [
+    ("C_OPS", "1.0", "U_ANN", "checkout 5xx since the 14:00 deploy, rolling back"),
+    ("C_OPS", "2.0", "U_BOB", "Reimbursement requests go through Expensify within 30 days"),
+    ("C_OPS", "3.0", "U_CAT", "Remote access: install WireGuard and ask IT for a profile"),
+    ("C_PUB", "4.0", "U_ANN", "The release freeze starts on Thursday at 18:00 UTC"),
+    ("C_PUB", "5.0", "U_BOB", "Lunch order for Thursday is pizza"),
+    ("G_SEC", "6.0", "U_ANN", "Board meeting moved, outage of the office wifi expected"),
+]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+async def _services(fake: FakeOpenAI, storage: Storage, url: str, **env: object) -> Services:
+    settings = make_settings(url, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY="sk-test",
+                             WHYBOT_EMBEDDINGS_MODEL="fake-embed", **env)
+    return await build_services(settings, storage=storage)
+
+
+async def _seed(services: Services) -> str:
+    ws = services.storage.workspace
+    tenant = await ws.ensure_tenant("slack", "T1")
+    for channel, name, private in (("C_PUB", "general", False), ("C_OPS", "ops", False), ("G_SEC", "board", True)):
+        await ws.upsert_channel(tenant, channel, name=name, is_private=private)
+    await ws.set_members(tenant, "G_SEC", ["U_ANN"])
+    await services.ingest.messages(tenant, [NewMessage(c, ts, text, T0 + timedelta(minutes=i), user)
+                                            for i, (c, ts, user, text) in enumerate(LINES)])
+    assert isinstance(services.retriever, HybridRetriever)
+    await services.retriever.settle(tenant)
+    return tenant
+
+
+async def _allowed(services: Services, tenant: str, user: str = "U_CAT") -> frozenset[int]:
+    channels = await services.storage.workspace.channels(tenant)
+    return Visibility(Reader(platform=Platform.SLACK, tenant="T1", user=user, channel="C_PUB"), tenant,
+                      channels).allowed_channel_ids
+
+
+async def test_paraphrases_found_by_meaning_and_ranked_in_both_lists(fake: FakeOpenAI, sqlite_storage: Storage,
+                                                                      sqlite_url: str) -> None:
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    tenant = await _seed(services)
+    allowed = await _allowed(services, tenant)
+    for question, expected in (("is prod on fire?", "1.0"), ("how do I file an expense claim", "2.0"),
+                               ("how to get into the VPN", "3.0")):
+        result = await services.retriever.search(tenant, question, allowed, k=3)
+        top = result.hits[0]
+        assert top.message is not None and top.message.external_id == expected, question
+        assert top.semantic_rank == 1 and top.lexical_rank is None  # found by meaning alone
+        others = [h.semantic_score or 0.0 for h in result.hits[1:]]
+        assert top.semantic_score is not None and top.semantic_score > max(others, default=0.0)
+        assert result.semantic.startswith("used (fake-embed")
+    # the backfill embedded the bulk import in batches, not one request per message
+    assert any(len(r["input"]) > 1 for r in fake.embedding_requests)
+    # a private channel's message is never a semantic hit for an outsider, however close its meaning
+    hits = (await services.retriever.search(tenant, "wifi outage", allowed, k=10)).hits
+    assert all(h.message is None or h.message.external_id != "6.0" for h in hits)
+
+
+async def test_why_shows_word_and_meaning_ranks(fake: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> None:
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    await _seed(services)
+    reply = await services.router.handle(ChatEvent(platform=Platform.SLACK, tenant="T1", channel="C_OPS",
+                                                   user="U_CAT", command="ask", args="is prod on fire?",
+                                                   trigger=Trigger.COMMAND))
+    top = reply.rationale.evidence[0]
+    assert top.title.startswith("#ops")
+    assert top.semantic_rank == 1 and "meaning #1" in top.found_by()
+    assert "semantic used" in reply.rationale.inputs.retrieval
+
+
+async def test_vectors_follow_edits_and_deletes(fake: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> None:
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    tenant = await _seed(services)
+    assert isinstance(services.retriever, HybridRetriever) and services.retriever.dense is not None
+    allowed = await _allowed(services, tenant)
+    await services.ingest.edit(tenant, "C_PUB", "5.0", "VPN tunnel profiles are rotated every Friday")
+    await services.retriever.settle(tenant)
+    rows = [v async for batch in sqlite_storage.embeddings.vectors(tenant, "fake-embed") for v in batch]
+    edited = await sqlite_storage.messages.find(tenant, "C_PUB", "5.0")
+    assert edited is not None and edited.id in {r.message_id for r in rows}  # re-embedded, hash current
+    hits = (await services.retriever.search(tenant, "remote access", allowed, k=3)).hits
+    assert "5.0" in [h.message.external_id for h in hits if h.message and h.semantic_rank]
+    await services.ingest.delete(tenant, "C_OPS", "3.0")
+    rows = [v async for batch in sqlite_storage.embeddings.vectors(tenant, "fake-embed") for v in batch]
+    gone = await sqlite_storage.messages.find(tenant, "C_OPS", "3.0")
+    assert gone is not None and gone.id not in {r.message_id for r in rows}
+    hits = (await services.retriever.search(tenant, "remote access", allowed, k=5)).hits
+    assert "3.0" not in [h.message.external_id for h in hits if h.message]
+
+
+async def test_slow_embedding_server_never_blocks_the_answer(fake: FakeOpenAI, sqlite_storage: Storage,
+                                                              sqlite_url: str) -> None:
+    services = await _services(fake, sqlite_storage, sqlite_url, WHYBOT_EMBEDDINGS_TIMEOUT=0.2)
+    await _seed(services)
+    fake.embedding_delay(3.0)
+    started = datetime.now(UTC)
+    reply = await services.router.handle(ChatEvent(platform=Platform.SLACK, tenant="T1", channel="C_PUB",
+                                                   user="U_CAT", command="ask", trigger=Trigger.COMMAND,
+                                                   args="when does the release freeze start"))
+    assert (datetime.now(UTC) - started).total_seconds() < 2.0
+    top = reply.rationale.evidence[0]
+    assert "freeze" in top.matched_terms and top.lexical_rank == 1 and top.semantic_rank is None
+    assert any("answered from words alone" in c for c in reply.rationale.caveats)
+    assert "skipped" in reply.rationale.inputs.retrieval
+
+
+async def test_batches_are_retried_on_server_errors(fake: FakeOpenAI, sqlite_storage: Storage,
+                                                    sqlite_url: str) -> None:
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    assert isinstance(services.retriever, HybridRetriever) and services.retriever.dense is not None
+    fake.embedding_error(503).embedding_error(500)
+    vectors = await services.retriever.dense.embedder.embed_documents(["one", "two", "three"])
+    assert vectors.shape == (3, 256)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert len(fake.embedding_requests) == 3  # two failures, then the batch
