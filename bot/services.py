@@ -13,7 +13,7 @@ from bot.backends.llm.base import TextGenerator
 from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.backends.llm.openai_compat import OpenAIGenerator
 from bot.backends.retrieval.base import Retriever
-from bot.backends.retrieval.bm25 import BM25Retriever
+from bot.backends.retrieval.factory import build_retriever
 from bot.classifier import RulesThenClassifier
 from bot.ingest import Ingestor
 from bot.intents import IntentClassifier
@@ -66,7 +66,7 @@ async def build_services(
     clock: Callable[[], datetime] = utc_clock,
 ) -> Services:
     storage = storage or await Storage.open(settings.database_url)
-    retriever = BM25Retriever(storage)
+    retriever = build_retriever(settings, storage)
     generator = generator or build_generator(settings)
     scorer = ImportanceScorer.load()
     classifier = classifier or RulesThenClassifier()

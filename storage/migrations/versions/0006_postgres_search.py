@@ -1,0 +1,160 @@
+"""postgres search: tsvector columns, GIN indexes and BM25 statistics kept current by triggers
+
+PostgreSQL only (a no-op on SQLite, where the in-process index is the only search). Messages get a
+generated `search_tsv`, so every insert, edit and soft delete is searchable the moment it commits,
+whoever wrote it. Document passages (split by the retriever) live in `search_passages`. BM25 needs
+document frequencies, a document count and an average length per tenant: statement-level triggers
+with transition tables keep `search_terms` and `search_tenants` exact, one aggregated upsert per
+statement (a 5,000-row bulk insert costs one upsert per distinct word, not one per row and word).
+
+The text search configuration `whybot_english` stems with Snowball English, as bot/text.py does, but
+keeps every word: queries are tokenized in Python, so index stop words must never be dropped from a
+message while the query keeps them (such a term would match nothing yet weigh the most).
+
+Revision ID: 0006_postgres_search
+Revises: 0004_messages_edited_index
+"""
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0006_postgres_search"
+down_revision: str | None = "0004_messages_edited_index"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+MESSAGE_LIVE = "NOT {t}.deleted AND {t}.decision_id IS NULL"  # history, not deleted, not whybot's replies
+
+# Token types the stock `english` configuration stems; ours maps them to a stemmer without stop words.
+STEMMED = "asciiword, word, hword, hword_part, asciihword, hword_asciipart"
+
+
+def _stats_sql(delta: str, counter: str) -> str:
+    """Apply (tenant_id, tsv, sign) rows to the statistics. The tenant row is locked first, so
+    concurrent writers of one tenant queue on it and never deadlock on word rows; tenants being
+    deleted (a cascade in progress) are skipped, their statistics go with them."""
+    return f"""
+    INSERT INTO search_tenants AS s (tenant_id, messages, passages, total_len)
+    SELECT d.tenant_id, {'sum(d.sign)' if counter == 'messages' else '0'},
+           {'sum(d.sign)' if counter == 'passages' else '0'}, sum(d.sign * whybot_tsv_length(d.tsv))
+    FROM ({delta}) AS d
+    WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.tenant_id)
+    GROUP BY d.tenant_id ORDER BY d.tenant_id
+    ON CONFLICT (tenant_id) DO UPDATE SET messages = s.messages + excluded.messages,
+        passages = s.passages + excluded.passages, total_len = s.total_len + excluded.total_len;
+    INSERT INTO search_terms AS s (tenant_id, lexeme, df)
+    SELECT d.tenant_id, u.lexeme, sum(d.sign)
+    FROM ({delta}) AS d, unnest(d.tsv) AS u
+    WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.tenant_id)
+    GROUP BY d.tenant_id, u.lexeme HAVING sum(d.sign) <> 0 ORDER BY d.tenant_id, u.lexeme
+    ON CONFLICT (tenant_id, lexeme) DO UPDATE SET df = s.df + excluded.df;
+    """
+
+
+def _trigger_function(name: str, counter: str, live: str) -> str:
+    """One statement-level trigger function for INSERT, UPDATE and DELETE on a searchable table."""
+    old_live, new_live = live.format(t="o"), live.format(t="n")
+    inserted = f"SELECT n.tenant_id, n.search_tsv AS tsv, 1 AS sign FROM new_rows n WHERE {new_live}"
+    deleted = f"SELECT o.tenant_id, o.search_tsv AS tsv, -1 AS sign FROM old_rows o WHERE {old_live}"
+    changed = (
+        f"SELECT o.tenant_id, o.search_tsv AS tsv, -1 AS sign FROM old_rows o JOIN new_rows n ON n.id = o.id "
+        f"WHERE {old_live} AND (NOT ({new_live}) OR n.search_tsv <> o.search_tsv) "
+        f"UNION ALL "
+        f"SELECT n.tenant_id, n.search_tsv, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id "
+        f"WHERE {new_live} AND (NOT ({old_live}) OR n.search_tsv <> o.search_tsv)"
+    )
+    return f"""
+    CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      IF TG_OP = 'INSERT' THEN {_stats_sql(inserted, counter)}
+      ELSIF TG_OP = 'DELETE' THEN {_stats_sql(deleted, counter)}
+      ELSE {_stats_sql(changed, counter)}
+      END IF;
+      RETURN NULL;
+    END
+    $fn$
+    """
+
+
+def _triggers(table: str, function: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER {table}_search_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {table}_search_upd AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {table}_search_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+    ]
+
+
+UPGRADE = [
+    "CREATE TEXT SEARCH DICTIONARY whybot_english_stem (TEMPLATE = snowball, Language = english)",
+    "CREATE TEXT SEARCH CONFIGURATION whybot_english (COPY = english)",
+    f"ALTER TEXT SEARCH CONFIGURATION whybot_english ALTER MAPPING FOR {STEMMED} WITH whybot_english_stem",
+    # A document's length for BM25: every word position, as bm25s counts every token.
+    "CREATE FUNCTION whybot_tsv_length(tsvector) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
+    "$$ SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest($1) $$",
+    "ALTER TABLE messages ADD COLUMN search_tsv tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('whybot_english'::regconfig, text)) STORED",
+    "CREATE INDEX ix_messages_search_tsv ON messages USING gin (search_tsv) "
+    "WHERE NOT deleted AND decision_id IS NULL",
+    """CREATE TABLE search_passages (
+        id bigserial PRIMARY KEY,
+        tenant_id varchar(160) NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        document_id integer NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        part integer NOT NULL,
+        channel_id integer REFERENCES channels(id) ON DELETE CASCADE,
+        text text NOT NULL,
+        search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('whybot_english'::regconfig, text)) STORED,
+        CONSTRAINT uq_search_passages_part UNIQUE (document_id, part))""",
+    "CREATE INDEX ix_search_passages_tsv ON search_passages USING gin (search_tsv)",
+    """CREATE TABLE search_tenants (
+        tenant_id varchar(160) PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        messages bigint NOT NULL DEFAULT 0,
+        passages bigint NOT NULL DEFAULT 0,
+        total_len bigint NOT NULL DEFAULT 0)""",
+    """CREATE TABLE search_terms (
+        tenant_id varchar(160) NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        lexeme text NOT NULL,
+        df bigint NOT NULL,
+        PRIMARY KEY (tenant_id, lexeme))""",
+    # Statistics of the messages already stored (passages come from `whybot db reindex`).
+    f"""INSERT INTO search_tenants (tenant_id, messages, passages, total_len)
+        SELECT m.tenant_id, count(*), 0, sum(whybot_tsv_length(m.search_tsv)) FROM messages m
+        WHERE {MESSAGE_LIVE.format(t='m')} GROUP BY m.tenant_id""",
+    f"""INSERT INTO search_terms (tenant_id, lexeme, df)
+        SELECT m.tenant_id, u.lexeme, count(*) FROM messages m, unnest(m.search_tsv) AS u
+        WHERE {MESSAGE_LIVE.format(t='m')} GROUP BY m.tenant_id, u.lexeme""",
+    _trigger_function("whybot_messages_search_stats", "messages", MESSAGE_LIVE),
+    _trigger_function("whybot_passages_search_stats", "passages", "true"),
+    *_triggers("messages", "whybot_messages_search_stats"),
+    *_triggers("search_passages", "whybot_passages_search_stats"),
+]
+
+DOWNGRADE = [
+    *(f"DROP TRIGGER IF EXISTS messages_search_{op_} ON messages" for op_ in ("ins", "upd", "del")),
+    "DROP TABLE IF EXISTS search_terms",
+    "DROP TABLE IF EXISTS search_tenants",
+    "DROP TABLE IF EXISTS search_passages",
+    "DROP FUNCTION IF EXISTS whybot_messages_search_stats()",
+    "DROP FUNCTION IF EXISTS whybot_passages_search_stats()",
+    "DROP INDEX IF EXISTS ix_messages_search_tsv",
+    "ALTER TABLE messages DROP COLUMN IF EXISTS search_tsv",
+    "DROP FUNCTION IF EXISTS whybot_tsv_length(tsvector)",
+    "DROP TEXT SEARCH CONFIGURATION IF EXISTS whybot_english",
+    "DROP TEXT SEARCH DICTIONARY IF EXISTS whybot_english_stem",
+]
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for statement in UPGRADE:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for statement in DOWNGRADE:
+        op.execute(statement)

@@ -1,0 +1,214 @@
+"""BM25 ranking inside PostgreSQL, for `WHYBOT_SEARCH=postgres` (the engine every replica shares).
+
+Candidates come from GIN indexes over `search_tsv` (messages, and document passages); each candidate is
+scored with BM25 (the Lucene variant bm25s uses: idf * tf / (tf + k1 * (1 - b + b * dl / avgdl))) from
+its tsvector and the tenant's statistics, which triggers keep exact (migration 0006). Who may read what
+is part of the same query, so rows a reader may not see never leave the database, only their count.
+
+A query's common words would make every candidate set huge, so terms are added rarest first (MaxScore):
+once the k-th best score reaches the most that the terms not yet searched could add up to, no document
+holding only those terms can enter the top k, and the search stops without reading their postings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+
+from storage.db import Database
+
+K1, B = 1.5, 0.75  # bm25s defaults
+
+_RANK = text(f"""
+WITH q AS (
+  SELECT q.term, q.idf FROM unnest(CAST(:terms AS text[]), CAST(:idfs AS float8[])) AS q(term, idf)
+),
+cand AS (
+  SELECT 0 AS kind, m.id AS ref, 0 AS part, m.channel_id, m.search_tsv AS tsv
+  FROM messages m
+  WHERE m.tenant_id = :tenant AND m.search_tsv @@ CAST(:query AS tsquery)
+    AND NOT m.deleted AND m.decision_id IS NULL
+  UNION ALL
+  SELECT 1, p.document_id, p.part, p.channel_id, p.search_tsv
+  FROM search_passages p JOIN documents d ON d.id = p.document_id
+  WHERE p.tenant_id = :tenant AND p.search_tsv @@ CAST(:query AS tsquery) AND NOT d.deleted
+),
+scored AS (
+  SELECT c.kind, c.ref, c.part, f.matched,
+         (c.channel_id IS NULL OR c.channel_id = ANY(CAST(:allowed AS integer[]))) AS visible,
+         (SELECT sum(q.idf * x.tf / (x.tf + {K1} * (1 - {B} + {B} * f.dl / CAST(:avgdl AS float8))))
+            FROM unnest(f.matched, f.tfs) AS x(term, tf) JOIN q ON q.term = x.term) AS score
+  FROM cand c CROSS JOIN LATERAL (
+    SELECT sum(array_length(u.positions, 1)) AS dl,
+           array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(CAST(:terms AS text[]))) AS matched,
+           array_agg(array_length(u.positions, 1)) FILTER (WHERE u.lexeme = ANY(CAST(:terms AS text[]))) AS tfs
+    FROM unnest(c.tsv) AS u
+  ) AS f
+),
+top AS (
+  SELECT kind, ref, part, score, matched FROM scored WHERE visible
+  ORDER BY score DESC, kind, ref, part LIMIT :k
+),
+floor AS (SELECT CASE WHEN count(*) >= :k THEN min(score) ELSE 0 END AS score FROM top)
+SELECT kind, ref, part, score, matched FROM top
+UNION ALL
+SELECT -1, (SELECT count(*) FROM (SELECT 1 FROM scored, floor WHERE NOT scored.visible AND scored.score > floor.score
+                                  LIMIT :k) AS hidden), 0, 0, NULL
+""")
+
+# PostgreSQL's own ranking, for comparison only (bench/search_pg.py): what "plain ts_rank" finds.
+_TS_RANK = text("""
+SELECT 0 AS kind, m.id AS ref, 0 AS part, ts_rank(m.search_tsv, CAST(:query AS tsquery)) AS score,
+       ARRAY(SELECT u.lexeme FROM unnest(m.search_tsv) AS u WHERE u.lexeme = ANY(CAST(:terms AS text[]))) AS matched
+FROM messages m
+WHERE m.tenant_id = :tenant AND m.search_tsv @@ CAST(:query AS tsquery) AND NOT m.deleted AND m.decision_id IS NULL
+  AND m.channel_id = ANY(CAST(:allowed AS integer[]))
+ORDER BY score DESC, m.id LIMIT :k
+""")
+
+_STATS = text("""
+SELECT coalesce((SELECT messages FROM search_tenants WHERE tenant_id = :tenant), 0),
+       coalesce((SELECT passages FROM search_tenants WHERE tenant_id = :tenant), 0),
+       coalesce((SELECT total_len FROM search_tenants WHERE tenant_id = :tenant), 0)
+""")
+
+_DF = text("SELECT lexeme, df FROM search_terms WHERE tenant_id = :tenant AND lexeme = ANY(CAST(:terms AS text[]))")
+
+MESSAGE, PASSAGE = "message", "passage"
+
+
+@dataclass(frozen=True, slots=True)
+class RankedRow:
+    kind: str  # MESSAGE (ref = message id) or PASSAGE (ref = document id, part = passage number)
+    ref: int
+    part: int
+    score: float
+    matched: tuple[str, ...]  # query terms the row contains, as indexed
+
+
+@dataclass(slots=True)
+class Ranking:
+    rows: list[RankedRow] = field(default_factory=list)
+    withheld: int = 0  # better-scoring rows the reader may not see, at most k
+    messages: int = 0
+    passages: int = 0
+    idf: dict[str, float] = field(default_factory=dict)
+    stages: int = 0  # queries needed before the unsearched terms could no longer change the top k
+
+
+def tsquery(terms: Sequence[str]) -> str:
+    """An OR query of already-normalized terms, quoted so PostgreSQL takes them as they are."""
+    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+    return " | ".join(quoted)
+
+
+def idf(total: int, df: int) -> float:
+    return math.log(1 + (total - df + 0.5) / (df + 0.5))
+
+
+class SearchStore:
+    """Queries of the PostgreSQL search engine. Writes to messages need nothing from here: the database
+    derives their tsvector and statistics itself; document passages are handed in by the retriever."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def rank(self, tenant_id: str, terms: Sequence[str], allowed: Collection[int], k: int,
+                   *, ts_rank: bool = False) -> Ranking:
+        """Top-k visible rows for the OR of `terms` (normalized, distinct), scored with BM25, plus how
+        many rows the reader may not see would have ranked above the k-th."""
+        async with self.db.session() as s:
+            messages, passages, total_len = (await s.execute(_STATS, {"tenant": tenant_id})).one()
+            dfs: dict[str, int] = {str(t): int(n) for t, n in
+                                   (await s.execute(_DF, {"tenant": tenant_id, "terms": list(terms)})).tuples()}
+            total = int(messages) + int(passages)
+            ranking = Ranking(messages=int(messages), passages=int(passages),
+                              idf={t: idf(total, int(dfs.get(t, 0))) for t in terms})
+            present = sorted((t for t in terms if dfs.get(t)), key=lambda t: (dfs[t], t))
+            if not present or k <= 0:
+                return ranking
+            params = {"tenant": tenant_id, "terms": present, "idfs": [ranking.idf[t] for t in present],
+                      "allowed": sorted(allowed), "k": k, "avgdl": max(1.0, int(total_len) / max(total, 1))}
+            if ts_rank:
+                rows = (await s.execute(_TS_RANK, params | {"query": tsquery(present)})).all()
+                ranking.rows = [RankedRow(MESSAGE, int(r.ref), 0, float(r.score), tuple(r.matched)) for r in rows]
+                ranking.stages = 1
+                return ranking
+            essential = 1
+            while True:
+                ranking.stages += 1
+                rows = (await s.execute(_RANK, params | {"query": tsquery(present[:essential])})).all()
+                top = [r for r in rows if r.kind >= 0]
+                floor = top[-1].score if len(top) >= k else 0.0
+                # Smallest prefix of terms that a document must hold one of to beat the k-th score.
+                needed = len(present)
+                while needed > 1 and sum(ranking.idf[t] for t in present[needed - 1:]) <= floor:
+                    needed -= 1
+                if needed <= essential:
+                    break
+                essential = needed
+        ranking.rows = [RankedRow(MESSAGE if r.kind == 0 else PASSAGE, int(r.ref), int(r.part), float(r.score),
+                                  tuple(r.matched or ())) for r in top]
+        ranking.withheld = next((int(r.ref) for r in rows if r.kind < 0), 0)
+        return ranking
+
+    async def replace_passages(self, tenant_id: str, document_id: int, channel_id: int | None,
+                               passages: Sequence[str]) -> None:
+        """Make a document's passages the searchable ones, in one transaction (readers see the old set
+        or the new one, never a mix)."""
+        async with self.db.session() as s:
+            await s.execute(text("DELETE FROM search_passages WHERE document_id = :d"), {"d": document_id})
+            if passages:
+                await s.execute(text(
+                    "INSERT INTO search_passages (tenant_id, document_id, part, channel_id, text) "
+                    "VALUES (:tenant, :document, :part, :channel, :text)"),
+                    [{"tenant": tenant_id, "document": document_id, "part": part, "channel": channel_id,
+                      "text": passage} for part, passage in enumerate(passages)])
+
+    async def rebuild_stats(self, tenant_id: str) -> tuple[int, int]:
+        """Recount a tenant's statistics from its rows (repairs drift; the triggers keep them exact).
+        The tenant's statistics row is locked first, so writers wait rather than count twice."""
+        async with self.db.session() as s:
+            await s.execute(text("INSERT INTO search_tenants (tenant_id) VALUES (:t) ON CONFLICT DO NOTHING"),
+                            {"t": tenant_id})
+            await s.execute(text("SELECT 1 FROM search_tenants WHERE tenant_id = :t FOR UPDATE"), {"t": tenant_id})
+            await s.execute(text("DELETE FROM search_terms WHERE tenant_id = :t"), {"t": tenant_id})
+            await s.execute(text("""
+                INSERT INTO search_terms (tenant_id, lexeme, df)
+                SELECT :t, u.lexeme, count(*) FROM (
+                  SELECT m.search_tsv AS tsv FROM messages m
+                  WHERE m.tenant_id = :t AND NOT m.deleted AND m.decision_id IS NULL
+                  UNION ALL SELECT p.search_tsv FROM search_passages p WHERE p.tenant_id = :t) AS d,
+                  unnest(d.tsv) AS u
+                GROUP BY u.lexeme"""), {"t": tenant_id})
+            row = (await s.execute(text("""
+                UPDATE search_tenants SET
+                  messages = (SELECT count(*) FROM messages m
+                              WHERE m.tenant_id = :t AND NOT m.deleted AND m.decision_id IS NULL),
+                  passages = (SELECT count(*) FROM search_passages p WHERE p.tenant_id = :t),
+                  total_len = (SELECT coalesce(sum(whybot_tsv_length(d.tsv)), 0) FROM (
+                    SELECT m.search_tsv AS tsv FROM messages m
+                    WHERE m.tenant_id = :t AND NOT m.deleted AND m.decision_id IS NULL
+                    UNION ALL SELECT p.search_tsv FROM search_passages p WHERE p.tenant_id = :t) AS d)
+                WHERE tenant_id = :t RETURNING messages, passages"""), {"t": tenant_id})).one()
+            return int(row[0]), int(row[1])
+
+    async def tenants(self) -> list[str]:
+        async with self.db.session() as s:
+            return list((await s.scalars(text("SELECT id FROM tenants ORDER BY id"))).all())
+
+    async def index_sizes(self) -> dict[str, int]:
+        """Bytes on disk of what search adds: the GIN indexes, the passages and the statistics tables.
+        (The tsvector column lives inside the messages table; its share is estimated from its values.)"""
+        async with self.db.session() as s:
+            row = (await s.execute(text("""
+                SELECT pg_relation_size('ix_messages_search_tsv'),
+                       pg_total_relation_size('search_passages'),
+                       pg_total_relation_size('search_terms') + pg_total_relation_size('search_tenants'),
+                       (SELECT coalesce(sum(pg_column_size(search_tsv)), 0) FROM messages),
+                       pg_total_relation_size('messages')"""))).one()
+        return {"gin_index": int(row[0]), "passages": int(row[1]), "statistics": int(row[2]),
+                "tsvector_column": int(row[3]), "messages_total": int(row[4])}
