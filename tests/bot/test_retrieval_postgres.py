@@ -191,3 +191,26 @@ async def test_postgres_search_on_sqlite_fails_at_startup(sqlite_storage: Storag
     with pytest.raises(SearchUnavailable, match="WHYBOT_SEARCH=postgres needs a PostgreSQL"):
         build_retriever(make_settings(sqlite_url, WHYBOT_SEARCH="postgres"), sqlite_storage)
     assert isinstance(build_retriever(make_settings(sqlite_url), sqlite_storage), BM25Retriever)
+
+
+async def test_database_tokenizes_as_bot_text_does(pg: Storage) -> None:
+    """The index holds exactly bot/text.py's terms, so a query tokenized in Python finds them and both
+    backends count the same document lengths. Every stop word is in the sample, so a change to
+    STOPWORDS that the migration does not follow fails here."""
+    from sqlalchemy import text as sql
+
+    from bot import text as textlib
+
+    samples = [line for _, _, line in LINES] + [
+        "Rotate-keys don't run in us-east-1 since v1.2; it's café O'Brien's 503, 18:00 and 42 Ünïcode_words",
+        " ".join(sorted(textlib.STOPWORDS)) + " Whybot, PLEASE tell me",
+        "", "---", "a\\b 'quoted' pre-  -post",
+    ]
+    async with pg.db.session() as s:
+        for sample in samples:
+            vector = (await s.execute(sql("SELECT array_agg(u.lexeme ORDER BY u.lexeme), "
+                                          "coalesce(sum(array_length(u.positions, 1)), 0) "
+                                          "FROM unnest(whybot_tsvector(:t)) AS u"), {"t": sample})).one()
+            expected = textlib.terms(sample)
+            assert sorted(vector[0] or []) == sorted(set(expected)), sample
+            assert vector[1] == len(expected), sample

@@ -7,9 +7,12 @@ document frequencies, a document count and an average length per tenant: stateme
 with transition tables keep `search_terms` and `search_tenants` exact, one aggregated upsert per
 statement (a 5,000-row bulk insert costs one upsert per distinct word, not one per row and word).
 
-The text search configuration `whybot_english` stems with Snowball English, as bot/text.py does, but
-keeps every word: queries are tokenized in Python, so index stop words must never be dropped from a
-message while the query keeps them (such a term would match nothing yet weigh the most).
+`whybot_tsvector(text)` tokenizes as bot/text.py does (the same word pattern, contractions cut, the same
+stop words, short numbers dropped, Snowball English stems), so a message's lexemes are exactly the terms
+the in-process index holds, and a query tokenized in Python finds them. PostgreSQL's own parser would not
+do: it splits "us-east-1" and "v1.2" differently and its stop words differ, which shifts document lengths
+and leaves query terms that match nothing yet weigh the most (measured: recall@5 0.16 below bm25s).
+tests/bot/test_retrieval_postgres.py checks that the two tokenizers agree.
 
 Revision ID: 0006_postgres_search
 Revises: 0004_messages_edited_index
@@ -25,9 +28,32 @@ depends_on: str | Sequence[str] | None = None
 
 MESSAGE_LIVE = "NOT {t}.deleted AND {t}.decision_id IS NULL"  # history, not deleted, not whybot's replies
 
-# Token types the stock `english` configuration stems; ours maps them to a stemmer without stop words.
-STEMMED = "asciiword, word, hword, hword_part, asciihword, hword_asciipart"
+# bot/text.py's STOPWORDS when this migration was written (a test fails if the two drift apart).
+STOPWORDS = (
+    "a", "an", "and", "anyone", "are", "as", "at", "be", "but", "by", "can", "could", "d", "did", "do", "does",
+    "for", "hello", "hey", "hi", "how", "i", "if", "in", "into", "is", "it", "know", "ll", "m", "me", "my", "no",
+    "not", "of", "on", "or", "our", "please", "pls", "re", "s", "should", "such", "t", "tell", "thank", "thanks",
+    "that", "the", "their", "then", "there", "these", "they", "this", "to", "us", "ve", "was", "we", "what", "when",
+    "where", "which", "who", "why", "whybot", "will", "with", "would", "you", "your",
+)
+_STOP_ARRAY = "ARRAY[" + ", ".join(f"'{w}'" for w in STOPWORDS) + "]::text[]"
 
+# Words as bot/text.py's _WORD finds them, lower-cased, contraction cut; kept when a content word or a
+# number of 3+ digits; stemmed by Snowball English (the stemmer PyStemmer wraps); positions give tf.
+TSVECTOR_FUNCTION = r"""
+CREATE FUNCTION whybot_tsvector(body text) RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path FROM CURRENT AS $fn$
+  SELECT coalesce(string_agg(
+           '''' || replace(replace(s.stem, '\', '\\'), '''', '''''') || ''':' || s.pos, ' ')::tsvector,
+         ''::tsvector)
+  FROM (
+    SELECT (ts_lexize('whybot_english_stem', w.word))[1] AS stem, row_number() OVER () AS pos
+    FROM (SELECT regexp_replace(lower(m[1]), '''(s|re|ll|ve|d|m|t)$', '') AS word
+          FROM regexp_matches(body, '(\w[\w''\-]*\w|\w)', 'g') AS m) AS w
+    WHERE CASE WHEN w.word ~ '^\d+$' THEN length(w.word) >= 3 ELSE w.word <> ALL (STOP_ARRAY) END
+  ) AS s
+$fn$
+""".replace("STOP_ARRAY", _STOP_ARRAY)
 
 def _stats_sql(delta: str, counter: str) -> str:
     """Apply (tenant_id, tsv, sign) rows to the statistics. The tenant row is locked first, so
@@ -88,14 +114,14 @@ def _triggers(table: str, function: str) -> list[str]:
 
 
 UPGRADE = [
+    # Snowball English without a stop word file: the stop words are bot/text.py's, in whybot_tsvector.
     "CREATE TEXT SEARCH DICTIONARY whybot_english_stem (TEMPLATE = snowball, Language = english)",
-    "CREATE TEXT SEARCH CONFIGURATION whybot_english (COPY = english)",
-    f"ALTER TEXT SEARCH CONFIGURATION whybot_english ALTER MAPPING FOR {STEMMED} WITH whybot_english_stem",
+    TSVECTOR_FUNCTION,
     # A document's length for BM25: every word position, as bm25s counts every token.
     "CREATE FUNCTION whybot_tsv_length(tsvector) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
     "$$ SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest($1) $$",
     "ALTER TABLE messages ADD COLUMN search_tsv tsvector "
-    "GENERATED ALWAYS AS (to_tsvector('whybot_english'::regconfig, text)) STORED",
+    "GENERATED ALWAYS AS (whybot_tsvector(text)) STORED",
     "CREATE INDEX ix_messages_search_tsv ON messages USING gin (search_tsv) "
     "WHERE NOT deleted AND decision_id IS NULL",
     """CREATE TABLE search_passages (
@@ -105,7 +131,7 @@ UPGRADE = [
         part integer NOT NULL,
         channel_id integer REFERENCES channels(id) ON DELETE CASCADE,
         text text NOT NULL,
-        search_tsv tsvector GENERATED ALWAYS AS (to_tsvector('whybot_english'::regconfig, text)) STORED,
+        search_tsv tsvector GENERATED ALWAYS AS (whybot_tsvector(text)) STORED,
         CONSTRAINT uq_search_passages_part UNIQUE (document_id, part))""",
     "CREATE INDEX ix_search_passages_tsv ON search_passages USING gin (search_tsv)",
     """CREATE TABLE search_tenants (
@@ -141,7 +167,7 @@ DOWNGRADE = [
     "DROP INDEX IF EXISTS ix_messages_search_tsv",
     "ALTER TABLE messages DROP COLUMN IF EXISTS search_tsv",
     "DROP FUNCTION IF EXISTS whybot_tsv_length(tsvector)",
-    "DROP TEXT SEARCH CONFIGURATION IF EXISTS whybot_english",
+    "DROP FUNCTION IF EXISTS whybot_tsvector(text)",
     "DROP TEXT SEARCH DICTIONARY IF EXISTS whybot_english_stem",
 ]
 

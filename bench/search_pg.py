@@ -1,0 +1,261 @@
+"""PostgreSQL search (`WHYBOT_SEARCH=postgres`) side by side with the in-process bm25s backend.
+
+    python -m bench search-pg quality [--size small] [--seed 7]
+    python -m bench search-pg scale [--messages 1000000] [--queries 200]
+
+`quality` imports a labelled synthetic workspace (`whybot synth`) into PostgreSQL once and runs the
+eval's ask questions (recall@5, MRR, declines) and privacy probes through the real router with each
+engine: bm25s, PostgreSQL BM25, and PostgreSQL's plain `ts_rank` for comparison.
+
+`scale` COPYs a Zipf-distributed history (bench/data.py) into PostgreSQL with the search triggers live,
+then runs the same queries, each engine in its own process so its resident memory is its own: query
+p50/p99 with hits read from the database, RSS, index size on disk, ingest rate, and how often the two
+engines' top 5 agree. Databases are named whybot_search_bench_* and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from bench.data import Corpus, make_corpus
+from bench.retrieval import percentiles, rss_mb
+from bench.storage_ingest import DEFAULT_PG
+
+RESULTS = Path("bench/results")
+
+
+def _dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    return (parsed.set(database=database) if database else parsed).render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def scratch_database(server: str, label: str) -> AsyncIterator[str]:
+    name = f"whybot_search_bench_{label}_{uuid.uuid4().hex[:6]}"
+    conn = await asyncpg.connect(_dsn(server), timeout=5)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    try:
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        conn = await asyncpg.connect(_dsn(server), timeout=5)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+# quality ---------------------------------------------------------------------------------------
+
+async def quality(server: str, size: str, seed: int) -> list[dict[str, Any]]:
+    from bot.backends.llm.extractive import ExtractiveGenerator
+    from bot.backends.retrieval.base import Retriever
+    from bot.backends.retrieval.bm25 import BM25Retriever
+    from bot.backends.retrieval.postgres import PostgresRetriever
+    from bot.classifier import RulesThenClassifier
+    from bot.evaluation.labels import Labels
+    from bot.evaluation.runner import Evaluator, Timings, load_workspace
+    from bot.services import build_services
+    from bot.settings import Settings
+    from bot.synth.export import write_export
+    from bot.synth.generate import generate
+    from storage import Storage
+
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ws"
+        write_export(generate(seed, size), path)
+        labels = Labels.load(path)
+        async with scratch_database(server, "quality") as url:
+            storage = await Storage.open(url, auto_upgrade=True)
+            settings = Settings(_env_file=None).model_copy(  # type: ignore[call-arg]
+                update={"database_url": url, "search": "postgres"})
+            services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
+                                            classifier=RulesThenClassifier(), clock=lambda: labels.now)
+            ws = await load_workspace(services, path, labels)
+            engines: list[tuple[str, Retriever]] = [
+                ("bm25s (in process)", BM25Retriever(storage)),
+                ("postgres BM25", PostgresRetriever(storage)),
+                ("postgres ts_rank", PostgresRetriever(storage, ts_rank=True)),
+            ]
+            for label, retriever in engines:
+                services.router.ctx.retriever = retriever
+                timings = Timings()
+                ev = Evaluator(services, ws, timings)
+                await retriever.warm(ws.tenant_id)
+                ask, _ = await ev.ask(services, "extractive")
+                privacy, _ = await ev.privacy()
+                summary = timings.summary().get("ask", {})
+                results.append({"engine": label, "workspace": f"seed {seed}, {size}", "messages": ws.messages,
+                                "questions": len(labels.questions), **ask, **privacy,
+                                "ask_p50_ms": summary.get("p50_ms"), "ask_p95_ms": summary.get("p95_ms")})
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+            await storage.close()
+    return results
+
+
+def quality_table(results: list[dict[str, Any]]) -> str:
+    base = results[0]
+    rows = ["| engine | recall@5 | MRR | thread recall@5 | false declines | unanswerable declined | fact leaks | "
+            "ask p50 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        delta = "" if r is base else f" ({r['ask.recall_at_5'] - base['ask.recall_at_5']:+.3f})"
+        mrr = "" if r is base else f" ({r['ask.mrr'] - base['ask.mrr']:+.3f})"
+        rows.append(f"| {r['engine']} | {r['ask.recall_at_5']:.3f}{delta} | {r['ask.mrr']:.3f}{mrr} | "
+                    f"{r['ask.thread_recall_at_5']:.3f} | {r['ask.false_decline_rate']:.3f} | "
+                    f"{r['ask.unanswerable_decline_rate']:.3f} | {r['privacy.fact_leaks']:.0f} | {r['ask_p50_ms']} |")
+    return "\n".join(rows)
+
+
+# scale -----------------------------------------------------------------------------------------
+
+COLUMNS = ["tenant_id", "channel_id", "external_id", "user_id", "text", "created_at", "reaction_count",
+           "reply_count", "mention_count", "file_count", "is_bot", "deleted"]
+
+
+async def load(url: str, corpus: Corpus) -> dict[str, Any]:
+    """Create the workspace through storage, then COPY the messages in 20k-row statements (each one
+    fires the search triggers once, as a bulk import would)."""
+    from storage import Storage
+    from storage.search import SearchStore
+
+    storage = await Storage.open(url, auto_upgrade=True)
+    tenant = await storage.workspace.ensure_tenant("slack", "TBENCH")
+    for c in range(corpus.channel_count):
+        await storage.workspace.upsert_channel(tenant, f"C{c}", name=f"channel-{c}",
+                                               is_private=c in corpus.private_channels)
+    channel_ids = {int(c.external_id[1:]): c.id for c in await storage.workspace.channels(tenant)}
+    conn = await asyncpg.connect(_dsn(url), timeout=5)
+    started = time.perf_counter()
+    try:
+        for start in range(0, len(corpus.texts), 20_000):
+            stop = min(start + 20_000, len(corpus.texts))
+            await conn.copy_records_to_table("messages", columns=COLUMNS, records=[
+                (tenant, channel_ids[int(corpus.channels[i])], f"{i}.000", None, corpus.texts[i], corpus.created[i],
+                 0, 0, 0, 0, False, False) for i in range(start, stop)])
+        ingest_s = time.perf_counter() - started
+        await conn.execute("VACUUM ANALYZE messages")
+        await conn.execute("VACUUM ANALYZE search_terms")
+    finally:
+        await conn.close()
+    sizes = await SearchStore(storage.db).index_sizes()
+    await storage.close()
+    return {"messages": len(corpus.texts), "ingest_s": round(ingest_s, 1),
+            "ingest_msgs_per_s": round(len(corpus.texts) / ingest_s),
+            **{f"{k}_mb": round(v / 1e6, 1) for k, v in sizes.items()}}
+
+
+async def serve_queries(url: str, engine: str, corpus: Corpus) -> dict[str, Any]:
+    from bot.backends.retrieval.base import Retriever
+    from bot.backends.retrieval.bm25 import BM25Retriever
+    from bot.backends.retrieval.postgres import PostgresRetriever
+    from storage import Storage
+
+    storage = await Storage.open(url)
+    tenant = await storage.workspace.ensure_tenant("slack", "TBENCH")
+    allowed = frozenset(c.id for c in await storage.workspace.channels(tenant) if not c.is_private)
+    retriever: Retriever = BM25Retriever(storage) if engine == "memory" else PostgresRetriever(storage)
+    started = time.perf_counter()
+    await retriever.warm(tenant)
+    warm_s = time.perf_counter() - started
+    for q in corpus.queries[:10]:
+        await retriever.search(tenant, q, allowed, k=5)
+    samples, tops, withheld = [], [], 0
+    for q in corpus.queries:
+        t0 = time.perf_counter()
+        result = await retriever.search(tenant, q, allowed, k=5)
+        samples.append((time.perf_counter() - t0) * 1000)
+        tops.append([h.source_id for h in result.hits])
+        withheld += result.withheld
+    rss = rss_mb()
+    await storage.close()
+    return {"engine": "bm25s (in process)" if engine == "memory" else "postgres BM25", "messages": len(corpus.texts),
+            "warm_s": round(warm_s, 2), "rss_mb": round(rss), "search": percentiles(samples),
+            "queries": len(samples), "with_hits": sum(1 for t in tops if t), "withheld": withheld, "tops": tops}
+
+
+def child(args: argparse.Namespace) -> None:
+    corpus = make_corpus(args.messages, queries=args.queries)
+    print(json.dumps(asyncio.run(serve_queries(args.url, args.engine, corpus))))
+
+
+async def scale(server: str, messages: int, queries: int) -> dict[str, Any]:
+    corpus = make_corpus(messages, queries=queries)
+    async with scratch_database(server, "scale") as url:
+        ingest = await load(url, corpus)
+        print(json.dumps(ingest), file=sys.stderr, flush=True)
+        del corpus
+        engines = []
+        for engine in ("postgres", "memory"):
+            out = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "bench", "search-pg", "child", "--url", url, "--engine", engine,
+                                 "--messages", str(messages), "--queries", str(queries)],
+                check=True, capture_output=True, text=True)
+            engines.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(json.dumps({k: v for k, v in engines[-1].items() if k != "tops"}), file=sys.stderr, flush=True)
+    pg, memory = engines
+    agree = [len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(pg.pop("tops"), memory.pop("tops"), strict=True)
+             if b]
+    return {"ingest": ingest, "engines": engines, "top5_overlap": round(sum(agree) / max(len(agree), 1), 4)}
+
+
+def scale_table(result: dict[str, Any]) -> str:
+    pg, memory = result["engines"]
+    ingest = result["ingest"]
+    rows = ["| engine | messages | query p50 ms | query p99 ms | RSS MB | warm-up s |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for r in (pg, memory):
+        rows.append(f"| {r['engine']} | {r['messages']:,} | {r['search']['p50_ms']} | {r['search']['p99_ms']} | "
+                    f"{r['rss_mb']} | {r['warm_s']} |")
+    rows.append("")
+    rows.append(f"ratios postgres / bm25s: p50 {pg['search']['p50_ms'] / memory['search']['p50_ms']:.1f}x, "
+                f"p99 {pg['search']['p99_ms'] / memory['search']['p99_ms']:.1f}x, "
+                f"RSS {pg['rss_mb'] / memory['rss_mb']:.2f}x; "
+                f"top-5 overlap {result['top5_overlap']:.3f}")
+    rows.append(f"ingest (COPY, search triggers on): {ingest['ingest_msgs_per_s']:,} messages/s "
+                f"({ingest['ingest_s']} s); on disk: GIN {ingest['gin_index_mb']} MB, tsvector column "
+                f"~{ingest['tsvector_column_mb']} MB, statistics {ingest['statistics_mb']} MB, messages table "
+                f"with indexes {ingest['messages_total_mb']} MB")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench search-pg")
+    parser.add_argument("mode", choices=["quality", "scale", "child"])
+    parser.add_argument("--postgres", default=DEFAULT_PG, help="server URL (scratch databases are made on it)")
+    parser.add_argument("--size", default="small", help="quality: synthetic workspace size")
+    parser.add_argument("--seed", type=int, default=7, help="quality: synthetic workspace seed (7 = CI's)")
+    parser.add_argument("--messages", type=int, default=1_000_000, help="scale: history size")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--engine", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.mode == "child":
+        child(args)
+        return 0
+    if args.mode == "quality":
+        found = asyncio.run(quality(args.postgres, args.size, args.seed))
+        (RESULTS / f"search_pg_quality_{args.size}.json").write_text(json.dumps(found, indent=2) + "\n")
+        print(quality_table(found))
+        return 0
+    result = asyncio.run(scale(args.postgres, args.messages, args.queries))
+    (RESULTS / f"search_pg_scale_{args.messages}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(scale_table(result))
+    return 0
