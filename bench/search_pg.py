@@ -161,7 +161,7 @@ async def load(url: str, corpus: Corpus) -> dict[str, Any]:
             **{f"{k}_mb": round(v / 1e6, 1) for k, v in sizes.items()}}
 
 
-async def serve_queries(url: str, engine: str, corpus: Corpus) -> dict[str, Any]:
+async def serve_queries(url: str, engine: str, queries: list[str]) -> dict[str, Any]:
     from bot.backends.retrieval.base import Retriever
     from bot.backends.retrieval.bm25 import BM25Retriever
     from bot.backends.retrieval.postgres import PostgresRetriever
@@ -174,25 +174,28 @@ async def serve_queries(url: str, engine: str, corpus: Corpus) -> dict[str, Any]
     started = time.perf_counter()
     await retriever.warm(tenant)
     warm_s = time.perf_counter() - started
-    for q in corpus.queries[:10]:
+    for q in queries[:10]:
         await retriever.search(tenant, q, allowed, k=5)
     samples, tops, withheld = [], [], 0
-    for q in corpus.queries:
+    messages = 0
+    for q in queries:
         t0 = time.perf_counter()
         result = await retriever.search(tenant, q, allowed, k=5)
         samples.append((time.perf_counter() - t0) * 1000)
         tops.append([h.source_id for h in result.hits])
         withheld += result.withheld
+        messages = result.searched_messages
     rss = rss_mb()
     await storage.close()
-    return {"engine": "bm25s (in process)" if engine == "memory" else "postgres BM25", "messages": len(corpus.texts),
+    return {"engine": "bm25s (in process)" if engine == "memory" else "postgres BM25", "messages": messages,
             "warm_s": round(warm_s, 2), "rss_mb": round(rss), "search": percentiles(samples),
             "queries": len(samples), "with_hits": sum(1 for t in tops if t), "withheld": withheld, "tops": tops}
 
 
 def child(args: argparse.Namespace) -> None:
-    corpus = make_corpus(args.messages, queries=args.queries)
-    print(json.dumps(asyncio.run(serve_queries(args.url, args.engine, corpus))))
+    """One engine in a fresh process that holds only the queries, so its RSS is the engine's."""
+    queries = json.loads(Path(args.queries_file).read_text())
+    print(json.dumps(asyncio.run(serve_queries(args.url, args.engine, queries))))
 
 
 async def scale(server: str, messages: int, queries: int) -> dict[str, Any]:
@@ -200,15 +203,18 @@ async def scale(server: str, messages: int, queries: int) -> dict[str, Any]:
     async with scratch_database(server, "scale") as url:
         ingest = await load(url, corpus)
         print(json.dumps(ingest), file=sys.stderr, flush=True)
+        queries_file = Path(tempfile.mkstemp(suffix=".json")[1])
+        await asyncio.to_thread(queries_file.write_text, json.dumps(corpus.queries))
         del corpus
         engines = []
         for engine in ("postgres", "memory"):
             out = await asyncio.to_thread(
                 subprocess.run, [sys.executable, "-m", "bench", "search-pg", "child", "--url", url, "--engine", engine,
-                                 "--messages", str(messages), "--queries", str(queries)],
+                                 "--queries-file", str(queries_file)],
                 check=True, capture_output=True, text=True)
             engines.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(json.dumps({k: v for k, v in engines[-1].items() if k != "tops"}), file=sys.stderr, flush=True)
+        await asyncio.to_thread(queries_file.unlink)
     pg, memory = engines
     agree = [len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(pg.pop("tops"), memory.pop("tops"), strict=True)
              if b]
@@ -245,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
+    parser.add_argument("--queries-file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.mode == "child":

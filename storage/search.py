@@ -5,22 +5,31 @@ scored with BM25 (the Lucene variant bm25s uses: idf * tf / (tf + k1 * (1 - b + 
 its tsvector and the tenant's statistics, which triggers keep exact (migration 0006). Who may read what
 is part of the same query, so rows a reader may not see never leave the database, only their count.
 
-A query's common words would make every candidate set huge, so terms are added rarest first (MaxScore):
-once the k-th best score reaches the most that the terms not yet searched could add up to, no document
-holding only those terms can enter the top k, and the search stops without reading their postings.
+A query's common words would make every candidate set huge, so the search bounds before it scans. A
+document holding only the query terms in a set S scores below the sum of their idfs (BM25's tf part is
+below 1). First the documents holding two or more of the (rarest) terms are scored: their k-th best score
+θ is a floor the answer must beat. Then only documents holding a combination of terms whose idfs add up
+to more than θ can enter the top k, and one more query scores exactly those (a tsquery of the minimal
+such combinations). Without a floor (fewer than k such documents), terms are added rarest first until
+the terms left out could not add up to the k-th score (MaxScore).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import Database
 
 K1, B = 1.5, 0.75  # bm25s defaults
+PAIR_TERMS = 6  # the floor comes from documents holding two of the rarest six terms
+MAX_CLAUSES = 64  # beyond this many term combinations, fall back to adding terms rarest first
 
 _RANK = text(f"""
 WITH q AS (
@@ -105,6 +114,35 @@ def tsquery(terms: Sequence[str]) -> str:
     return " | ".join(quoted)
 
 
+def pairs_query(terms: Sequence[str]) -> str:
+    """Documents holding at least two of `terms`."""
+    return dnf_query([list(pair) for pair in itertools.combinations(terms, 2)])
+
+
+def dnf_query(clauses: Sequence[Sequence[str]]) -> str:
+    """An OR of ANDs: documents holding every term of at least one clause."""
+    return " | ".join("(" + tsquery(clause).replace(" | ", " & ") + ")" for clause in clauses)
+
+
+def beating(terms: Sequence[str], idfs: dict[str, float], floor: float) -> list[list[str]]:
+    """The minimal sets of terms whose idfs add up to more than `floor`: a document must hold all of one
+    of them to score above it. Terms come rarest first, so each set is found once, in order."""
+    found: list[list[str]] = []
+
+    def extend(start: int, chosen: list[str], total: float) -> None:
+        for i in range(start, len(terms)):
+            weight = idfs[terms[i]]
+            if total + weight > floor:
+                found.append([*chosen, terms[i]])  # minimal: its smallest idf is the last one added
+            elif total + sum(idfs[t] for t in terms[i:]) > floor:
+                extend(i + 1, [*chosen, terms[i]], total + weight)
+            if len(found) > MAX_CLAUSES:
+                return
+
+    extend(0, [], 0.0)
+    return found
+
+
 def idf(total: int, df: int) -> float:
     return math.log(1 + (total - df + 0.5) / (df + 0.5))
 
@@ -117,9 +155,10 @@ class SearchStore:
         self.db = db
 
     async def rank(self, tenant_id: str, terms: Sequence[str], allowed: Collection[int], k: int,
-                   *, ts_rank: bool = False) -> Ranking:
+                   *, ts_rank: bool = False, exhaustive: bool = False) -> Ranking:
         """Top-k visible rows for the OR of `terms` (normalized, distinct), scored with BM25, plus how
-        many rows the reader may not see would have ranked above the k-th."""
+        many rows the reader may not see would have ranked above the k-th. `exhaustive` scores every
+        candidate in one query: the reference the bounded search must equal (tests, benchmark)."""
         async with self.db.session() as s:
             messages, passages, total_len = (await s.execute(_STATS, {"tenant": tenant_id})).one()
             dfs: dict[str, int] = {str(t): int(n) for t, n in
@@ -137,23 +176,48 @@ class SearchStore:
                 ranking.rows = [RankedRow(MESSAGE, int(r.ref), 0, float(r.score), tuple(r.matched)) for r in rows]
                 ranking.stages = 1
                 return ranking
-            essential = 1
-            while True:
-                ranking.stages += 1
-                rows = (await s.execute(_RANK, params | {"query": tsquery(present[:essential])})).all()
+            top, rows = [], []
+            if exhaustive:
+                ranking.stages = 1
+                rows = (await s.execute(_RANK, params | {"query": tsquery(present)})).all()
                 top = [r for r in rows if r.kind >= 0]
-                floor = top[-1].score if len(top) >= k else 0.0
-                # Smallest prefix of terms that a document must hold one of to beat the k-th score.
-                needed = len(present)
-                while needed > 1 and sum(ranking.idf[t] for t in present[needed - 1:]) <= floor:
-                    needed -= 1
-                if needed <= essential:
-                    break
-                essential = needed
+            elif len(present) >= 2:  # a floor from documents holding two or more terms
+                ranking.stages += 1
+                rows = (await s.execute(_RANK, params | {"query": pairs_query(present[:PAIR_TERMS])})).all()
+                top = [r for r in rows if r.kind >= 0]
+            if exhaustive:
+                pass
+            elif len(top) >= k:
+                clauses = beating(present, ranking.idf, top[-1].score)
+                if len(clauses) <= MAX_CLAUSES:
+                    ranking.stages += 1
+                    rows = (await s.execute(_RANK, params | {"query": dnf_query(clauses)})).all()
+                    top = [r for r in rows if r.kind >= 0]
+                else:
+                    top, rows = await self._rarest_first(s, params, present, ranking, k)
+            else:
+                top, rows = await self._rarest_first(s, params, present, ranking, k)
         ranking.rows = [RankedRow(MESSAGE if r.kind == 0 else PASSAGE, int(r.ref), int(r.part), float(r.score),
                                   tuple(r.matched or ())) for r in top]
         ranking.withheld = next((int(r.ref) for r in rows if r.kind < 0), 0)
         return ranking
+
+    @staticmethod
+    async def _rarest_first(s: AsyncSession, params: dict[str, Any], present: list[str], ranking: Ranking,
+                            k: int) -> tuple[list[Row[Any]], list[Row[Any]]]:
+        """MaxScore: search the rarest terms first, until the terms left out could not reach the k-th score."""
+        essential = 1
+        while True:
+            ranking.stages += 1
+            rows = list((await s.execute(_RANK, params | {"query": tsquery(present[:essential])})).all())
+            top = [r for r in rows if r.kind >= 0]
+            floor = top[-1].score if len(top) >= k else 0.0
+            needed = len(present)
+            while needed > 1 and sum(ranking.idf[t] for t in present[needed - 1:]) <= floor:
+                needed -= 1
+            if needed <= essential:
+                return top, rows
+            essential = needed
 
     async def replace_passages(self, tenant_id: str, document_id: int, channel_id: int | None,
                                passages: Sequence[str]) -> None:

@@ -214,3 +214,29 @@ async def test_database_tokenizes_as_bot_text_does(pg: Storage) -> None:
             expected = textlib.terms(sample)
             assert sorted(vector[0] or []) == sorted(set(expected)), sample
             assert vector[1] == len(expected), sample
+
+
+async def test_bounded_search_finds_exactly_what_scoring_everything_finds(pg: Storage) -> None:
+    """The candidate pruning (pairs first, then only term combinations that can beat the k-th score)
+    must never change the answer: same rows, same scores, same withheld count, on a Zipf-like history."""
+    from bench.data import make_corpus
+    from bot import text as textlib
+
+    corpus = make_corpus(3000, vocab_size=400, channels=6, private=2, queries=60, seed=3)
+    tenant = await pg.workspace.ensure_tenant("slack", "TZ")
+    for c in range(corpus.channel_count):
+        await pg.workspace.upsert_channel(tenant, f"C{c}", is_private=c in corpus.private_channels)
+    await pg.messages.bulk_insert(tenant, [NewMessage(f"C{corpus.channels[i]}", f"{i}.0", corpus.texts[i],
+                                                      corpus.created[i]) for i in range(len(corpus.texts))])
+    allowed = frozenset(c.id for c in await pg.workspace.channels(tenant) if not c.is_private)
+    search = SearchStore(pg.db)
+    queries = [*corpus.queries, "deploy service fix test release", "the deploy", "customer error build team"]
+    pruned = 0
+    for query in queries:
+        terms = list(dict.fromkeys(textlib.terms(query)))
+        bounded = await search.rank(tenant, terms, allowed, 5)
+        every = await search.rank(tenant, terms, allowed, 5, exhaustive=True)
+        assert [(r.ref, round(r.score, 9)) for r in bounded.rows] == [(r.ref, round(r.score, 9)) for r in every.rows]
+        assert bounded.withheld == every.withheld, query
+        pruned += bounded.stages > 1
+    assert pruned > len(queries) / 2, "the bounded search hardly ever ran"
