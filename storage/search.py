@@ -32,29 +32,26 @@ PAIR_TERMS = 6  # the floor comes from documents holding two of the rarest six t
 MAX_CLAUSES = 64  # beyond this many term combinations, fall back to adding terms rarest first
 
 _RANK = text(f"""
-WITH q AS (
-  SELECT q.term, q.idf FROM unnest(CAST(:terms AS text[]), CAST(:idfs AS float8[])) AS q(term, idf)
-),
-cand AS (
-  SELECT 0 AS kind, m.id AS ref, 0 AS part, m.channel_id, m.search_tsv AS tsv
+WITH cand AS (
+  SELECT 0 AS kind, m.id AS ref, 0 AS part, m.channel_id, m.search_tsv AS tsv, m.search_len AS dl
   FROM messages m
   WHERE m.tenant_id = :tenant AND m.search_tsv @@ CAST(:query AS tsquery)
     AND NOT m.deleted AND m.decision_id IS NULL
   UNION ALL
-  SELECT 1, p.document_id, p.part, p.channel_id, p.search_tsv
+  SELECT 1, p.document_id, p.part, p.channel_id, p.search_tsv, p.search_len
   FROM search_passages p JOIN documents d ON d.id = p.document_id
   WHERE p.tenant_id = :tenant AND p.search_tsv @@ CAST(:query AS tsquery) AND NOT d.deleted
 ),
 scored AS (
-  SELECT c.kind, c.ref, c.part, f.matched,
-         (c.channel_id IS NULL OR c.channel_id = ANY(CAST(:allowed AS integer[]))) AS visible,
-         (SELECT sum(q.idf * x.tf / (x.tf + {K1} * (1 - {B} + {B} * f.dl / CAST(:avgdl AS float8))))
-            FROM unnest(f.matched, f.tfs) AS x(term, tf) JOIN q ON q.term = x.term) AS score
+  -- Only the query's lexemes are unpacked: setweight marks them, ts_filter keeps them (both in C).
+  SELECT c.kind, c.ref, c.part, f.matched, f.score,
+         (c.channel_id IS NULL OR c.channel_id = ANY(CAST(:allowed AS integer[]))) AS visible
   FROM cand c CROSS JOIN LATERAL (
-    SELECT sum(array_length(u.positions, 1)) AS dl,
-           array_agg(u.lexeme) FILTER (WHERE u.lexeme = ANY(CAST(:terms AS text[]))) AS matched,
-           array_agg(array_length(u.positions, 1)) FILTER (WHERE u.lexeme = ANY(CAST(:terms AS text[]))) AS tfs
-    FROM unnest(c.tsv) AS u
+    SELECT array_agg(u.lexeme) AS matched,
+           sum((CAST(:idfs AS float8[]))[array_position(CAST(:terms AS text[]), u.lexeme)]
+               * array_length(u.positions, 1)
+               / (array_length(u.positions, 1) + {K1} * (1 - {B} + {B} * c.dl / CAST(:avgdl AS float8)))) AS score
+    FROM unnest(ts_filter(setweight(c.tsv, 'A', CAST(:terms AS text[])), '{{a}}')) AS u
   ) AS f
 ),
 top AS (
@@ -253,10 +250,10 @@ class SearchStore:
                   messages = (SELECT count(*) FROM messages m
                               WHERE m.tenant_id = :t AND NOT m.deleted AND m.decision_id IS NULL),
                   passages = (SELECT count(*) FROM search_passages p WHERE p.tenant_id = :t),
-                  total_len = (SELECT coalesce(sum(whybot_tsv_length(d.tsv)), 0) FROM (
-                    SELECT m.search_tsv AS tsv FROM messages m
+                  total_len = (SELECT coalesce(sum(d.len), 0) FROM (
+                    SELECT m.search_len AS len FROM messages m
                     WHERE m.tenant_id = :t AND NOT m.deleted AND m.decision_id IS NULL
-                    UNION ALL SELECT p.search_tsv FROM search_passages p WHERE p.tenant_id = :t) AS d)
+                    UNION ALL SELECT p.search_len FROM search_passages p WHERE p.tenant_id = :t) AS d)
                 WHERE tenant_id = :t RETURNING messages, passages"""), {"t": tenant_id})).one()
             return int(row[0]), int(row[1])
 
@@ -272,7 +269,7 @@ class SearchStore:
                 SELECT pg_relation_size('ix_messages_search_tsv'),
                        pg_total_relation_size('search_passages'),
                        pg_total_relation_size('search_terms') + pg_total_relation_size('search_tenants'),
-                       (SELECT coalesce(sum(pg_column_size(search_tsv)), 0) FROM messages),
+                       (SELECT coalesce(sum(pg_column_size(search_tsv) + 4), 0) FROM messages),
                        pg_total_relation_size('messages')"""))).one()
         return {"gin_index": int(row[0]), "passages": int(row[1]), "statistics": int(row[2]),
                 "tsvector_column": int(row[3]), "messages_total": int(row[4])}

@@ -209,11 +209,11 @@ async def test_database_tokenizes_as_bot_text_does(pg: Storage) -> None:
     async with pg.db.session() as s:
         for sample in samples:
             vector = (await s.execute(sql("SELECT array_agg(u.lexeme ORDER BY u.lexeme), "
-                                          "coalesce(sum(array_length(u.positions, 1)), 0) "
+                                          "coalesce(sum(array_length(u.positions, 1)), 0), whybot_word_count(:t) "
                                           "FROM unnest(whybot_tsvector(:t)) AS u"), {"t": sample})).one()
             expected = textlib.terms(sample)
             assert sorted(vector[0] or []) == sorted(set(expected)), sample
-            assert vector[1] == len(expected), sample
+            assert vector[1] == vector[2] == len(expected), sample
 
 
 async def test_bounded_search_finds_exactly_what_scoring_everything_finds(pg: Storage) -> None:

@@ -38,31 +38,43 @@ STOPWORDS = (
 )
 _STOP_ARRAY = "ARRAY[" + ", ".join(f"'{w}'" for w in STOPWORDS) + "]::text[]"
 
-# Words as bot/text.py's _WORD finds them, lower-cased, contraction cut; kept when a content word or a
-# number of 3+ digits; stemmed by Snowball English (the stemmer PyStemmer wraps); positions give tf.
+# Words as bot/text.py's _WORD finds them, lower-cased, contraction cut, kept when a content word or a
+# number of 3+ digits. whybot_tsvector stems them with Snowball English (the stemmer PyStemmer wraps),
+# one position per word so positions give tf; whybot_word_count is BM25's document length, stored so
+# a query never has to unpack a candidate's whole tsvector to learn it.
+WORDS_FUNCTION = r"""
+CREATE FUNCTION whybot_words(body text) RETURNS SETOF text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT w.word
+  FROM (SELECT regexp_replace(lower(m[1]), '''(s|re|ll|ve|d|m|t)$', '') AS word
+        FROM regexp_matches(body, '(\w[\w''\-]*\w|\w)', 'g') AS m) AS w
+  WHERE CASE WHEN w.word ~ '^\d+$' THEN length(w.word) >= 3 ELSE w.word <> ALL (STOP_ARRAY) END
+$fn$
+""".replace("STOP_ARRAY", _STOP_ARRAY)
+
 TSVECTOR_FUNCTION = r"""
 CREATE FUNCTION whybot_tsvector(body text) RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path FROM CURRENT AS $fn$
   SELECT coalesce(string_agg(
            '''' || replace(replace(s.stem, '\', '\\'), '''', '''''') || ''':' || s.pos, ' ')::tsvector,
          ''::tsvector)
-  FROM (
-    SELECT (ts_lexize('whybot_english_stem', w.word))[1] AS stem, row_number() OVER () AS pos
-    FROM (SELECT regexp_replace(lower(m[1]), '''(s|re|ll|ve|d|m|t)$', '') AS word
-          FROM regexp_matches(body, '(\w[\w''\-]*\w|\w)', 'g') AS m) AS w
-    WHERE CASE WHEN w.word ~ '^\d+$' THEN length(w.word) >= 3 ELSE w.word <> ALL (STOP_ARRAY) END
-  ) AS s
+  FROM (SELECT (ts_lexize('whybot_english_stem', w))[1] AS stem, row_number() OVER () AS pos
+        FROM whybot_words(body) AS w) AS s
 $fn$
-""".replace("STOP_ARRAY", _STOP_ARRAY)
+"""
+
+WORD_COUNT_FUNCTION = """
+CREATE FUNCTION whybot_word_count(body text) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path FROM CURRENT AS $fn$ SELECT count(*)::integer FROM whybot_words(body) $fn$
+"""
 
 def _stats_sql(delta: str, counter: str) -> str:
-    """Apply (tenant_id, tsv, sign) rows to the statistics. The tenant row is locked first, so
+    """Apply (tenant_id, tsv, len, sign) rows to the statistics. The tenant row is locked first, so
     concurrent writers of one tenant queue on it and never deadlock on word rows; tenants being
     deleted (a cascade in progress) are skipped, their statistics go with them."""
     return f"""
     INSERT INTO search_tenants AS s (tenant_id, messages, passages, total_len)
     SELECT d.tenant_id, {'sum(d.sign)' if counter == 'messages' else '0'},
-           {'sum(d.sign)' if counter == 'passages' else '0'}, sum(d.sign * whybot_tsv_length(d.tsv))
+           {'sum(d.sign)' if counter == 'passages' else '0'}, sum(d.sign * d.len)
     FROM ({delta}) AS d
     WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.tenant_id)
     GROUP BY d.tenant_id ORDER BY d.tenant_id
@@ -80,13 +92,14 @@ def _stats_sql(delta: str, counter: str) -> str:
 def _trigger_function(name: str, counter: str, live: str) -> str:
     """One statement-level trigger function for INSERT, UPDATE and DELETE on a searchable table."""
     old_live, new_live = live.format(t="o"), live.format(t="n")
-    inserted = f"SELECT n.tenant_id, n.search_tsv AS tsv, 1 AS sign FROM new_rows n WHERE {new_live}"
-    deleted = f"SELECT o.tenant_id, o.search_tsv AS tsv, -1 AS sign FROM old_rows o WHERE {old_live}"
+    inserted = f"SELECT n.tenant_id, n.search_tsv AS tsv, n.search_len AS len, 1 AS sign FROM new_rows n WHERE {new_live}"
+    deleted = f"SELECT o.tenant_id, o.search_tsv AS tsv, o.search_len AS len, -1 AS sign FROM old_rows o WHERE {old_live}"
     changed = (
-        f"SELECT o.tenant_id, o.search_tsv AS tsv, -1 AS sign FROM old_rows o JOIN new_rows n ON n.id = o.id "
+        f"SELECT o.tenant_id, o.search_tsv AS tsv, o.search_len AS len, -1 AS sign "
+        f"FROM old_rows o JOIN new_rows n ON n.id = o.id "
         f"WHERE {old_live} AND (NOT ({new_live}) OR n.search_tsv <> o.search_tsv) "
         f"UNION ALL "
-        f"SELECT n.tenant_id, n.search_tsv, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id "
+        f"SELECT n.tenant_id, n.search_tsv, n.search_len, 1 FROM old_rows o JOIN new_rows n ON n.id = o.id "
         f"WHERE {new_live} AND (NOT ({old_live}) OR n.search_tsv <> o.search_tsv)"
     )
     return f"""
@@ -116,12 +129,11 @@ def _triggers(table: str, function: str) -> list[str]:
 UPGRADE = [
     # Snowball English without a stop word file: the stop words are bot/text.py's, in whybot_tsvector.
     "CREATE TEXT SEARCH DICTIONARY whybot_english_stem (TEMPLATE = snowball, Language = english)",
+    WORDS_FUNCTION,
     TSVECTOR_FUNCTION,
-    # A document's length for BM25: every word position, as bm25s counts every token.
-    "CREATE FUNCTION whybot_tsv_length(tsvector) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
-    "$$ SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest($1) $$",
-    "ALTER TABLE messages ADD COLUMN search_tsv tsvector "
-    "GENERATED ALWAYS AS (whybot_tsvector(text)) STORED",
+    WORD_COUNT_FUNCTION,
+    "ALTER TABLE messages ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS (whybot_tsvector(text)) STORED, "
+    "ADD COLUMN search_len integer GENERATED ALWAYS AS (whybot_word_count(text)) STORED",
     "CREATE INDEX ix_messages_search_tsv ON messages USING gin (search_tsv) "
     "WHERE NOT deleted AND decision_id IS NULL",
     """CREATE TABLE search_passages (
@@ -132,6 +144,7 @@ UPGRADE = [
         channel_id integer REFERENCES channels(id) ON DELETE CASCADE,
         text text NOT NULL,
         search_tsv tsvector GENERATED ALWAYS AS (whybot_tsvector(text)) STORED,
+        search_len integer GENERATED ALWAYS AS (whybot_word_count(text)) STORED,
         CONSTRAINT uq_search_passages_part UNIQUE (document_id, part))""",
     "CREATE INDEX ix_search_passages_tsv ON search_passages USING gin (search_tsv)",
     """CREATE TABLE search_tenants (
@@ -146,7 +159,7 @@ UPGRADE = [
         PRIMARY KEY (tenant_id, lexeme))""",
     # Statistics of the messages already stored (passages come from `whybot db reindex`).
     f"""INSERT INTO search_tenants (tenant_id, messages, passages, total_len)
-        SELECT m.tenant_id, count(*), 0, sum(whybot_tsv_length(m.search_tsv)) FROM messages m
+        SELECT m.tenant_id, count(*), 0, sum(m.search_len) FROM messages m
         WHERE {MESSAGE_LIVE.format(t='m')} GROUP BY m.tenant_id""",
     f"""INSERT INTO search_terms (tenant_id, lexeme, df)
         SELECT m.tenant_id, u.lexeme, count(*) FROM messages m, unnest(m.search_tsv) AS u
@@ -165,9 +178,10 @@ DOWNGRADE = [
     "DROP FUNCTION IF EXISTS whybot_messages_search_stats()",
     "DROP FUNCTION IF EXISTS whybot_passages_search_stats()",
     "DROP INDEX IF EXISTS ix_messages_search_tsv",
-    "ALTER TABLE messages DROP COLUMN IF EXISTS search_tsv",
-    "DROP FUNCTION IF EXISTS whybot_tsv_length(tsvector)",
+    "ALTER TABLE messages DROP COLUMN IF EXISTS search_tsv, DROP COLUMN IF EXISTS search_len",
     "DROP FUNCTION IF EXISTS whybot_tsvector(text)",
+    "DROP FUNCTION IF EXISTS whybot_word_count(text)",
+    "DROP FUNCTION IF EXISTS whybot_words(text)",
     "DROP TEXT SEARCH DICTIONARY IF EXISTS whybot_english_stem",
 ]
 
