@@ -2,6 +2,7 @@
 
     python -m bench search-pg quality [--size small] [--seed 7]
     python -m bench search-pg scale [--messages 1000000] [--queries 200]
+    python -m bench search-pg ingest [--messages 50000] [--live 2000]
 
 `quality` imports a labelled synthetic workspace (`whybot synth`) into PostgreSQL once and runs the
 eval's ask questions (recall@5, MRR, declines) and privacy probes through the real router with each
@@ -10,7 +11,9 @@ engine: bm25s, PostgreSQL BM25, and PostgreSQL's plain `ts_rank` for comparison.
 `scale` COPYs a Zipf-distributed history (bench/data.py) into PostgreSQL with the search triggers live,
 then runs the same queries, each engine in its own process so its resident memory is its own: query
 p50/p99 with hits read from the database, RSS, index size on disk, ingest rate, and how often the two
-engines' top 5 agree. Databases are named whybot_search_bench_* and dropped afterwards.
+engines' top 5 agree. `ingest` measures what the search migration costs every PostgreSQL installation:
+storage's own bulk and live write paths on a schema without it (revision 0004) and with it (head).
+Databases are named whybot_search_bench_* and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -227,6 +230,50 @@ async def scale(server: str, messages: int, queries: int) -> dict[str, Any]:
             "top5_same_scores": round(sum(same_scores) / max(len(same_scores), 1), 4)}
 
 
+async def ingest_cost(server: str, messages: int, live: int) -> list[dict[str, Any]]:
+    from alembic import command
+    from sqlalchemy import Connection
+
+    from bench.data import batches
+    from storage import Database, NewMessage, Storage
+    from storage.db import alembic_config
+
+    corpus = make_corpus(messages + live, queries=1)
+    items = [NewMessage(f"C{corpus.channels[i]}", f"{i}.000", corpus.texts[i], corpus.created[i],
+                        f"U{corpus.users[i]}") for i in range(messages + live)]
+    results = []
+    for revision in ("0004_messages_edited_index", "head"):
+        async with scratch_database(server, "ingest") as url:
+            db = Database(url)
+
+            def upgrade(connection: Connection, revision: str = revision) -> None:
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+
+            async with db.engine.begin() as conn:
+                await conn.run_sync(upgrade)
+            storage = Storage.over(db)
+            tenant = await storage.workspace.ensure_tenant("slack", "TBENCH")
+            for c in range(corpus.channel_count):
+                await storage.workspace.upsert_channel(tenant, f"C{c}", name=f"channel-{c}")
+            started = time.perf_counter()
+            for chunk in batches(corpus, 5000):
+                if chunk.start >= messages:
+                    break
+                await storage.messages.bulk_insert(tenant, items[chunk.start:min(chunk.stop, messages)])
+            bulk_s = time.perf_counter() - started
+            started = time.perf_counter()
+            for item in items[messages:]:
+                await storage.messages.upsert(tenant, item)
+            live_s = time.perf_counter() - started
+            await storage.close()
+        results.append({"schema": "without search (0004)" if revision != "head" else "with search (head)",
+                        "bulk_msgs_per_s": round(messages / bulk_s), "live_msgs_per_s": round(live / live_s)})
+        print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    return results
+
+
 def scale_table(result: dict[str, Any]) -> str:
     pg, memory = result["engines"]
     ingest = result["ingest"]
@@ -250,11 +297,12 @@ def scale_table(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench search-pg")
-    parser.add_argument("mode", choices=["quality", "scale", "child"])
+    parser.add_argument("mode", choices=["quality", "scale", "ingest", "child"])
     parser.add_argument("--postgres", default=DEFAULT_PG, help="server URL (scratch databases are made on it)")
     parser.add_argument("--size", default="small", help="quality: synthetic workspace size")
     parser.add_argument("--seed", type=int, default=7, help="quality: synthetic workspace seed (7 = CI's)")
-    parser.add_argument("--messages", type=int, default=1_000_000, help="scale: history size")
+    parser.add_argument("--messages", type=int, help="scale: history size (1,000,000); ingest: bulk messages (50,000)")
+    parser.add_argument("--live", type=int, default=2000, help="ingest: messages stored one at a time")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--engine", help=argparse.SUPPRESS)
@@ -269,6 +317,13 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS / f"search_pg_quality_{args.size}.json").write_text(json.dumps(found, indent=2) + "\n")
         print(quality_table(found))
         return 0
+    if args.mode == "ingest":
+        rows = asyncio.run(ingest_cost(args.postgres, args.messages or 50_000, args.live))
+        (RESULTS / "search_pg_ingest.json").write_text(json.dumps(rows, indent=2) + "\n")
+        print("| schema | bulk insert msgs/s | live upsert msgs/s |\n|---|---:|---:|")
+        print("\n".join(f"| {r['schema']} | {r['bulk_msgs_per_s']:,} | {r['live_msgs_per_s']:,} |" for r in rows))
+        return 0
+    args.messages = args.messages or 1_000_000
     result = asyncio.run(scale(args.postgres, args.messages, args.queries))
     (RESULTS / f"search_pg_scale_{args.messages}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(scale_table(result))
