@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     redact_pii: bool = Field(default=False, validation_alias="WHYBOT_REDACT_PII")
 
     # Retrieval and answering
+    search: Literal["memory", "postgres"] = Field(
+        default="memory", validation_alias="WHYBOT_SEARCH",
+        description="memory: bm25s in each process; postgres: PostgreSQL serves search for every replica",
+    )
     ask_top_k: int = Field(default=5, validation_alias=AliasChoices("WHYBOT_ASK_TOP_K"))
     min_term_coverage: float = Field(
         default=0.5, validation_alias="WHYBOT_MIN_TERM_COVERAGE",
