@@ -218,6 +218,10 @@ class Reply(BaseModel):
     rationale: Rationale
     private: bool = Field(default=False, description="show only to the asker")
     thread_id: str | None = None
+    private_note: str | None = Field(
+        default=None, exclude=True,
+        description="told to the asker alone (never stored, never in Why?): e.g. that more sources exist in "
+                    "channels other readers of the reply cannot see")
 
     @property
     def decision_id(self) -> str:

@@ -145,6 +145,9 @@ class TurnPipeline:
             self.services.metrics.replies.labels(event.platform.value, skill).inc()
         posted = await surface.send(event, reply, key=record.key)
         await self._posted(record, reply, posted)
+        if reply.private_note and not reply.private:
+            await surface.notify({**event.reference, "channel": event.channel, "team_id": event.tenant},
+                                 event.user, reply.private_note)
         return f"answered with {reply.decision_id}"
 
     async def _posted(self, record: TurnRecord, reply: Reply, posted: dict[str, Any]) -> None:

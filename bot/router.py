@@ -157,14 +157,10 @@ class Router:
 
 
 def redact_for(reply: Reply, visibility: Visibility) -> Reply:
-    """Drop citations and evidence from channels the reader cannot see, and say that we did."""
+    """Drop citations and evidence from channels the reader cannot see, silently: a note or a count of
+    what was dropped would tell the reader that something exists where they cannot look (privacy rule)."""
     rationale = reply.rationale
     evidence = [e for e in rationale.evidence if visibility.may_see_channel(e.channel)]
     citations = [c for c in reply.citations if visibility.may_see_channel(c.channel)]
-    hidden = len(rationale.evidence) - len(evidence)
-    if not hidden and len(citations) == len(reply.citations):
-        return reply
-    caveats = [*rationale.caveats, f"{hidden} source(s) hidden: you cannot see where they came from"]
-    rationale = rationale.model_copy(update={"evidence": evidence, "caveats": caveats,
-                                             "withheld_sources": rationale.withheld_sources + hidden})
+    rationale = rationale.model_copy(update={"evidence": evidence, "withheld_sources": 0})
     return reply.model_copy(update={"citations": citations, "rationale": rationale})

@@ -18,6 +18,7 @@ from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult, weight
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
 from bot.models import EvidenceItem, FollowUp, Generator, Inputs, Rationale, Reply
 from bot.skill import SkillContext, SkillError, SkillRequest
+from bot.text import counted
 from bot.visibility import Visibility
 from storage import ChannelRecord, MessageRecord
 
@@ -75,6 +76,31 @@ class AskSkill:
         question = request.args.strip()
         if not question:
             raise SkillError("Ask me a question, for example `ask when is the release freeze?`")
+        reply = await self._run(request, ctx, question)
+        note = await self._more_for_the_asker(request, ctx, question)
+        return reply.model_copy(update={"private_note": note}) if note else reply
+
+    async def _more_for_the_asker(self, request: SkillRequest, ctx: SkillContext, question: str) -> str | None:
+        """Messages only the asker may read that would answer too: said to the asker alone (the privacy rule
+        allows telling a reader who could see them), never in the shared reply, its Why? or any count there."""
+        if request.reader.private:
+            return None
+        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        shared = Visibility(request.reader, request.tenant_id, channels)
+        own = Visibility(request.reader.model_copy(update={"private": True}), request.tenant_id, channels)
+        extra = own.allowed_channel_ids - shared.allowed_channel_ids
+        if not extra:
+            return None
+        found = await ctx.retriever.search(request.tenant_id, question, frozenset(extra), k=ctx.settings.ask_top_k)
+        strong = [h for h in found.hits if h.message is not None and h.message.channel_id in extra
+                  and weighted_coverage(h.matched_terms, found.term_weights) >= ctx.settings.min_term_coverage]
+        if not strong:
+            return None
+        n = len(strong)
+        return (f"{counted(n, 'more message')} that may answer this {'is' if n == 1 else 'are'} in channels not "
+                f"everyone here can read; ask me in a DM and I can use {'it' if n == 1 else 'them'}.")
+
+    async def _run(self, request: SkillRequest, ctx: SkillContext, question: str) -> Reply:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         channels = await ctx.storage.workspace.channels(request.tenant_id)
@@ -133,7 +159,7 @@ class AskSkill:
             evidence=with_ranks([evidence(p, channel_by_source.get(p.source_id), used=p.number in cited,
                                           note=notes.get(p.number, "")) for p in passages], result),
             generator=draft.generator, caveats=[*scope.problems, *caveats, *result.notes],
-            withheld_sources=result.withheld, timings_ms=timings,
+            timings_ms=timings,
         )
         return Reply(title=f"About “{textlib.shorten(question, 80)}”", body=with_notice(draft.text, draft.notice),
                      citations=citations, rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",
@@ -251,7 +277,7 @@ class AskSkill:
             generator=generator or Generator(kind="extractive",
                                              reason="not run: the evidence was too thin to answer from"),
             caveats=[f"declined: {reason}", *problems, *result.notes],
-            withheld_sources=result.withheld, timings_ms=timings,
+            timings_ms=timings,
         )
         return Reply(title="I couldn't find this", body="\n".join(lines), citations=citations, rationale=rationale,
                      follow_ups=[FollowUp(label="Help", command="help")])

@@ -144,6 +144,12 @@ def idf(total: int, df: int) -> float:
     return math.log(1 + (total - df + 0.5) / (df + 0.5))
 
 
+# What the reader may see, not the tenant's total: a count of everything would reveal how much exists
+# in channels the reader cannot look into (privacy rule).
+_VISIBLE = text("SELECT count(*) FROM messages WHERE tenant_id = :tenant AND NOT deleted "
+                "AND channel_id = ANY(:allowed)")
+
+
 class SearchStore:
     """Queries of the PostgreSQL search engine. Writes to messages need nothing from here: the database
     derives their tsvector and statistics itself; document passages are handed in by the retriever."""
@@ -161,7 +167,8 @@ class SearchStore:
             dfs: dict[str, int] = {str(t): int(n) for t, n in
                                    (await s.execute(_DF, {"tenant": tenant_id, "terms": list(terms)})).tuples()}
             total = int(messages) + int(passages)
-            ranking = Ranking(messages=int(messages), passages=int(passages),
+            visible = await s.scalar(_VISIBLE, {"tenant": tenant_id, "allowed": sorted(allowed)})
+            ranking = Ranking(messages=int(visible or 0), passages=int(passages),
                               idf={t: idf(total, int(dfs.get(t, 0))) for t in terms})
             present = sorted((t for t in terms if dfs.get(t)), key=lambda t: (dfs[t], t))
             if not present or k <= 0:

@@ -166,9 +166,17 @@ class SlackSurface:
             await self.poster.respond(response_url, rendered, replace_original=True)
 
     async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:
+        """Only `user` sees it: through the response_url when there is one, else as an ephemeral message."""
         response_url = reference.get("response_url")
         if isinstance(response_url, str) and response_url:
             await self.poster.respond(response_url, render.notice(text))
+            return
+        channel, team = reference.get("channel"), reference.get("team_id")
+        if isinstance(channel, str) and channel and isinstance(team, str) and team and user:
+            notice = render.notice(text)
+            client = await self.client(team)
+            await client.chat_postEphemeral(channel=channel, user=user, text=notice.text, blocks=notice.blocks,
+                                            thread_ts=reference.get("thread_ts"))
 
     # membership and installs -------------------------------------------------------------------
 
