@@ -12,6 +12,7 @@ attempt continues instead of starting over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,14 @@ class InboxRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewTurn:
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
 class InboxStats:
     pending: int
     running: int
@@ -67,12 +76,19 @@ class InboxStore:
 
     async def put(self, key: str, kind: str, payload: dict[str, Any], *, priority: int, now: datetime) -> bool:
         """Commit one turn; False when `key` was already there (a platform retry). Raises if not durable."""
+        return (await self.put_many([NewTurn(key, kind, payload, priority)], now=now))[0]
+
+    async def put_many(self, turns: Sequence[NewTurn], *, now: datetime) -> list[bool]:
+        """Commit several turns in one transaction (group commit under load); per turn, whether it was new."""
+        queued: list[bool] = []
         async with self.db.session() as s:
-            stmt = insert_for(s, InboxItem).values(
-                key=key[:255], kind=kind, priority=priority, payload=payload, status=PENDING, attempts=0,
-                available_at=now, created_at=now, note="").on_conflict_do_nothing(index_elements=["key"])
-            result = await s.execute(stmt)
-            return bool(getattr(result, "rowcount", 0))
+            for turn in turns:
+                stmt = insert_for(s, InboxItem).values(
+                    key=turn.key[:255], kind=turn.kind, priority=turn.priority, payload=turn.payload,
+                    status=PENDING, attempts=0, available_at=now, created_at=now, note="",
+                ).on_conflict_do_nothing(index_elements=["key"])
+                queued.append(bool(getattr(await s.execute(stmt), "rowcount", 0)))
+        return queued
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> InboxRecord | None:
         """The most urgent claimable turn, leased to `worker` until `now + lease`; None when idle."""
