@@ -16,6 +16,7 @@ from bot import text as textlib
 from bot.answers import answer_kinds
 from bot.models import Conversation, ConversationTurn
 
+REQUEST_WEIGHT = 0.25  # as answer-kind words weigh in `subject_weights`
 CARRIED_WEIGHT = 0.5  # an earlier subject term counts half as much as the follow-up's own terms
 CITED_THREAD_BOOST = 0.5  # a hit in a thread cited earlier in the conversation scores up to 1.5x, no more
 _LEAD_IN = re.compile(r"^\W*((and|so|but|ok(ay)?|also|then|right|thanks|cool|great)\b[\s,.!]*)+", re.IGNORECASE)
@@ -30,6 +31,7 @@ class Standalone:
     query: str
     continues: ConversationTurn
     carried: frozenset[str] = field(default_factory=frozenset)  # index terms taken from the earlier turn
+    request: frozenset[str] = field(default_factory=frozenset)  # the follow-up's own words that only ask
     method: str = "offline: earlier subject carried"
 
 
@@ -59,6 +61,19 @@ def own_subject(question: str) -> set[str]:
     kinds = answer_kinds(bare(question))
     surface = textlib.surface_terms(question)
     return {t for t, word in surface.items() if not any(k.asks.search(word) for k in kinds)}
+
+
+def _name_like(word: str) -> bool:
+    return any(c.isdigit() or c in "-_./#@" for c in word)
+
+
+def request_terms(question: str) -> set[str]:
+    """In a follow-up that refers back ("who signed that off?", "is it still true?"), the words other
+    than names say what is wanted about the earlier subject, not a new subject: they weigh like
+    answer-kind words. Names (with digits, hyphens, dots: "eu-west-1", "v2.3") stay subject."""
+    if not refers_back(question):
+        return set()
+    return {t for t, word in textlib.surface_terms(question).items() if not _name_like(word)}
 
 
 def continues(question: str, conversation: Conversation | None) -> ConversationTurn | None:
@@ -91,9 +106,13 @@ def offline_rewrite(question: str, conversation: Conversation | None) -> Standal
         added.append(word)
     if not added:
         return Standalone(query=question, continues=last, method="offline: the follow-up already names the subject")
-    return Standalone(query=f"{question.strip()} {' '.join(added)}", continues=last, carried=frozenset(carried))
+    return Standalone(query=f"{question.strip()} {' '.join(added)}", continues=last, carried=frozenset(carried),
+                      request=frozenset(request_terms(question) - carried))
 
 
-def carried_weights(weights: dict[str, float], carried: frozenset[str]) -> dict[str, float]:
-    """Subject weights with the carried terms turned down, so the follow-up's own words lead."""
-    return {t: w * (CARRIED_WEIGHT if t in carried else 1.0) for t, w in weights.items()}
+def carried_weights(weights: dict[str, float], carried: frozenset[str],
+                    request: frozenset[str] = frozenset()) -> dict[str, float]:
+    """Subject weights with the carried terms turned down, so the follow-up's own subject leads, and its
+    request words (`request_terms`) down like answer-kind words."""
+    return {t: w * (CARRIED_WEIGHT if t in carried else REQUEST_WEIGHT if t in request else 1.0)
+            for t, w in weights.items()}

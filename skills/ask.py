@@ -72,6 +72,7 @@ class Followed:
     query: str
     note: ConversationNote
     carried: frozenset[str] = frozenset()
+    request: frozenset[str] = frozenset()
     threads: frozenset[tuple[str, str]] = frozenset()
     kinds: list[AnswerKind] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
@@ -122,7 +123,7 @@ class AskSkill:
         notes = {n: "the reply that best answers, in the thread of a matching message" for n in via}
         weights = subject_weights(searched, result.term_weights, surface)
         if follow:
-            weights = followup.carried_weights(weights, follow.carried)
+            weights = followup.carried_weights(weights, follow.carried, follow.request)
         floor = ctx.settings.min_semantic_similarity
         support = self._support(passages, hits, via, weights, floor)
         inputs = Inputs(query=searched, query_terms=[surface.get(t, t) for t in result.query_terms],
@@ -133,6 +134,8 @@ class AskSkill:
                         retrieval=f"{result.backend or getattr(ctx.retriever, 'name', '')}"
                                   + (f"; semantic {result.semantic}" if result.semantic else ""))
         coverage = max((hit_support(h, weights, floor) for h in hits), default=0.0)
+        if follow and follow.threads:
+            coverage = self._inherit(hits, via, follow, support, notes, coverage, ctx.settings.min_term_coverage)
         if not hits or coverage < ctx.settings.min_term_coverage:
             return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
                                                coverage, ctx.settings.min_term_coverage, timings,
@@ -199,10 +202,26 @@ class AskSkill:
         standalone = followup.offline_rewrite(question, conversation)
         if standalone is None or last is None:
             return None
-        return Followed(query=standalone.query, carried=standalone.carried, threads=frozenset(last.cited_threads),
+        return Followed(query=standalone.query, carried=standalone.carried, request=standalone.request,
+                        threads=frozenset(last.cited_threads),
                         kinds=answer_kinds(followup.bare(question)) or answer_kinds(last.query), caveats=caveats,
                         note=ConversationNote(continues=last.question, asked=question,
                                               searched_as=standalone.query, method=standalone.method))
+
+    @staticmethod
+    def _inherit(hits: list[Hit], via: dict[int, int], follow: Followed, support: dict[int, float],
+                 notes: dict[int, str], coverage: float, needed: float) -> float:
+        """A source in a thread the earlier answer cited (it passed the gate for the same subject) stands
+        for the subject of the follow-up too: it counts as covering at least what is needed. A follow-up
+        after a declined answer has no cited threads, and a new question none either."""
+        inherited = {n for n, h in enumerate(hits, start=1)
+                     if h.message and (h.message.channel_external_id, h.message.thread_root) in follow.threads}
+        inherited |= {n for n, q in via.items() if q in inherited}
+        for n in inherited:
+            support[n] = max(support.get(n, 0.0), needed)
+            earlier = "in a thread cited earlier in this conversation"
+            notes[n] = f"{notes[n]}; {earlier}" if notes.get(n) else earlier
+        return max(coverage, needed) if inherited else coverage
 
     @staticmethod
     def _in_conversation(request: SkillRequest, hits: list[Hit], follow: Followed | None) -> list[Hit]:
