@@ -180,6 +180,7 @@ class Decision(Base):
     """A reply's rationale, readable only within its tenant and from where the reply was shown."""
 
     __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_thread", "tenant_id", "channel_external_id", "thread_id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -190,6 +191,8 @@ class Decision(Base):
     rationale: Mapped[dict[str, Any]] = mapped_column(JSON)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
     posted_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    thread_id: Mapped[str | None] = mapped_column(String(255), nullable=True,
+                                                  doc="the thread the reply was posted in (for follow-ups)")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
 
 

@@ -115,3 +115,19 @@ async def test_html_in_messages_is_escaped_everywhere(base: str) -> None:
     big = "🚀 ünïcødé " * 1000
     status, body = await _post(base, "/api/playground/messages", {"channel": "random", "user": "dan", "text": big})
     assert status == 200 and body["message"]["text"] == big
+
+
+async def test_a_thread_reply_continues_the_conversation(base: str) -> None:
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "engineering", "user": "frank", "text": "@whybot when does the release freeze start?"})
+    assert status == 200
+    thread = body["reply"]["thread_id"]
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "engineering", "user": "frank", "text": "@whybot and who said that?", "thread_id": thread})
+    assert status == 200
+    reply = body["reply"]
+    assert reply["thread_id"] == thread
+    status, why = await _post(base, "/api/playground/why", {"decision_id": reply["decision_id"], "user": "frank",
+                                                            "channel": "engineering"})
+    assert status == 200 and "Continues:" in why["html"] and "searched as:" in why["html"]
+    assert "release freeze" in why["html"]
