@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     turn_lease_s: float = Field(default=60.0, gt=0, validation_alias="WHYBOT_TURN_LEASE",
                                 description="how long a worker that died holds its turn before another takes it")
     worker_concurrency: int = Field(default=4, ge=1, le=256, validation_alias="WHYBOT_WORKER_CONCURRENCY")
+    worker_nice: int = Field(
+        default=10, ge=0, le=19, validation_alias="WHYBOT_WORKER_NICE",
+        description="how much a worker process yields the CPU: on a shared host the process that acknowledges "
+                    "must never wait behind answering",
+    )
     shutdown_grace_s: float = Field(default=10.0, ge=0, validation_alias="WHYBOT_SHUTDOWN_GRACE")
     inbox_write_timeout_s: float = Field(
         default=2.0, gt=0, validation_alias="WHYBOT_INBOX_WRITE_TIMEOUT",

@@ -79,15 +79,21 @@ class InboxStore:
         return (await self.put_many([NewTurn(key, kind, payload, priority)], now=now))[0]
 
     async def put_many(self, turns: Sequence[NewTurn], *, now: datetime) -> list[bool]:
-        """Commit several turns in one transaction (group commit under load); per turn, whether it was new."""
-        queued: list[bool] = []
+        """Commit several turns in one statement and one transaction (group commit under load); per turn,
+        whether it was new (a key repeated within the batch is new only the first time)."""
+        if not turns:
+            return []
+        rows = [{"key": t.key[:255], "kind": t.kind, "priority": t.priority, "payload": t.payload,
+                 "status": PENDING, "attempts": 0, "available_at": now, "created_at": now, "note": ""}
+                for t in turns]
         async with self.db.session() as s:
-            for turn in turns:
-                stmt = insert_for(s, InboxItem).values(
-                    key=turn.key[:255], kind=turn.kind, priority=turn.priority, payload=turn.payload,
-                    status=PENDING, attempts=0, available_at=now, created_at=now, note="",
-                ).on_conflict_do_nothing(index_elements=["key"])
-                queued.append(bool(getattr(await s.execute(stmt), "rowcount", 0)))
+            stmt = (insert_for(s, InboxItem).values(rows).on_conflict_do_nothing(index_elements=["key"])
+                    .returning(InboxItem.key))
+            inserted = set((await s.scalars(stmt)).all())
+        queued: list[bool] = []
+        for row in rows:
+            queued.append(row["key"] in inserted)
+            inserted.discard(row["key"])
         return queued
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> InboxRecord | None:
