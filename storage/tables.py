@@ -111,6 +111,26 @@ class ChannelMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
+class Team(Base):
+    """A group whose members may read its channels (a Teams team); its roster is refreshed from the platform."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("tenant_id", "external_id", name="uq_teams_tenant_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    roster_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (

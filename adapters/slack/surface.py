@@ -192,8 +192,10 @@ class SlackSurface:
     async def joined(self, tenant_id: str, tenant: str, channel: str, reference: dict[str, Any]) -> None:
         client = await self.client(tenant)
         await self.sync.channel(client, tenant_id, channel, refresh=True, hint=reference.get("channel_type"))
-        await backfill_channel(client, self.services.ingest, tenant_id, channel, now=self.services.clock(),
-                               bot_user_id=reference.get("bot_user_id"), limits=self.backfill_limits)
+        result = await backfill_channel(client, self.services.ingest, tenant_id, channel,
+                                        now=self.services.clock(), bot_user_id=reference.get("bot_user_id"),
+                                        limits=self.backfill_limits)
+        await self.sync.users(client, tenant_id, result.authors)  # names in summaries, digests, citations
 
     async def forget(self, tenant: str, detail: dict[str, Any]) -> None:
         store = self.installation_store
