@@ -1,15 +1,15 @@
 """teams and team_members: who belongs to a Teams team (its standard channels' readers), refreshed from the roster
 
-Revision ID: 0008_teams
-Revises: 0007_message_embeddings
+Revision ID: 0009_teams
+Revises: 0008_decision_threads
 """
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_teams"
-down_revision: str | None = "0007_message_embeddings"
+revision: str = "0009_teams"
+down_revision: str | None = "0008_decision_threads"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
