@@ -150,7 +150,12 @@ class PlaygroundAdapter:
             refused = self.refusal(request)
             if refused is not None:
                 return refused
-        response: web.StreamResponse = await handler(request)
+        try:
+            response: web.StreamResponse = await handler(request)
+        except OSError:  # a static file name the file system refuses (too long, bad bytes): no such file
+            if not request.path.startswith("/static/"):
+                raise
+            return _error(404, "no such file")
         return response
 
     # pages -----------------------------------------------------------------------------------

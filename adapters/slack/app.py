@@ -10,6 +10,7 @@ signed body that is not a Slack payload with a 400 (not Bolt's 500).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
@@ -20,6 +21,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.signature import SignatureVerifier
 
@@ -30,11 +32,13 @@ from adapters.slack.ingress import SlackIngress
 from adapters.slack.poster import Poster
 from adapters.slack.surface import SlackSurface
 from bot import safe_json
+from bot.inbox import InboxUnavailable
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError)  # code reading a payload's fields
 
 
 def parse_body(text: str, content_type: str | None) -> Any:
@@ -65,7 +69,7 @@ def shape_problem(body: Any) -> str | None:
             return "`event_id` is not a string"
     elif kind == "block_actions":
         actions = body.get("actions")
-        if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
             return "block_actions without a list of actions"
         for action in actions:
             if not isinstance(action.get("action_id"), str) or not isinstance(action.get("block_id", ""), str):
@@ -99,6 +103,7 @@ class SlackAdapter:
         self._surface = SlackSurface(services, self.poster, oauth.TokenSource(bot_token=bot_token, store=self.store),
                                      installation_store=self.store, backfill_limits=backfill_limits)
         self._register()
+        self.app.error(self._on_bolt_error)
         self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         self.socket_mode: AsyncSocketModeHandler | None = None  # made in start(): it opens an HTTP session
 
@@ -124,6 +129,18 @@ class SlackAdapter:
         app.action(render.UNHELPFUL)(g(i.on_unhelpful))
         app.action(render.ITEM_FEEDBACK)(g(i.on_item_feedback))
         app.action(re.compile("^" + re.escape(render.FOLLOW_UP) + r"_\d+$"))(g(i.on_follow_up))
+
+    @staticmethod
+    async def _on_bolt_error(error: Exception) -> BoltResponse | None:
+        """Bolt's middleware (self-event filter, authorization) reads payload fields assuming Slack's
+        shapes; a signed payload with other shapes makes it raise, and Bolt would answer 500. A shape error
+        is a 400; anything else (the inbox, the Web API) keeps Bolt's 500, so Slack retries."""
+        if isinstance(error, InboxUnavailable) or not isinstance(error, SHAPE_ERRORS):
+            return None
+        log.warning("signed Slack request with a malformed body: Bolt cannot read it (%s: %s)",
+                    type(error).__name__, str(error)[:120])
+        return BoltResponse(status=400, body=json.dumps({"error": "malformed body"}),
+                            headers={"content-type": "application/json"})
 
     # HTTP ------------------------------------------------------------------------------------
 
@@ -151,9 +168,15 @@ class SlackAdapter:
         problem = shape_problem(body)
         if problem is not None:
             return self._malformed(problem)
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string,
-                                        headers=dict(request.headers))
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+        try:
+            bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+            response = await self.app.async_dispatch(bolt_request)
+        except SHAPE_ERRORS as exc:
+            # Bolt reads team, user, channel, enterprise and action fields while building its context and
+            # matching listeners, assuming Slack's shapes; a signed body with other shapes fails in there.
+            # Listener failures never get here (Bolt answers them itself; ours raise only InboxUnavailable).
+            return self._malformed(f"Bolt cannot read it ({type(exc).__name__}: {str(exc)[:120]})")
+        return await to_aiohttp_response(response)
 
     def _signed(self, raw: bytes, request: web.Request) -> bool:
         """slack_sdk's verifier, with its ValueError on a timestamp that is not an integer read as 'no'."""

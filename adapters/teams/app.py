@@ -67,15 +67,40 @@ class _Conversation(BaseModel):
     tenantId: str | None = None
 
 
-class ActivityEnvelope(BaseModel):
-    """The least an activity must carry for us to answer it; everything else is botbuilder's to read."""
-
+class _Account(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    name: str | None = None
+
+
+class _Entity(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+    mentioned: _Account | None = None
+
+
+class ActivityEnvelope(BaseModel):
+    """The least an activity must carry for us to answer it, and the shapes of the fields our handlers read
+    (botbuilder deserializes leniently: a `null` entity or member would otherwise fail inside the turn)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     type: str = Field(min_length=1)
     serviceUrl: str
     conversation: _Conversation
     channelData: dict[str, Any] | None = None
+    id: str | None = None
+    text: str | None = None
+    from_: _Account | None = Field(default=None, alias="from")
+    recipient: _Account | None = None
+    entities: list[_Entity] | None = None
+    membersAdded: list[_Account] | None = None
+    membersRemoved: list[_Account] | None = None
+    replyToId: str | None = None
+    name: str | None = None
 
     @field_validator("serviceUrl")
     @classmethod
