@@ -11,7 +11,6 @@ listeners) and unsigned. Workers are off: this is about the acknowledging side, 
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import hashlib
 import hmac
@@ -347,4 +346,3 @@ async def test_hostile_bodies_on_every_route(server: tuple[TestClient[Any, Any],
     assert MARK not in metrics, "a metric label came from a payload"
     kinds = set(re.findall(r'whybot_events_total\{[^}]*kind="([^"]*)"', metrics))
     assert len(kinds) <= 40, sorted(kinds)
-    await asyncio.sleep(0)
