@@ -11,6 +11,7 @@ BENCHMARKS = {
     "digest": "bench.digest_rank",
     "retrieval": "bench.retrieval",
     "storage": "bench.storage_ingest",
+    "search-pg": "bench.search_pg",
 }
 
 

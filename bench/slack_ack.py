@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="whybot-bench-") as tmp_name:
         tmp = Path(tmp_name)
         print("seeding the workspace…", file=sys.stderr, flush=True)
-        ws = seed_workspace(tmp, size=args.size)
+        ws = seed_workspace(tmp, size=args.size, db_url=args.database_url)
         channels = bench_channels(args.bench_channels)
         texts = [q for _, q in ws.questions][:50] if args.texts is None else args.texts
         fake = start_fake_slack(tmp, ws, args.bench_channels)
@@ -184,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench-channels", type=int, default=500,
                         help="mentions are spread over this many channels (Slack allows ~1 post/s/channel)")
     parser.add_argument("--size", default="small", help="`whybot synth` size of the seeded workspace")
+    parser.add_argument("--database-url", help="an empty database to seed and serve from (default: SQLite in the "
+                                               "run's temporary folder), e.g. a PostgreSQL database")
     parser.add_argument("--texts", nargs="+", help="mention texts (default: questions from the workspace)")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--keep-logs", action="store_true")

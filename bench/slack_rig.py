@@ -49,12 +49,13 @@ class Workspace:
     import_s: float
 
 
-def seed_workspace(tmp: Path, *, size: str = "small", seed: int = 1) -> Workspace:
-    """A synthetic workspace, exported and imported into tmp/whybot.db the way an operator would."""
+def seed_workspace(tmp: Path, *, size: str = "small", seed: int = 1, db_url: str | None = None) -> Workspace:
+    """A synthetic workspace, exported and imported the way an operator would: into tmp/whybot.db, or into
+    the (empty) database at `db_url`, e.g. PostgreSQL."""
     export = tmp / "export"
     subprocess.run([*whybot_cli(), "synth", "--size", size, "--seed", str(seed), "--out", str(export)],
                    check=True, capture_output=True)
-    db_url = f"sqlite+aiosqlite:///{tmp / 'whybot.db'}"
+    db_url = db_url or f"sqlite+aiosqlite:///{tmp / 'whybot.db'}"
     subprocess.run([*whybot_cli(), "db", "upgrade", "--database-url", db_url], check=True, capture_output=True)
     started = time.perf_counter()
     subprocess.run([*whybot_cli(), "import", "slack-export", str(export), "--domain", DOMAIN,

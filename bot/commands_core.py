@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Coroutine
@@ -70,6 +71,8 @@ async def _serve(settings: Settings, *, demo: bool, database_arg: str | None) ->
 
 async def _work(settings: Settings) -> None:
     """`whybot worker`: answer turns from the inbox, no HTTP (scale-out, and the processes serve starts)."""
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # acknowledging, in the server process, goes first on a shared host
     stop = asyncio.Event()
     _stop_on_signals(stop)
     services = await build_services(settings)

@@ -191,12 +191,48 @@ class Inputs(BaseModel):
                 f" | retrieval: {self.retrieval or '-'}")
 
 
+class ConversationTurn(BaseModel):
+    """One earlier question and answer in the same thread, as context for a follow-up."""
+
+    question: str = Field(description="what was asked")
+    query: str = Field(default="", description="what was searched for it (the question, or its rewrite)")
+    answer: str = Field(default="", description="a snippet of the answer")
+    declined: bool = False
+    cited: list[str] = Field(default_factory=list, description="source ids the answer cited")
+    cited_threads: list[tuple[str, str]] = Field(default_factory=list,
+                                                 description="(channel, thread root) of the cited messages")
+
+
+class Conversation(BaseModel):
+    """The earlier turns of the thread a question was asked in, newest first, that its reader may see.
+    Loaded once per turn by the pipeline and handed to the skill, so a follow-up is not asked alone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    thread_id: str
+    turns: list[ConversationTurn] = Field(default_factory=list)
+
+    @property
+    def last(self) -> ConversationTurn | None:
+        return self.turns[0] if self.turns else None
+
+
+class ConversationNote(BaseModel):
+    """What Why? says about a follow-up: the earlier question it continues and what was searched."""
+
+    continues: str = Field(description="the earlier question")
+    asked: str = Field(default="", description="the follow-up as it was asked")
+    searched_as: str = Field(description="the standalone query that was searched")
+    method: str = Field(default="", description="'llm' (model and prompt version) or how the offline rewrite went")
+
+
 class Rationale(BaseModel):
     """Why the bot said what it said. Stored under `decision_id`, shown by the Why? button."""
 
     decision_id: str = ""
     skill: str
     route: Route
+    conversation: ConversationNote | None = Field(default=None, description="set when this continues a thread")
     inputs: Inputs = Field(default_factory=Inputs)
     evidence: list[EvidenceItem] = Field(default_factory=list)
     generator: Generator = Field(default_factory=lambda: Generator(kind="extractive"))
@@ -218,6 +254,10 @@ class Reply(BaseModel):
     rationale: Rationale
     private: bool = Field(default=False, description="show only to the asker")
     thread_id: str | None = None
+    private_note: str | None = Field(
+        default=None, exclude=True,
+        description="told to the asker alone (never stored, never in Why?): e.g. that more sources exist in "
+                    "channels other readers of the reply cannot see")
 
     @property
     def decision_id(self) -> str:

@@ -1,6 +1,7 @@
 """The turn pipeline: one place where every turn, from any platform, is carried out once.
 
-    context once (tenant, channel, reader) -> Router.answer -> decision stored (with its links)
+    context once (tenant, channel, reader, the thread's earlier turns) -> Router.answer
+    -> decision stored (with its links)
     -> Surface.send -> where it went stored -> done
 
 A turn may be run again after its worker died. What the first run recorded on the inbox row decides
@@ -16,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from bot import followup
 from bot.adapter import Surface
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.scheduler import DigestScheduler
@@ -118,7 +120,9 @@ class TurnPipeline:
         await self._facts(tenant_id, turn.event.channel, turn.channel, turn.person, turn.reference)
         return await self.answer(turn.event, tenant_id, record)
 
-    async def answer(self, event: ChatEvent, tenant_id: str, record: TurnRecord) -> str:
+    async def answer(self, event: ChatEvent, tenant_id: str, record: TurnRecord, *,
+                     only_in_conversation: bool = False) -> str:
+        """Answer `event` once. With `only_in_conversation`, only when whybot answered in its thread before."""
         if record.posted_ref:
             return "already posted by an earlier attempt"
         surface = self.surface(event.platform)
@@ -136,7 +140,10 @@ class TurnPipeline:
             if kind is not None and kind != event.conversation_kind:
                 event = event.model_copy(update={"conversation_kind": kind})
             started = time.perf_counter()
-            reply = await self.services.router.answer(event, tenant_id)
+            conversation = await self.services.router.conversation(event, tenant_id)  # context, once
+            if only_in_conversation and (conversation is None or not followup.is_question(event.text)):
+                return "stored: not a question in a thread whybot answered in"
+            reply = await self.services.router.answer(event, tenant_id, conversation)
             reply = await surface.with_links(event.tenant, reply)
             await self.services.router.save(reply, event, tenant_id)
             await record.record_decision(reply.decision_id)
@@ -145,6 +152,9 @@ class TurnPipeline:
             self.services.metrics.replies.labels(event.platform.value, skill).inc()
         posted = await surface.send(event, reply, key=record.key)
         await self._posted(record, reply, posted)
+        if reply.private_note and not reply.private:
+            await surface.notify({**event.reference, "channel": event.channel, "team_id": event.tenant},
+                                 event.user, reply.private_note)
         return f"answered with {reply.decision_id}"
 
     async def _posted(self, record: TurnRecord, reply: Reply, posted: dict[str, Any]) -> None:
@@ -175,7 +185,8 @@ class TurnPipeline:
         await surface.learn_channel(tenant_id, turn.tenant, turn.channel_id, user, turn.channel_hint)
         note = "stored"
         if turn.answer is not None:  # answered before it is stored, so a question is never its own evidence
-            note = await self.answer(turn.answer, tenant_id, record)
+            note = await self.answer(turn.answer, tenant_id, record,
+                                     only_in_conversation=turn.answer_in_conversation_only)
         await ingest.message(tenant_id, turn.message)
         return note
 

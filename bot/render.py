@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot import text as textlib
 from bot.backends.importance import feature_label
 from bot.citing import number_of_source, numbered
 from bot.markup import clean_tokens, person, place, to_plain
@@ -126,11 +127,20 @@ def _ranked(r: Rationale) -> str | None:
     return line
 
 
+def _continues(r: Rationale) -> str:
+    """One line for a follow-up: what it continues and what was searched for it."""
+    c = r.conversation
+    if c is None:
+        return ""
+    return f"**Continues:** {textlib.shorten(c.continues, 80)} → searched as: {textlib.shorten(c.searched_as, 100)}"
+
+
 def why_lines(reply: Reply) -> list[str]:
     """The Why? people see: at most six short lines, no scores, ids or settings."""
     reply = numbered(reply)
     r = reply.rationale
-    lines = [line for line in (_where(r), _found(reply), _ranked(r), _writer(r), _left_out(r)) if line]
+    lines = [line for line in (_continues(r), _where(r), _found(reply), _ranked(r), _writer(r), _left_out(r))
+             if line]
     if r.skill == "help":
         lines.append("**How I chose this:** you asked for help, so this lists what I can do")
     elif not lines:
@@ -197,6 +207,10 @@ def full_text(r: Rationale) -> str:
     for skill, score in sorted(r.route.scores.items(), key=lambda kv: -kv[1]):
         feats = ", ".join(r.route.top_features.get(skill, []))
         out.append(f"    {skill:<10} {score:7.3f}  {feats}")
+    if r.conversation is not None:
+        c = r.conversation
+        out += ["", "CONVERSATION", f"  continues: {c.continues!r}", f"  asked: {c.asked!r}",
+                f"  searched as: {c.searched_as!r}", f"  rewrite: {c.method or '-'}"]
     i = r.inputs
     out += ["", "INPUTS", f"  query: {i.query!r}" if i.query else "  query: -",
             f"  terms: {', '.join(i.query_terms) or '-'}", f"  channels: {', '.join(i.channels) or '-'}",

@@ -8,7 +8,16 @@ import uuid
 from collections.abc import Sequence
 
 from bot.intents import IntentClassifier, IntentPrediction
-from bot.models import ChatEvent, ConversationKind, Reader, Reply, Route, RouteKind
+from bot.models import (
+    ChatEvent,
+    Conversation,
+    ConversationKind,
+    ConversationTurn,
+    Reader,
+    Reply,
+    Route,
+    RouteKind,
+)
 from bot.replies import problem_reply
 from bot.skill import Skill, SkillContext, SkillError, SkillRequest
 from bot.visibility import Visibility
@@ -17,6 +26,8 @@ from storage import DecisionRecord, tenant_key
 log = logging.getLogger(__name__)
 
 FALLBACK_SKILL = "help"
+CONVERSATION_TURNS = 3  # earlier turns of a thread a follow-up sees
+FOLLOW_UP_SKILLS = frozenset({"ask"})  # skills whose answers a thread can continue
 
 
 def new_decision_id() -> str:
@@ -79,13 +90,57 @@ class Router:
 
     # handling ----------------------------------------------------------------------------------
 
-    async def answer(self, event: ChatEvent, tenant_id: str) -> Reply:
-        """Route and run the skill. Never raises for bad input: errors become a helpful reply. The reply
-        carries a new decision id; the caller stores it (`save`) once it knows where it will be shown."""
-        started = time.perf_counter()
+    def route_in(self, event: ChatEvent, conversation: Conversation | None) -> tuple[Skill, str, Route]:
+        """`route`, but inside a conversation a request that names no skill continues it: the classifier
+        learnt standalone requests, and "and who signed that off?" there is not a `people` question nor
+        "what happened after that?" a summary. A command word or a keyword rule for summarize or digest
+        ("summarize this thread") still wins."""
         skill, args, route = self.route(event)
+        if conversation is None or not conversation.turns or route.kind == RouteKind.EXPLICIT:
+            return skill, args, route
+        ask = self.skills.get("ask")
+        if ask is None or skill is ask or (skill.name in ("summarize", "digest") and route.kind == RouteKind.KEYWORD):
+            return skill, args, route
+        text = event.text.strip()
+        return ask, text, route.model_copy(update={
+            "kind": RouteKind.KEYWORD, "skill": ask.name,
+            "reason": f"continues the conversation in this thread (on its own: {route.skill})"})
+
+    async def conversation(self, event: ChatEvent, tenant_id: str) -> Conversation | None:
+        """The earlier turns of the thread `event` was asked in, newest first, that its reader may see
+        (same channel; a private answer only for its asker), or None outside a thread whybot answered in."""
+        if not event.thread_id:
+            return None
+        records = await self.ctx.storage.decisions.in_thread(tenant_id, event.channel, event.thread_id,
+                                                            reader=event.user, limit=CONVERSATION_TURNS)
+        records = [r for r in records if r.skill in FOLLOW_UP_SKILLS]
+        if not records:
+            return None
+        replies = [Reply.model_validate(r.reply) for r in records]
+        ids = [int(c.source_id.split(":", 1)[1]) for reply in replies for c in reply.citations
+               if c.source_id.startswith("message:") and c.source_id.split(":", 1)[1].isdigit()]
+        roots = {m.source_id: (m.channel_external_id, m.thread_root) for m in await self.ctx.storage.messages.get(ids)}
+        turns = []
+        for reply in replies:
+            rationale = reply.rationale
+            declined = any(c.startswith("declined") for c in rationale.caveats)
+            cited = [] if declined else [c.source_id for c in reply.citations]
+            asked = rationale.conversation.asked if rationale.conversation else ""
+            turns.append(ConversationTurn(
+                question=asked or rationale.inputs.query or "", query=rationale.inputs.query or "",
+                answer=reply.body[:300], declined=declined, cited=cited,
+                cited_threads=list(dict.fromkeys(roots[c] for c in cited if c in roots))))
+        return Conversation(thread_id=event.thread_id, turns=turns)
+
+    async def answer(self, event: ChatEvent, tenant_id: str, conversation: Conversation | None = None) -> Reply:
+        """Route and run the skill. Never raises for bad input: errors become a helpful reply. The reply
+        carries a new decision id; the caller stores it (`save`) once it knows where it will be shown.
+        `conversation` is the thread's earlier turns (`conversation()`), loaded once per turn by the caller."""
+        started = time.perf_counter()
+        skill, args, route = self.route_in(event, conversation)
         reader = reader_for(event)
-        request = SkillRequest(event=event, args=args, route=route, reader=reader, tenant_id=tenant_id)
+        request = SkillRequest(event=event, args=args, route=route, reader=reader, tenant_id=tenant_id,
+                               conversation=conversation)
         try:
             reply = await skill.run(request, self.ctx)
         except SkillError as exc:
@@ -111,13 +166,13 @@ class Router:
             decision_id=rationale.decision_id, tenant_id=tenant_id, channel_external_id=event.channel,
             user_external_id=event.user, private=reply.private, skill=rationale.skill,
             rationale=rationale.model_dump(mode="json"), reply=reply.model_dump(mode="json"),
-            created_at=rationale.created_at,
+            created_at=rationale.created_at, thread_id=reply.thread_id,
         )
 
     async def handle(self, event: ChatEvent) -> Reply:
         """Answer and store in one step, for callers without a platform to send to (eval, tests)."""
         tenant_id = await self.ctx.storage.workspace.ensure_tenant(event.platform.value, event.tenant)
-        reply = await self.answer(event, tenant_id)
+        reply = await self.answer(event, tenant_id, await self.conversation(event, tenant_id))
         await self.save(reply, event, tenant_id)
         return reply
 
@@ -157,14 +212,10 @@ class Router:
 
 
 def redact_for(reply: Reply, visibility: Visibility) -> Reply:
-    """Drop citations and evidence from channels the reader cannot see, and say that we did."""
+    """Drop citations and evidence from channels the reader cannot see, silently: a note or a count of
+    what was dropped would tell the reader that something exists where they cannot look (privacy rule)."""
     rationale = reply.rationale
     evidence = [e for e in rationale.evidence if visibility.may_see_channel(e.channel)]
     citations = [c for c in reply.citations if visibility.may_see_channel(c.channel)]
-    hidden = len(rationale.evidence) - len(evidence)
-    if not hidden and len(citations) == len(reply.citations):
-        return reply
-    caveats = [*rationale.caveats, f"{hidden} source(s) hidden: you cannot see where they came from"]
-    rationale = rationale.model_copy(update={"evidence": evidence, "caveats": caveats,
-                                             "withheld_sources": rationale.withheld_sources + hidden})
+    rationale = rationale.model_copy(update={"evidence": evidence, "withheld_sources": 0})
     return reply.model_copy(update={"citations": citations, "rationale": rationale})

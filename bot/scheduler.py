@@ -26,6 +26,7 @@ import math
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -83,13 +84,16 @@ class DigestScheduler:
     # the loop ----------------------------------------------------------------------------------
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
-        """Tick every `poll` until `stop` is set or the task is cancelled; a failing tick is logged, not fatal."""
-        stop = stop or asyncio.Event()
+        """Plan and deliver every `poll` (`whybot digest run`), until `stop` is set or the task is cancelled."""
+        await self._every_poll(self.tick, stop or asyncio.Event())
+
+    async def _every_poll(self, step: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:
+        """Run `step` every `poll`; a failing tick is logged, not fatal."""
         log.info("digest scheduler %s started (poll %ss, lease %ss, grace %s)", self.worker_id,
                  self.config.poll.total_seconds(), self.config.lease.total_seconds(), self.grace)
         while not stop.is_set():
             try:
-                await self.tick()
+                await step()
             except Exception:
                 log.exception("digest scheduler tick failed; retrying in %ss", self.config.poll.total_seconds())
             with contextlib.suppress(TimeoutError):
@@ -114,13 +118,7 @@ class DigestScheduler:
 
     async def run_forever_queueing(self, stop: asyncio.Event) -> None:
         """The scheduler inside `whybot serve`: only plans and queues; workers deliver."""
-        while not stop.is_set():
-            try:
-                await self.enqueue_due()
-            except Exception:
-                log.exception("digest scheduler tick failed; retrying in %ss", self.config.poll.total_seconds())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.config.poll.total_seconds())
+        await self._every_poll(self.enqueue_due, stop)
 
     async def run_one(self, run_id: int) -> str:
         """Execute one queued run if it is still claimable; exactly-once is the digest run's own lease."""

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     turn_lease_s: float = Field(default=60.0, gt=0, validation_alias="WHYBOT_TURN_LEASE",
                                 description="how long a worker that died holds its turn before another takes it")
     worker_concurrency: int = Field(default=4, ge=1, le=256, validation_alias="WHYBOT_WORKER_CONCURRENCY")
+    worker_nice: int = Field(
+        default=10, ge=0, le=19, validation_alias="WHYBOT_WORKER_NICE",
+        description="how much a worker process yields the CPU: on a shared host the process that acknowledges "
+                    "must never wait behind answering",
+    )
     shutdown_grace_s: float = Field(default=10.0, ge=0, validation_alias="WHYBOT_SHUTDOWN_GRACE")
     inbox_write_timeout_s: float = Field(
         default=2.0, gt=0, validation_alias="WHYBOT_INBOX_WRITE_TIMEOUT",
@@ -76,6 +81,10 @@ class Settings(BaseSettings):
     redact_pii: bool = Field(default=False, validation_alias="WHYBOT_REDACT_PII")
 
     # Retrieval and answering
+    search: Literal["memory", "postgres"] = Field(
+        default="memory", validation_alias="WHYBOT_SEARCH",
+        description="memory: bm25s in each process; postgres: PostgreSQL serves search for every replica",
+    )
     ask_top_k: int = Field(default=5, validation_alias=AliasChoices("WHYBOT_ASK_TOP_K"))
     min_term_coverage: float = Field(
         default=0.5, validation_alias="WHYBOT_MIN_TERM_COVERAGE",

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.retrieval.base import Retriever
-from bot.models import ChatEvent, Reader, Reply, Route
+from bot.models import ChatEvent, Conversation, Reader, Reply, Route
 from bot.settings import Settings
 from storage import Storage
 
@@ -25,6 +25,7 @@ class SkillRequest(BaseModel):
     route: Route
     reader: Reader
     tenant_id: str
+    conversation: Conversation | None = None  # the earlier turns of this thread, when it continues one
 
 
 @dataclass

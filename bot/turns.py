@@ -72,6 +72,9 @@ class MessageTurn(_Base):
     text: str = ""
     edited_at: datetime | None = None
     answer: ChatEvent | None = Field(default=None, description="set when the message is also addressed to the bot")
+    answer_in_conversation_only: bool = Field(
+        default=False, description="answer only if whybot answered in this thread (a plain thread reply), so "
+                                   "it never barges into other people's threads")
     channel: ChannelFacts | None = None
     person: PersonFacts | None = None
     reference: dict[str, Any] = Field(default_factory=dict)

@@ -5,7 +5,8 @@ reader's tenant, when it is shown back in S itself, or when every person who wil
 is a member of S (in private: the reader alone; in a private channel, group or DM: all its members).
 A public channel's readers are "everyone", so private content never goes there. A channel open only
 to one group (a Teams team's standard channel: `audience_scope`) counts as public only where the
-answer is shown inside that same group.
+answer is shown inside that same group, or to a private reader (a DM) who is a stored member of that
+group (the team roster, `ChannelRecord.audience_members`). An unknown roster admits no one.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ class Visibility:
                 return True
             # Readable by one group only (a Teams team): shown where the readers are that group too.
             here = self._channels.get(self.reader.channel or "")
-            return channel.external_id == self.reader.channel or (
-                here is not None and here.audience_scope == channel.audience_scope)
+            if channel.external_id == self.reader.channel or (
+                    here is not None and here.audience_scope == channel.audience_scope):
+                return True
+            # In private the reader alone reads the answer: enough that they are in the group.
+            return self.reader.private and self.reader.user in channel.audience_members
         if channel.external_id == self.reader.channel:
             return True
         return self.audience is not None and bool(self.audience) and self.audience <= channel.member_ids

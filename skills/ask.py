@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from bot import query_filters
+from bot import followup, query_filters
 from bot import text as textlib
 from bot.answers import AnswerKind, answer_kinds, kind_bonus, subject_weights
-from bot.backends.llm.base import Passage, with_notice
+from bot.backends.llm.base import Passage, Rewriter, with_notice
 from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
-from bot.models import EvidenceItem, FollowUp, Generator, Inputs, Rationale, Reply
+from bot.models import ConversationNote, EvidenceItem, FollowUp, Generator, Inputs, Rationale, Reply
 from bot.skill import SkillContext, SkillError, SkillRequest
+from bot.text import counted
 from bot.visibility import Visibility
 from storage import ChannelRecord, MessageRecord
 
@@ -64,6 +65,29 @@ def with_ranks(items: list[EvidenceItem], result: SearchResult) -> list[Evidence
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """A follow-up as it is searched: the standalone query, the earlier subject terms it carries (weighted
+    lower), the threads cited earlier (preferred), the kinds of answer wanted, and the Why? line."""
+
+    query: str
+    note: ConversationNote
+    carried: frozenset[str] = frozenset()
+    request: frozenset[str] = frozenset()
+    threads: frozenset[tuple[str, str]] = frozenset()
+    kinds: list[AnswerKind] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+
+
+def noted(follow: Followed | None, reply: Reply) -> Reply:
+    """The reply with what it continues (for Why?) and any rewrite fallback among its caveats."""
+    if follow is None:
+        return reply
+    rationale = reply.rationale.model_copy(update={"conversation": follow.note,
+                                                   "caveats": [*follow.caveats, *reply.rationale.caveats]})
+    return reply.model_copy(update={"rationale": rationale})
+
+
 class AskSkill:
     name = "ask"
     aliases = ("question", "q", "find", "search")
@@ -75,6 +99,31 @@ class AskSkill:
         question = request.args.strip()
         if not question:
             raise SkillError("Ask me a question, for example `ask when is the release freeze?`")
+        reply = await self._run(request, ctx, question)
+        note = await self._more_for_the_asker(request, ctx, question)
+        return reply.model_copy(update={"private_note": note}) if note else reply
+
+    async def _more_for_the_asker(self, request: SkillRequest, ctx: SkillContext, question: str) -> str | None:
+        """Messages only the asker may read that would answer too: said to the asker alone (the privacy rule
+        allows telling a reader who could see them), never in the shared reply, its Why? or any count there."""
+        if request.reader.private:
+            return None
+        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        shared = Visibility(request.reader, request.tenant_id, channels)
+        own = Visibility(request.reader.model_copy(update={"private": True}), request.tenant_id, channels)
+        extra = own.allowed_channel_ids - shared.allowed_channel_ids
+        if not extra:
+            return None
+        found = await ctx.retriever.search(request.tenant_id, question, frozenset(extra), k=ctx.settings.ask_top_k)
+        strong = [h for h in found.hits if h.message is not None and h.message.channel_id in extra
+                  and weighted_coverage(h.matched_terms, found.term_weights) >= ctx.settings.min_term_coverage]
+        if not strong:
+            return None
+        n = len(strong)
+        return (f"{counted(n, 'more message')} that may answer this {'is' if n == 1 else 'are'} in channels not "
+                f"everyone here can read; ask me in a DM and I can use {'it' if n == 1 else 'them'}.")
+
+    async def _run(self, request: SkillRequest, ctx: SkillContext, question: str) -> Reply:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         channels = await ctx.storage.workspace.channels(request.tenant_id)
@@ -82,21 +131,28 @@ class AskSkill:
         k = ctx.settings.ask_top_k
         scope = await self._scope(request, ctx, question, channels, visibility)
         question = scope.question
-        result = await ctx.retriever.search(request.tenant_id, question, visibility.allowed_channel_ids, k=k + 1,
-                                            filters=scope.filters)
+        follow = await self._follow(request, ctx, question, timings)
+        searched = follow.query if follow else question
+        started = time.perf_counter()
+        result = await ctx.retriever.search(request.tenant_id, searched, visibility.allowed_channel_ids,
+                                            k=(3 * k if follow and follow.threads else k) + 1, filters=scope.filters)
         timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
-        surface = textlib.surface_terms(question)
+        surface = textlib.surface_terms(searched)
         asked = (request.event.channel, request.event.message_id)
         hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)
-                and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)][:k]
+                and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)]
+        hits = (self._in_conversation(request, hits, follow) if request.conversation else hits)[:k]
         passages, channel_by_source = self._passages(hits, surface)
         via: dict[int, int] = {}
-        passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via)
+        passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via,
+                                              kinds=follow.kinds if follow else None)
         notes = {n: "the reply that best answers, in the thread of a matching message" for n in via}
-        weights = subject_weights(question, result.term_weights, surface)
+        weights = subject_weights(searched, result.term_weights, surface)
+        if follow:
+            weights = followup.carried_weights(weights, follow.carried, follow.request)
         floor = ctx.settings.min_semantic_similarity
         support = self._support(passages, hits, via, weights, floor)
-        inputs = Inputs(query=question, query_terms=[surface.get(t, t) for t in result.query_terms],
+        inputs = Inputs(query=searched, query_terms=[surface.get(t, t) for t in result.query_terms],
                         channels=sorted(c.name for c in channels if c.external_id in visibility.allowed_channels),
                         messages_considered=result.searched_messages,
                         documents_considered=result.searched_documents, candidates=len(result.hits),
@@ -104,24 +160,29 @@ class AskSkill:
                         retrieval=f"{result.backend or getattr(ctx.retriever, 'name', '')}"
                                   + (f"; semantic {result.semantic}" if result.semantic else ""))
         coverage = max((hit_support(h, weights, floor) for h in hits), default=0.0)
+        if follow and follow.threads:
+            coverage = self._inherit(hits, via, follow, support, notes, coverage, ctx.settings.min_term_coverage)
         if not hits or coverage < ctx.settings.min_term_coverage:
-            return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
-                                 ctx.settings.min_term_coverage, timings, problems=scope.problems)
+            return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
+                                               coverage, ctx.settings.min_term_coverage, timings,
+                                               problems=scope.problems))
         started = time.perf_counter()
-        draft = await ctx.generator.answer(question, passages)
+        draft = await ctx.generator.answer(searched, passages)
         timings["generate"] = round((time.perf_counter() - started) * 1000, 2)
         if not draft.text.strip():
-            return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
-                                 ctx.settings.min_term_coverage, timings,
-                                 why="; ".join(draft.caveats), generator=draft.generator, problems=scope.problems)
+            return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
+                                               coverage, ctx.settings.min_term_coverage, timings,
+                                               why="; ".join(draft.caveats), generator=draft.generator,
+                                               problems=scope.problems))
         cited = verified_citations(draft, passages)
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
         if cited and quoted < ctx.settings.min_term_coverage:
-            return self._decline(request, question, result, passages, channel_by_source, inputs, coverage,
-                                 ctx.settings.min_term_coverage, timings,
-                                 why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
-                                     f"the question (the best match, {coverage:.0%}, only asks it)",
-                                 generator=draft.generator, problems=scope.problems)
+            return noted(follow, self._decline(
+                request, question, result, passages, channel_by_source, inputs, coverage,
+                ctx.settings.min_term_coverage, timings,
+                why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
+                    f"the question (the best match, {coverage:.0%}, only asks it)",
+                generator=draft.generator, problems=scope.problems))
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
         caveats = list(draft.caveats)
@@ -133,11 +194,77 @@ class AskSkill:
             evidence=with_ranks([evidence(p, channel_by_source.get(p.source_id), used=p.number in cited,
                                           note=notes.get(p.number, "")) for p in passages], result),
             generator=draft.generator, caveats=[*scope.problems, *caveats, *result.notes],
-            withheld_sources=result.withheld, timings_ms=timings,
+            timings_ms=timings,
         )
-        return Reply(title=f"About “{textlib.shorten(question, 80)}”", body=with_notice(draft.text, draft.notice),
-                     citations=citations, rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",
-                                                               command="summarize last 24h")])
+        return noted(follow, Reply(title=f"About “{textlib.shorten(question, 80)}”",
+                                   body=with_notice(draft.text, draft.notice), citations=citations,
+                                   rationale=rationale, follow_ups=[FollowUp(label="Summarize this channel",
+                                                                             command="summarize last 24h")]))
+
+    @staticmethod
+    async def _follow(request: SkillRequest, ctx: SkillContext, question: str,
+                      timings: dict[str, float]) -> Followed | None:
+        """A question in a thread whybot answered continues it: rewritten by the LLM when there is one
+        (falling back to the offline rewrite), else the earlier subject carried along. None for a new question."""
+        conversation = request.conversation
+        if conversation is None or conversation.last is None:
+            return None
+        last = followup.continues(question, conversation)
+        caveats: list[str] = []
+        if isinstance(ctx.generator, Rewriter):
+            started = time.perf_counter()
+            rewrite = await ctx.generator.rewrite(question, conversation)
+            timings["rewrite"] = round((time.perf_counter() - started) * 1000, 2)
+            g = rewrite.generator
+            if rewrite.query:
+                earlier = conversation.last
+                method = f"llm {g.model} ({g.prompt_version})"
+                return Followed(query=rewrite.query, threads=frozenset(last.cited_threads) if last else frozenset(),
+                                kinds=answer_kinds(followup.bare(question)) or answer_kinds(earlier.query),
+                                note=ConversationNote(continues=earlier.question, asked=question,
+                                                      searched_as=rewrite.query, method=method))
+            caveats.append(f"follow-up rewrite by {g.model} ({g.prompt_version}) failed: {rewrite.reason}; "
+                           "the earlier subject was carried instead")
+        standalone = followup.offline_rewrite(question, conversation)
+        if standalone is None or last is None:
+            return None
+        return Followed(query=standalone.query, carried=standalone.carried, request=standalone.request,
+                        threads=frozenset(last.cited_threads),
+                        kinds=answer_kinds(followup.bare(question)) or answer_kinds(last.query), caveats=caveats,
+                        note=ConversationNote(continues=last.question, asked=question,
+                                              searched_as=standalone.query, method=standalone.method))
+
+    @staticmethod
+    def _inherit(hits: list[Hit], via: dict[int, int], follow: Followed, support: dict[int, float],
+                 notes: dict[int, str], coverage: float, needed: float) -> float:
+        """A source in a thread the earlier answer cited (it passed the gate for the same subject) stands
+        for the subject of the follow-up too: it counts as covering at least what is needed. A follow-up
+        after a declined answer has no cited threads, and a new question none either."""
+        inherited = {n for n, h in enumerate(hits, start=1)
+                     if h.message and (h.message.channel_external_id, h.message.thread_root) in follow.threads}
+        inherited |= {n for n, q in via.items() if q in inherited}
+        for n in inherited:
+            support[n] = max(support.get(n, 0.0), needed)
+            earlier = "in a thread cited earlier in this conversation"
+            notes[n] = f"{notes[n]}; {earlier}" if notes.get(n) else earlier
+        return max(coverage, needed) if inherited else coverage
+
+    @staticmethod
+    def _in_conversation(request: SkillRequest, hits: list[Hit], follow: Followed | None) -> list[Hit]:
+        """Inside a conversation: its own thread (the questions put to whybot) is not evidence unless an
+        earlier answer cited it, and hits in threads cited earlier score up to 1.5x (bounded, so a much
+        better match elsewhere still wins)."""
+        here = (request.event.channel, request.event.thread_id)
+        cited = follow.threads if follow else frozenset()
+        out = []
+        for h in hits:
+            where = (h.message.channel_external_id, h.message.thread_root) if h.message else None
+            if where == here and where not in cited:
+                continue
+            if where in cited:
+                h = replace(h, score=round(h.score * (1 + followup.CITED_THREAD_BOOST), 6))
+            out.append(h)
+        return sorted(out, key=lambda h: -h.score)
 
     @staticmethod
     def _passages(hits: list[Hit], surface: dict[str, str]) -> tuple[list[Passage], dict[str, str | None]]:
@@ -169,13 +296,14 @@ class AskSkill:
 
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
                               result: SearchResult, passages: list[Passage], surface: dict[str, str],
-                              channel_by_source: dict[str, str | None], via: dict[int, int]) -> list[Passage]:
+                              channel_by_source: dict[str, str | None], via: dict[int, int],
+                              kinds: list[AnswerKind] | None = None) -> list[Passage]:
         """The message that matches a question is often not the one that answers it: the incident
         announcement, not "root cause: …"; the question, not its reply. For the top matching threads,
         find the reply that best answers (its words plus the kind of statement asked for) and quote it
         with the matching message as context: added as a passage, or, when it was a weaker hit itself,
         that passage gains the context. `via` maps each such passage number to the hit it came through."""
-        kinds = answer_kinds(request.args)
+        kinds = answer_kinds(request.args) if kinds is None else kinds
         out = list(passages)
         number_of = {p.source_id: p.number for p in out}
         threads: set[tuple[str, str]] = set()
@@ -251,7 +379,7 @@ class AskSkill:
             generator=generator or Generator(kind="extractive",
                                              reason="not run: the evidence was too thin to answer from"),
             caveats=[f"declined: {reason}", *problems, *result.notes],
-            withheld_sources=result.withheld, timings_ms=timings,
+            timings_ms=timings,
         )
         return Reply(title="I couldn't find this", body="\n".join(lines), citations=citations, rationale=rationale,
                      follow_ups=[FollowUp(label="Help", command="help")])

@@ -124,7 +124,7 @@ class WhoSkill:
                                                                                 "anyone"),
                                   caveats=["declined: no thread that matches enough of the question has people "
                                            "in it", *(scope.problems if scope else [])],
-                                  withheld_sources=result.withheld, timings_ms=timings)
+                                  timings_ms=timings)
             return Reply(title="I couldn't find who", rationale=rationale,
                          body=f"I couldn't find threads about “{textlib.shorten(about, 80)}” that show who "
                               f"{kind} it. Try other words, or `ask` the question instead.",
@@ -193,7 +193,7 @@ class WhoSkill:
                                                           f"matching thread(s), each times the thread's relevance: "
                                                           + ", ".join(f"{r} {p:g}" for r, p in
                                                                       _ROLE_POINTS[kind].items())),
-            withheld_sources=withheld, timings_ms=timings)
+            timings_ms=timings)
         body = "\n".join(f"{i}. {item.text}" for i, item in enumerate(items, start=1))
         return Reply(title=f"Who {kind} “{textlib.shorten(about, 70)}”", body=body,
                      sections=[ReplySection(title="People", items=items)],

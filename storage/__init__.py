@@ -10,7 +10,7 @@ from storage.decisions import DecisionStore
 from storage.digest_runs import DigestRunRecord, DigestRunStore
 from storage.embeddings import EmbeddingStore, StoredVector, text_hash
 from storage.events import ProcessedEvents
-from storage.inbox import InboxRecord, InboxStats, InboxStore
+from storage.inbox import InboxRecord, InboxStats, InboxStore, NewTurn
 from storage.messages import MessageStore, NewMessage
 from storage.records import (
     ChannelRecord,
@@ -70,6 +70,7 @@ __all__ = [
     "ItemVote",
     "MessageRecord",
     "NewMessage",
+    "NewTurn",
     "Storage",
     "StoredVector",
     "SubscriptionRecord",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from storage.db import Database
 from storage.records import DecisionRecord
@@ -24,11 +24,24 @@ class DecisionStore:
 
     async def save(self, *, decision_id: str, tenant_id: str, channel_external_id: str | None,
                    user_external_id: str | None, private: bool, skill: str, rationale: dict[str, Any],
-                   reply: dict[str, Any], created_at: datetime) -> None:
+                   reply: dict[str, Any], created_at: datetime, thread_id: str | None = None) -> None:
         async with self.db.session() as s:
             s.add(Decision(id=decision_id, tenant_id=tenant_id, channel_external_id=channel_external_id,
                            user_external_id=user_external_id, private=private, skill=skill,
-                           rationale=rationale, reply=reply, created_at=created_at))
+                           rationale=rationale, reply=reply, created_at=created_at, thread_id=thread_id))
+
+    async def in_thread(self, tenant_id: str, channel_external_id: str, thread_id: str, *, reader: str,
+                        limit: int = 3) -> list[DecisionRecord]:
+        """The latest decisions answered in one thread, newest first, that `reader` may see: the
+        thread's own (same channel), and a private one only when `reader` asked it."""
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(Decision)
+                .where(Decision.tenant_id == tenant_id, Decision.channel_external_id == channel_external_id,
+                       Decision.thread_id == thread_id,
+                       or_(Decision.private.is_(False), Decision.user_external_id == reader))
+                .order_by(Decision.created_at.desc(), Decision.id.desc()).limit(limit))
+            return [_record(r) for r in rows]
 
     async def get(self, decision_id: str) -> DecisionRecord | None:
         async with self.db.session() as s:

@@ -12,6 +12,7 @@ attempt continues instead of starting over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,14 @@ class InboxRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NewTurn:
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
 class InboxStats:
     pending: int
     running: int
@@ -67,12 +76,25 @@ class InboxStore:
 
     async def put(self, key: str, kind: str, payload: dict[str, Any], *, priority: int, now: datetime) -> bool:
         """Commit one turn; False when `key` was already there (a platform retry). Raises if not durable."""
+        return (await self.put_many([NewTurn(key, kind, payload, priority)], now=now))[0]
+
+    async def put_many(self, turns: Sequence[NewTurn], *, now: datetime) -> list[bool]:
+        """Commit several turns in one statement and one transaction (group commit under load); per turn,
+        whether it was new (a key repeated within the batch is new only the first time)."""
+        if not turns:
+            return []
+        rows = [{"key": t.key[:255], "kind": t.kind, "priority": t.priority, "payload": t.payload,
+                 "status": PENDING, "attempts": 0, "available_at": now, "created_at": now, "note": ""}
+                for t in turns]
         async with self.db.session() as s:
-            stmt = insert_for(s, InboxItem).values(
-                key=key[:255], kind=kind, priority=priority, payload=payload, status=PENDING, attempts=0,
-                available_at=now, created_at=now, note="").on_conflict_do_nothing(index_elements=["key"])
-            result = await s.execute(stmt)
-            return bool(getattr(result, "rowcount", 0))
+            stmt = (insert_for(s, InboxItem).values(rows).on_conflict_do_nothing(index_elements=["key"])
+                    .returning(InboxItem.key))
+            inserted = set((await s.scalars(stmt)).all())
+        queued: list[bool] = []
+        for row in rows:
+            queued.append(row["key"] in inserted)
+            inserted.discard(row["key"])
+        return queued
 
     async def claim(self, worker: str, now: datetime, lease: timedelta) -> InboxRecord | None:
         """The most urgent claimable turn, leased to `worker` until `now + lease`; None when idle."""

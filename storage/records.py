@@ -21,6 +21,8 @@ class ChannelRecord:
     is_private: bool
     member_ids: frozenset[str] = field(default_factory=frozenset)
     audience_scope: str | None = None
+    # The stored members of the group `audience_scope` names (a Teams team's roster); empty when unknown.
+    audience_members: frozenset[str] = field(default_factory=frozenset)
 
 
 @dataclass(frozen=True, slots=True)

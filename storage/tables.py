@@ -111,6 +111,26 @@ class ChannelMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
+class Team(Base):
+    """A group whose members may read its channels (a Teams team); its roster is refreshed from the platform."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("tenant_id", "external_id", name="uq_teams_tenant_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    roster_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
@@ -180,6 +200,7 @@ class Decision(Base):
     """A reply's rationale, readable only within its tenant and from where the reply was shown."""
 
     __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_thread", "tenant_id", "channel_external_id", "thread_id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -190,6 +211,8 @@ class Decision(Base):
     rationale: Mapped[dict[str, Any]] = mapped_column(JSON)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
     posted_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    thread_id: Mapped[str | None] = mapped_column(String(255), nullable=True,
+                                                  doc="the thread the reply was posted in (for follow-ups)")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
 
 

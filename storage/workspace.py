@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from storage.db import Database
 from storage.records import ChannelRecord, UserRecord, tenant_key
-from storage.tables import Channel, ChannelMember, Tenant, User
+from storage.tables import Channel, ChannelMember, Team, TeamMember, Tenant, User
 from storage.upsert import upsert
 
 
@@ -133,6 +134,68 @@ class WorkspaceStore:
                 await s.execute(delete(ChannelMember).where(
                     ChannelMember.channel_id == channel_id, ChannelMember.user_id == user_id))
 
+    async def users_without_names(self, tenant_id: str, external_ids: Iterable[str]) -> list[str]:
+        """The ones among `external_ids` we hold no name for (never met, or met only as an id)."""
+        wanted = list(dict.fromkeys(i for i in external_ids if i))
+        if not wanted:
+            return []
+        async with self.db.session() as s:
+            named = set((await s.scalars(select(User.external_id).where(
+                User.tenant_id == tenant_id, User.external_id.in_(wanted), User.name != ""))).all())
+        return [i for i in wanted if i not in named]
+
+    async def rename_channel(self, tenant_id: str, external_id: str, name: str) -> bool:
+        """Give a known channel its name, touching nothing else (its privacy stays what we learned)."""
+        async with self.db.session() as s:
+            row = await s.scalar(select(Channel).where(Channel.tenant_id == tenant_id,
+                                                       Channel.external_id == external_id))
+            if row is None:
+                return False
+            row.name = name
+            return True
+
+    # teams: groups whose members may read their standard channels ------------------------------
+
+    async def team_refreshed_at(self, tenant_id: str, team_external_id: str) -> datetime | None:
+        async with self.db.session() as s:
+            refreshed: datetime | None = await s.scalar(select(Team.roster_refreshed_at).where(
+                Team.tenant_id == tenant_id, Team.external_id == team_external_id))
+            return refreshed
+
+    async def stale_teams(self, tenant_id: str, before: datetime) -> list[str]:
+        """Teams we know of whose roster was never read, or last read before `before`."""
+        async with self.db.session() as s:
+            rows = await s.scalars(select(Team.external_id).where(
+                Team.tenant_id == tenant_id,
+                (Team.roster_refreshed_at.is_(None)) | (Team.roster_refreshed_at < before)).order_by(Team.id))
+            return list(rows.all())
+
+    async def ensure_team(self, tenant_id: str, team_external_id: str, name: str = "") -> None:
+        async with self.db.session() as s:
+            await upsert(s, Team, {"tenant_id": tenant_id, "external_id": team_external_id, "name": name},
+                         conflict=["tenant_id", "external_id"], update=["name"] if name else [])
+
+    async def set_team_members(self, tenant_id: str, team_external_id: str, user_external_ids: Iterable[str],
+                               *, refreshed_at: datetime) -> None:
+        """Replace a team's roster with exactly these people and remember when it was read."""
+        await self.ensure_team(tenant_id, team_external_id)
+        user_ids = [await self.ensure_user(tenant_id, uid) for uid in dict.fromkeys(user_external_ids)]
+        async with self.db.session() as s:
+            team = await s.scalar(select(Team).where(Team.tenant_id == tenant_id,
+                                                     Team.external_id == team_external_id))
+            assert team is not None
+            await s.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+            for uid in user_ids:
+                s.add(TeamMember(team_id=team.id, user_id=uid))
+            team.roster_refreshed_at = refreshed_at
+
+    async def team_member_ids(self, tenant_id: str, team_external_id: str) -> frozenset[str]:
+        async with self.db.session() as s:
+            rows = await s.scalars(select(User.external_id).join(TeamMember, TeamMember.user_id == User.id)
+                                   .join(Team, Team.id == TeamMember.team_id)
+                                   .where(Team.tenant_id == tenant_id, Team.external_id == team_external_id))
+            return frozenset(rows.all())
+
     async def channels(self, tenant_id: str, external_ids: Iterable[str] | None = None) -> list[ChannelRecord]:
         """Channels of a tenant with their member lists (all of them, or the ones named).
 
@@ -155,9 +218,21 @@ class WorkspaceStore:
                     member_query = member_query.where(ChannelMember.channel_id.in_([r[0] for r in rows]))
                 for channel_id, user_external in await s.execute(member_query):
                     members[channel_id].add(user_external)
+            scopes = {r[6] for r in rows if r[6]}
+            teams: dict[str, frozenset[str]] = {}
+            if scopes:
+                team_query = (select(Team.external_id, User.external_id)
+                              .join(TeamMember, TeamMember.team_id == Team.id)
+                              .join(User, User.id == TeamMember.user_id)
+                              .where(Team.tenant_id == tenant_id, Team.external_id.in_(list(scopes))))
+                grouped: dict[str, set[str]] = defaultdict(set)
+                for team, user_external in await s.execute(team_query):
+                    grouped[team].add(user_external)
+                teams = {team: frozenset(users) for team, users in grouped.items()}
         empty: frozenset[str] = frozenset()
         return [ChannelRecord(cid, tenant, external, name, kind, bool(private),
-                              frozenset(members[cid]) if cid in members else empty, scope)
+                              frozenset(members[cid]) if cid in members else empty, scope,
+                              teams.get(scope, empty) if scope else empty)
                 for cid, tenant, external, name, kind, private, scope in rows]
 
     async def channel(self, tenant_id: str, external_id: str) -> ChannelRecord | None:

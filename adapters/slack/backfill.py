@@ -34,6 +34,7 @@ class BackfillResult:
     threads: int
     stored: int
     complete: bool
+    authors: tuple[str, ...] = ()  # people who wrote what was read, to be named (sync.WorkspaceSync.users)
 
 
 async def backfill_channel(client: AsyncWebClient, ingest: Ingestor, tenant_id: str, channel: str, *,
@@ -76,4 +77,5 @@ async def backfill_channel(client: AsyncWebClient, ingest: Ingestor, tenant_id: 
         complete = False
     stored = await ingest.messages(tenant_id, items)
     log.info("backfilled %s: %d messages read, %d threads, %d new", channel, len(items), threads, stored)
-    return BackfillResult(messages=len(items), threads=threads, stored=stored, complete=complete)
+    authors = tuple(dict.fromkeys(m.user_external_id for m in items if m.user_external_id and not m.is_bot))
+    return BackfillResult(messages=len(items), threads=threads, stored=stored, complete=complete, authors=authors)

@@ -144,9 +144,15 @@ class SlackIngress:
         if item is None:
             return
         answer: ChatEvent | None = None
+        follow_up = False
         if normalize.answerable_dm(event, bot_user_id=context.bot_user_id):
             answer = normalize.direct_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id)
-        await self._put(key, MessageTurn(**base, op="new", message=item, answer=answer),
+        elif normalize.thread_follow_up(event, bot_user_id=context.bot_user_id):
+            answer = normalize.thread_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id,
+                                                    kind=normalize.kind_of(None, channel, hint))
+            follow_up = True
+        await self._put(key, MessageTurn(**base, op="new", message=item, answer=answer,
+                                         answer_in_conversation_only=follow_up),
                         Priority.ANSWER if answer is not None else Priority.HISTORY)
 
     async def on_member_joined(self, body: dict[str, Any], event: dict[str, Any],

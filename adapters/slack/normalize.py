@@ -134,6 +134,25 @@ def answerable_dm(event: dict[str, Any], *, bot_user_id: str | None = None) -> b
             and user not in (SLACKBOT, bot_user_id) and not event.get("bot_id") and not event.get("bot_profile"))
 
 
+def thread_follow_up(event: dict[str, Any], *, bot_user_id: str | None = None) -> bool:
+    """A plain message in a channel thread (no mention: that arrives as `app_mention`) from a person:
+    answered only when whybot answered in that thread, which the worker checks."""
+    text = event.get("text")
+    mentioned = bool(bot_user_id) and isinstance(text, str) and f"<@{bot_user_id}>" in text
+    return (not is_dm(event) and bool(event.get("thread_ts")) and event.get("thread_ts") != event.get("ts")
+            and event.get("subtype") is None and isinstance(event.get("user"), str) and bool(event.get("user"))
+            and event.get("user") not in (SLACKBOT, bot_user_id) and not event.get("bot_id")
+            and not event.get("bot_profile") and not mentioned)
+
+
+def thread_message_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str, bot_user_id: str | None,
+                         kind: ConversationKind) -> ChatEvent:
+    """A plain message in a channel thread, as a follow-up answered in that thread for everyone there."""
+    ts = str(event.get("ts") or "")
+    chat = mention_event(body, event, team_id=team_id, bot_user_id=bot_user_id, kind=kind)
+    return chat.model_copy(update={"trigger": Trigger.MESSAGE, "message_id": ts})
+
+
 class MessageEdit(BaseModel):
     """What a `message_changed` event changed: which message, its new text, and when."""
 

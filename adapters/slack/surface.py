@@ -9,6 +9,7 @@ lookup is PlatformUnsure, never a "not posted".
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,19 @@ class NotInstalled(RuntimeError):
 def _has_key(message: dict[str, Any], event_type: str, key: str) -> bool:
     metadata = message.get("metadata") or {}
     return metadata.get("event_type") == event_type and (metadata.get("event_payload") or {}).get("key") == key
+
+
+async def _find_key(pages: AsyncIterator[Any], event_type: str, key: str, channel: str) -> str | None:
+    """The ts of our message carrying `key`, page by page; past LOOKUP_PAGES the answer is "can't tell"."""
+    seen = 0
+    async for page in pages:
+        for message in page.get("messages") or []:
+            if _has_key(message, event_type, key):
+                return str(message.get("ts"))
+        seen += 1
+        if seen >= LOOKUP_PAGES:
+            raise PlatformUnsure(f"{key} not found in the newest {seen} pages of {channel}")
+    return None
 
 
 class SlackSurface:
@@ -132,18 +146,13 @@ class SlackSurface:
                 oldest = f"{(event.received_at - timedelta(minutes=1)).timestamp():.6f}"
                 pages = await client.conversations_history(channel=event.channel, oldest=oldest, limit=200,
                                                            include_all_metadata=True)
-            seen = 0
-            async for page in pages:
-                for message in page.get("messages") or []:
-                    if _has_key(message, REPLY_METADATA, key):
-                        return {"channel": event.channel, "ts": str(message.get("ts")), "team_id": event.tenant,
-                                **({"thread_ts": thread_ts} if thread_ts else {})}
-                seen += 1
-                if seen >= LOOKUP_PAGES:
-                    raise PlatformUnsure(f"{key} not found in the newest {seen} pages of {event.channel}")
+            ts = await _find_key(pages, REPLY_METADATA, key, event.channel)
         except SlackApiError as exc:
             raise PlatformUnsure(f"Slack could not list {event.channel}: {exc.response.get('error')}") from exc
-        return None
+        if ts is None:
+            return None
+        return {"channel": event.channel, "ts": ts, "team_id": event.tenant,
+                **({"thread_ts": thread_ts} if thread_ts else {})}
 
     # clicks ------------------------------------------------------------------------------------
 
@@ -166,17 +175,27 @@ class SlackSurface:
             await self.poster.respond(response_url, rendered, replace_original=True)
 
     async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:
+        """Only `user` sees it: through the response_url when there is one, else as an ephemeral message."""
         response_url = reference.get("response_url")
         if isinstance(response_url, str) and response_url:
             await self.poster.respond(response_url, render.notice(text))
+            return
+        channel, team = reference.get("channel"), reference.get("team_id")
+        if isinstance(channel, str) and channel and isinstance(team, str) and team and user:
+            notice = render.notice(text)
+            client = await self.client(team)
+            await client.chat_postEphemeral(channel=channel, user=user, text=notice.text, blocks=notice.blocks,
+                                            thread_ts=reference.get("thread_ts"))
 
     # membership and installs -------------------------------------------------------------------
 
     async def joined(self, tenant_id: str, tenant: str, channel: str, reference: dict[str, Any]) -> None:
         client = await self.client(tenant)
         await self.sync.channel(client, tenant_id, channel, refresh=True, hint=reference.get("channel_type"))
-        await backfill_channel(client, self.services.ingest, tenant_id, channel, now=self.services.clock(),
-                               bot_user_id=reference.get("bot_user_id"), limits=self.backfill_limits)
+        result = await backfill_channel(client, self.services.ingest, tenant_id, channel,
+                                        now=self.services.clock(), bot_user_id=reference.get("bot_user_id"),
+                                        limits=self.backfill_limits)
+        await self.sync.users(client, tenant_id, result.authors)  # names in summaries, digests, citations
 
     async def forget(self, tenant: str, detail: dict[str, Any]) -> None:
         store = self.installation_store
@@ -207,15 +226,7 @@ class SlackSurface:
         """The ts of our message carrying `key`, reading back through the channel page by page."""
         client = await self.client(target.tenant)
         try:
-            seen = 0
-            async for page in await client.conversations_history(channel=target.channel, limit=200,
-                                                                  include_all_metadata=True):
-                for message in page.get("messages") or []:
-                    if _has_key(message, DELIVERY_METADATA, key):
-                        return str(message.get("ts"))
-                seen += 1
-                if seen >= LOOKUP_PAGES:
-                    raise PlatformUnsure(f"{key} not found in the newest {seen} pages of {target.channel}")
+            pages = await client.conversations_history(channel=target.channel, limit=200, include_all_metadata=True)
+            return await _find_key(pages, DELIVERY_METADATA, key, target.channel)
         except SlackApiError as exc:
             raise PlatformUnsure(f"Slack could not list {target.channel}: {exc.response.get('error')}") from exc
-        return None

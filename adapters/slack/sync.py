@@ -8,6 +8,7 @@ channel or a person, and from member_joined_channel / member_left_channel afterw
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -18,6 +19,7 @@ from storage import ChannelRecord, Storage
 log = logging.getLogger(__name__)
 
 MAX_MEMBERS = 5000
+LIST_ABOVE = 20  # more unknown people than this: one paged users.list pass instead of a users.info each
 
 
 def channel_kind(info: dict[str, Any]) -> tuple[str, bool]:
@@ -91,8 +93,35 @@ class WorkspaceSync:
             log.info("users.info %s failed: %s", user_id, exc.response.get("error"))
             await self.storage.workspace.ensure_user(tenant_id, user_id)
             return
+        await self._store(tenant_id, user_id, info)
+
+    async def _store(self, tenant_id: str, user_id: str, info: dict[str, Any]) -> None:
         profile = info.get("profile") or {}
         await self.storage.workspace.upsert_user(
             tenant_id, user_id, name=info.get("real_name") or info.get("name") or user_id,
             display_name=profile.get("display_name") or profile.get("real_name") or None,
             tz=info.get("tz") or None, is_bot=bool(info.get("is_bot")))
+
+    async def users(self, client: AsyncWebClient, tenant_id: str, user_ids: Iterable[str]) -> int:
+        """Names for everyone in `user_ids` we hold none for (authors met only in backfilled history).
+
+        A few are looked up one by one (users.info); many at once take one users.list pass, paged by
+        slack_sdk, which stops as soon as all of them were seen. Returns how many were named."""
+        missing = await self.storage.workspace.users_without_names(tenant_id, user_ids)
+        if len(missing) <= LIST_ABOVE:
+            for user_id in missing:
+                await self.user(client, tenant_id, user_id)
+        else:
+            wanted = set(missing)
+            try:
+                async for page in await client.users_list(limit=200):
+                    for info in page.get("members") or []:
+                        user_id = str(info.get("id") or "")
+                        if user_id in wanted:
+                            await self._store(tenant_id, user_id, info)
+                            wanted.discard(user_id)
+                    if not wanted:
+                        break
+            except SlackApiError as exc:
+                log.info("users.list failed: %s", exc.response.get("error"))
+        return len(missing) - len(await self.storage.workspace.users_without_names(tenant_id, missing))

@@ -3,15 +3,23 @@
 open request. Replies in a thread go to the asked message (`reply_to_activity`); updates replace the
 card activity in place. Bot Framework cannot list a conversation's messages, so `find_sent` cannot
 tell: the inbox row's record of the post (written as soon as the connector answers) is the guard.
+
+Teams sends channel ids and people's ids; names and team membership come from the team's channel list
+(`GET /v3/teams/{teamId}/conversations`) and its paged roster (`GET /v3/conversations/{teamId}/pagedmembers`),
+read when whybot is added to a team or first hears from one, and again at most every `roster_ttl`.
+The roster is what lets a personal chat answer from the channels of the person's teams (bot/visibility.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from botbuilder.core import BotAdapter, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
 from botframework.connector.aio import ConnectorClient
@@ -20,9 +28,16 @@ from adapters.teams.cards import card_summary, reply_card
 from adapters.teams.delivery import TeamsDelivery, card_activity
 from bot.adapter import DeliveryTarget
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.naming import looks_like_id
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+
+ROSTER_TTL = timedelta(hours=12)
+ROSTER_PAGE = 200  # Teams' default page; it serves 50 to 500
+ROSTER_PAGES = 250  # 50,000 people: a bound, not an expectation
+STALE_TEAMS_PER_TURN = 5
+GENERAL = "General"  # the channel list leaves the General channel's name out (clients localize it)
 
 
 def conversation_reference(raw: Any) -> ConversationReference:
@@ -37,10 +52,13 @@ def conversation_reference(raw: Any) -> ConversationReference:
 class TeamsSurface:
     platform = Platform.TEAMS
 
-    def __init__(self, services: Services, cloud: CloudAdapter, app_id: str) -> None:
+    def __init__(self, services: Services, cloud: CloudAdapter, app_id: str, *,
+                 roster_ttl: timedelta = ROSTER_TTL) -> None:
         self.services = services
         self.cloud = cloud
         self.app_id = app_id
+        self.roster_ttl = roster_ttl
+        self._team_locks: dict[str, asyncio.Lock] = {}  # one read of a team at a time in this process
         self.delivery = TeamsDelivery(cloud, services.storage, app_id)
 
     async def _continue(self, reference: ConversationReference,
@@ -57,14 +75,104 @@ class TeamsSurface:
         if failures:
             raise failures[0]
 
-    # learning: the payload carried the facts (bot/pipeline.py stores them) ----------------------
+    # learning: the payload carried the channel's facts (bot/pipeline.py stores them); names and
+    # team rosters come from the connector, cached ----------------------------------------------
 
     async def learn(self, tenant_id: str, event: ChatEvent) -> ConversationKind | None:
+        if event.conversation_kind == ConversationKind.CHANNEL:
+            await self.learn_channel(tenant_id, event.tenant, event.channel, event.user, None)
+        elif event.conversation_kind == ConversationKind.DM:
+            await self.refresh_teams(tenant_id)  # so the person's teams' channels can answer in private
         return None
 
     async def learn_channel(self, tenant_id: str, tenant: str, channel: str, user: str | None,
                             hint: str | None) -> None:
+        team = await self._team_of(tenant_id, channel)
+        if team is not None:
+            await self.learn_team(tenant_id, team)
+
+    async def _team_of(self, tenant_id: str, channel: str) -> str | None:
+        record = await self.services.storage.workspace.channel(tenant_id, channel)
+        scope = record.audience_scope if record is not None else None
+        return scope if scope and not scope.startswith("channel:") else None
+
+    async def refresh_teams(self, tenant_id: str) -> None:
+        """Re-read the rosters of the tenant's teams that are older than `roster_ttl` (a few per turn)."""
+        stale = await self.services.storage.workspace.stale_teams(tenant_id, self.services.clock() - self.roster_ttl)
+        for team in stale[:STALE_TEAMS_PER_TURN]:
+            await self.learn_team(tenant_id, team)
+
+    async def _team_reference(self, tenant_id: str, team: str) -> ConversationReference | None:
+        """A stored conversation reference into one of the team's channels, to call the connector through."""
+        storage = self.services.storage
+        candidates = [team] + [c.external_id for c in await storage.workspace.channels(tenant_id)
+                               if c.audience_scope == team and c.external_id != team]
+        for channel in candidates:
+            raw = await storage.subscriptions.reference(tenant_id, channel)
+            if raw:
+                try:
+                    return conversation_reference(raw)
+                except LookupError:
+                    continue
         return None
+
+    async def learn_team(self, tenant_id: str, team: str, *, force: bool = False) -> bool:
+        """Channel names and the roster of `team`, unless read within `roster_ttl`. False when it could not
+        be read (no reference yet, or the connector failed): the team stays as it was, and is tried again."""
+        async with self._team_locks.setdefault(f"{tenant_id}|{team}", asyncio.Lock()):
+            return await self._learn_team(tenant_id, team, force=force)
+
+    async def _learn_team(self, tenant_id: str, team: str, *, force: bool) -> bool:
+        workspace = self.services.storage.workspace
+        now = self.services.clock()
+        refreshed = await workspace.team_refreshed_at(tenant_id, team)
+        if not force and refreshed is not None and now - refreshed < self.roster_ttl:
+            return True
+        reference = await self._team_reference(tenant_id, team)
+        if reference is None:
+            await workspace.ensure_team(tenant_id, team)  # known, so a later turn reads it
+            return False
+        found: dict[str, Any] = {}
+
+        async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
+            # botbuilder's own calls; the channel list is a synchronous msrest client, so it runs off the loop.
+            teams_client = await TeamsInfo.get_teams_connector_client(turn_context)
+            channels = await asyncio.to_thread(teams_client.teams.get_teams_channels, team)
+            members: list[Any] = []
+            token: str | None = None
+            for _ in range(ROSTER_PAGES):
+                page = await TeamsInfo.get_paged_team_members(turn_context, team, token, ROSTER_PAGE)
+                members += page.members or []
+                token = page.continuation_token
+                if not token:
+                    break
+            found["channels"] = channels.conversations or [] if channels is not None else []
+            found["members"] = members
+            found["bot"] = reference.bot.id if reference.bot else None
+
+        try:
+            await self._continue(reference, step)
+        except Exception as exc:  # names and rosters improve answers; failing to read them must not stop one
+            log.warning("could not read the channels and roster of Teams team %s: %s", team, exc)
+            return False
+        for info in found["channels"]:
+            await self._name_channel(tenant_id, team, str(info.id), info.name or (GENERAL if info.id == team else ""))
+        people = [m for m in found["members"] if m.id and m.id != found["bot"]]
+        for member in people:
+            await workspace.upsert_user(tenant_id, member.id, name=member.name or None)
+        await workspace.set_team_members(tenant_id, team, [m.id for m in people], refreshed_at=now)
+        log.info("Teams team %s: %d channels, %d members", team, len(found["channels"]), len(people))
+        return True
+
+    async def _name_channel(self, tenant_id: str, team: str, channel: str, name: str) -> None:
+        """Names a known channel; a new one is stored private with no members until its own messages say
+        what it is (the list does not say whether a channel is standard, private or shared)."""
+        if not channel or not name or looks_like_id(name):
+            return
+        workspace = self.services.storage.workspace
+        if not await workspace.rename_channel(tenant_id, channel, name):
+            await workspace.upsert_channel(tenant_id, channel, name=name, kind=ConversationKind.CHANNEL.value,
+                                           is_private=True, audience_scope=team)
 
     async def with_links(self, tenant: str, reply: Reply) -> Reply:
         return reply
@@ -132,7 +240,13 @@ class TeamsSurface:
     # membership ---------------------------------------------------------------------------------
 
     async def joined(self, tenant_id: str, tenant: str, channel: str, reference: dict[str, Any]) -> None:
-        """Added to a group chat: read its roster, so its history is shown only to people who are in it."""
+        """Added to a team: read its channels and roster. Added to a group chat: read its roster, so its
+        history is shown only to people who are in it."""
+        if reference.get("kind") == ConversationKind.CHANNEL.value:
+            team = await self._team_of(tenant_id, channel)
+            if team is not None:  # fresh within roster_ttl (the welcome may have read it) is fresh enough
+                await self.learn_team(tenant_id, team)
+            return
         if reference.get("kind") != ConversationKind.GROUP.value:
             return
         target = conversation_reference(reference.get("reply_to"))

@@ -258,6 +258,7 @@ class Evaluator:
         by_id = {q.id: q for q in labels.questions}
         right: list[float] = []
         in_evidence: list[float] = []
+        misses: list[dict[str, Any]] = []
         for f in labels.follow_ups:
             first = by_id.get(f.of)
             if first is None:
@@ -271,8 +272,14 @@ class Evaluator:
             shown = [labels.thread_of.get(ws.label_id.get(s) or "") for s in ranked_evidence(reply)]
             right.append(1.0 if not declined(reply) and cited & threads else 0.0)
             in_evidence.append(m.recall_at(shown, threads, TOP_K))
+            if not right[-1] and len(misses) < EXAMPLES:
+                note = reply.rationale.conversation
+                misses.append({"id": f.id, "first": first.question, "follow_up": f.question,
+                               "searched_as": note.searched_as if note else "(not a follow-up)",
+                               "declined": next((c for c in reply.rationale.caveats if c.startswith("declined")), "")})
         return ({"followup.answered_from_thread": round(m.mean(right), 4),
-                 "followup.thread_recall_at_5": round(m.mean(in_evidence), 4)}, {"follow_ups": len(right)})
+                 "followup.thread_recall_at_5": round(m.mean(in_evidence), 4)},
+                {"follow_ups": len(right), "misses": misses})
 
     # privacy -----------------------------------------------------------------------------------
 

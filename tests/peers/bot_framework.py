@@ -5,7 +5,13 @@ It speaks the Connector REST API's wire format (v3) the way botframework-connect
   POST /v3/conversations/{conversationId}/activities/{activityId}       reply to activity
   PUT  /v3/conversations/{conversationId}/activities/{activityId}       update activity
   GET  /v3/conversations/{conversationId}/members                       conversation roster
-and records every call, so tests can assert on what the bot really sent. It also builds the inbound
+  GET  /v3/conversations/{teamId}/pagedmembers?pageSize=&continuationToken=   team roster, paged
+  GET  /v3/teams/{teamId}/conversations                                 a team's channels
+The last two follow Microsoft's "Get Teams specific context for your bot" (learn.microsoft.com/microsoftteams/
+platform/bots/how-to/get-teams-context: pages of 50 to 500, default 200, `continuationToken` until the last
+page; the General channel listed without a name) and botbuilder-python's TeamsInfo.get_paged_team_members /
+get_team_channels (TeamsPagedMembersResult, ConversationList of ChannelInfo). Posts are recorded in `calls`,
+reads in `reads`, and records every call, so tests can assert on what the bot really sent. It also builds the inbound
 activities Teams would send (channel mention, personal message, card action, bot added).
 """
 
@@ -49,6 +55,8 @@ class FakeConnector:
 
     calls: list[Call] = field(default_factory=list)
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    team_channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # team id -> ChannelInfo
+    reads: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, query) of every GET
     fail_posts: int = 0  # answer this many POSTs with the connector's 500 error body
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _posted_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -61,6 +69,8 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", self._post)
         app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", self._put)
         app.router.add_get("/v3/conversations/{conversation_id}/members", self._members)
+        app.router.add_get("/v3/conversations/{conversation_id}/pagedmembers", self._paged_members)
+        app.router.add_get("/v3/teams/{team_id}/conversations", self._team_channels)
         self._changed = asyncio.Condition()
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
@@ -97,7 +107,29 @@ class FakeConnector:
         return web.json_response({"id": call.activity_id})
 
     async def _members(self, request: web.Request) -> web.Response:
+        self.reads.append((request.path, dict(request.query)))
         return web.json_response(self.members.get(request.match_info["conversation_id"], []))
+
+    async def _paged_members(self, request: web.Request) -> web.Response:
+        self.reads.append((request.path, dict(request.query)))
+        everyone = self.members.get(request.match_info["conversation_id"], [])
+        size = max(50, min(500, int(request.query.get("pageSize") or 200)))
+        start = int(request.query.get("continuationToken") or 0)
+        body: dict[str, Any] = {"members": everyone[start:start + size]}
+        if start + size < len(everyone):
+            body["continuationToken"] = str(start + size)
+        return web.json_response(body)
+
+    async def _team_channels(self, request: web.Request) -> web.Response:
+        self.reads.append((request.path, dict(request.query)))
+        return web.json_response({"conversations": self.team_channels.get(request.match_info["team_id"], [])})
+
+    def add_team(self, team: str, channels: dict[str, str | None], people: list[tuple[str, str]]) -> None:
+        """A team with channels (id -> name; None for General, as Teams lists it) and members (id, name)."""
+        self.team_channels[team] = [{"id": cid, **({"name": name} if name else {})} for cid, name in channels.items()]
+        self.members[team] = [{"id": uid, "name": name, "aadObjectId": f"aad-{uid}", "givenName": name.split()[0],
+                               "userPrincipalName": f"{name.split()[0].lower()}@contoso.example",
+                               "tenantId": TENANT, "userRole": "user"} for uid, name in people]
 
     async def wait_for(self, count: int, within: float = 5.0) -> list[Call]:
         """The first `count` calls, waiting for them to arrive."""

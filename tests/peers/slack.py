@@ -321,6 +321,11 @@ class FakeSlack:
         user = self.users.get(args.get("user", ""))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
 
+    def _users_list(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        page, cursor = self._page(list(self.users.values()), args)
+        return {"ok": True, "members": page, "cache_ts": int(self._clock),
+                "response_metadata": {"next_cursor": cursor}}
+
     def _oauth(self, args: dict[str, Any]) -> dict[str, Any]:
         grant = self.oauth_codes.get(args.get("code", ""))
         if grant is None:

@@ -5,11 +5,11 @@ plugs in behind the same protocol and falls back to the extractive one."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from bot.models import Generator
+from bot.models import Conversation, Generator
 
 
 class Passage(BaseModel):
@@ -57,4 +57,22 @@ class TextGenerator(Protocol):
 
     async def headline(self, passages: list[Passage]) -> Draft:
         """One line that says what a thread is about and where it landed (for digests)."""
+        ...
+
+
+class Rewrite(BaseModel):
+    """A follow-up rewritten into a standalone question; `query` is empty when the rewrite failed
+    (`reason` says why) and the caller falls back to the offline rewrite."""
+
+    query: str = ""
+    generator: Generator
+    reason: str = ""
+
+
+@runtime_checkable
+class Rewriter(Protocol):
+    """A generator that can turn a follow-up into a standalone question (the OpenAI-compatible one)."""
+
+    async def rewrite(self, question: str, conversation: Conversation) -> Rewrite:
+        """`question` as a standalone question, using the earlier turns of `conversation`."""
         ...

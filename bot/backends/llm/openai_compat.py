@@ -36,12 +36,12 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from bot.backends.llm import prompts
-from bot.backends.llm.base import Draft, Passage
+from bot.backends.llm.base import Draft, Passage, Rewrite
 from bot.backends.llm.citations import check_citations
 from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.backends.llm.redact import Redactor, describe
 from bot.backends.llm.tokens import TokenCounter
-from bot.models import Generator
+from bot.models import Conversation, Generator
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 ANSWER_MAX_TOKENS = 400
 SUMMARY_MAX_TOKENS = 600
 HEADLINE_MAX_TOKENS = 60
+REWRITE_MAX_TOKENS = 80
+REWRITE_SHARE = 1 / 3  # of the reply budget: the answer still needs the rest
 MAP_CONCURRENCY = 4
 PROMPT_MARGIN_TOKENS = 64  # chat formatting overhead per request, plus slack for estimate error
 MAX_WAIT_S = 4.0
@@ -231,6 +233,37 @@ class OpenAIGenerator:
             return self._checked(line, fitted, prompts.HEADLINE.version, usage, [])
 
         return await self._guarded(run, lambda reason: self.fallback.with_reason(reason).headline(passages))
+
+    async def rewrite(self, question: str, conversation: Conversation) -> Rewrite:
+        """The follow-up as a standalone question, within a third of the reply budget (the answer needs
+        the rest). A failure is returned, not raised: the skill then uses the offline rewrite."""
+        template = prompts.REWRITE
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.budget_s * REWRITE_SHARE
+        usage = _Usage()
+        turns = [(usage.redact(self.redactor, t.question), usage.redact(self.redactor, t.answer))
+                 for t in reversed(conversation.turns)]
+        values = {"conversation": prompts.quote_conversation(turns), "question": usage.redact(self.redactor, question)}
+
+        def generator(reason: str = "") -> Generator:
+            return Generator(kind="llm", model=self.model, prompt_version=template.version, reason=reason,
+                             prompt_tokens=usage.prompt_tokens or None,
+                             completion_tokens=usage.completion_tokens or None,
+                             retries=usage.retries, latency_ms=round((loop.time() - started) * 1000, 2))
+
+        try:
+            async with asyncio.timeout_at(deadline + BACKSTOP_GRACE_S):
+                text = await self._complete(template, values, REWRITE_MAX_TOKENS, usage, deadline)
+        except TimeoutError:
+            return Rewrite(generator=generator(), reason=f"rewrite did not finish within "
+                                                         f"{self.budget_s * REWRITE_SHARE:.1f} s")
+        except LLMFailure as failure:
+            return Rewrite(generator=generator(), reason=failure.reason.replace("; extractive answer sent", ""))
+        line = " ".join(text.split()).strip().strip('"').strip()
+        if not line or len(line) > 400:
+            return Rewrite(generator=generator(), reason="the model's rewrite was empty or too long")
+        return Rewrite(query=line, generator=generator("follow-up rewritten into a standalone question"))
 
     # budget, retries, fallback ------------------------------------------------------------------
 

@@ -318,7 +318,8 @@ class BM25Retriever:
         index = await self._index(tenant_id)
         await self._catch_up(tenant_id, index)
         query_terms = list(dict.fromkeys(textlib.terms(query)))
-        result = SearchResult(hits=[], query_terms=query_terms, searched_messages=index.messages,
+        result = SearchResult(hits=[], query_terms=query_terms,
+                              searched_messages=self._visible_messages(index, allowed_channels),
                               searched_documents=index.documents, backend=self.name)
         if not query_terms or not index.kind:
             return result
@@ -327,6 +328,17 @@ class BM25Retriever:
         result.term_weights = self._idf(index, query_terms)
         result.hits = await self._hydrate(tenant_id, index, ranked, query_terms)
         return result
+
+    @staticmethod
+    def _visible_messages(index: _TenantIndex, allowed: frozenset[int]) -> int:
+        """Live messages in channels the reader may see: a count of the whole tenant would tell a reader
+        how much exists where they cannot look (privacy rule)."""
+        if not index.kind:
+            return 0
+        channels, alive, _, _ = index.columns()
+        kinds = np.frombuffer(index.kind, dtype=np.int8)[: len(alive)]
+        mask = alive & (kinds == MESSAGE) & np.isin(channels, np.fromiter(allowed, dtype=np.int64))
+        return int(np.count_nonzero(mask))
 
     @staticmethod
     def _scope(index: _TenantIndex, filters: SearchFilters | None) -> npt.NDArray[np.bool_] | None:

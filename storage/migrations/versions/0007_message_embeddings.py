@@ -1,7 +1,7 @@
 """message_embeddings: dense vectors stored with each message, per embedding model (hybrid retrieval)
 
 Revision ID: 0007_message_embeddings
-Revises: 0005_inbox
+Revises: 0006_postgres_search
 """
 from collections.abc import Sequence
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_message_embeddings"
-down_revision: str | None = "0005_inbox"
+down_revision: str | None = "0006_postgres_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

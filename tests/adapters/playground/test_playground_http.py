@@ -204,3 +204,19 @@ async def test_deeply_nested_bodies_are_400(base: str) -> None:
     for path in ["/api/playground/messages", "/api/playground/why", "/api/playground/feedback"]:
         status, body = await _post(base, path, "[" * 100_000 + "]" * 100_000)
         assert status == 400 and "JSON" in body["error"], path
+
+
+async def test_a_thread_reply_continues_the_conversation(base: str) -> None:
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "engineering", "user": "frank", "text": "@whybot when does the release freeze start?"})
+    assert status == 200
+    thread = body["reply"]["thread_id"]
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "engineering", "user": "frank", "text": "@whybot and who said that?", "thread_id": thread})
+    assert status == 200
+    reply = body["reply"]
+    assert reply["thread_id"] == thread
+    status, why = await _post(base, "/api/playground/why", {"decision_id": reply["decision_id"], "user": "frank",
+                                                            "channel": "engineering"})
+    assert status == 200 and "Continues:" in why["html"] and "searched as:" in why["html"]
+    assert "release freeze" in why["html"]

@@ -82,7 +82,8 @@ def test_round_trip_import_ask_cite_with_llm(tmp_path: Path, sqlite_url: str) ->
     assert reply.rationale.generator.kind == "llm"
     sent = fake.received[0].content("user")
     assert "Confidential" not in sent  # bob is not in #leadership: its message never reaches the model
-    assert reply.rationale.withheld_sources >= 1
+    # ...and nothing in the reply or its Why? says that a hidden match exists (no existence oracle).
+    assert reply.rationale.withheld_sources == 0 and not reply.private_note
 
 
 async def _ask_with_llm(database_url: str, question: str) -> tuple[Reply, FakeOpenAI]:
