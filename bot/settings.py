@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     bot_name: str = Field(default="whybot", validation_alias="WHYBOT_BOT_NAME")
     public_url: str | None = Field(default=None, validation_alias="WHYBOT_PUBLIC_URL")
     playground_enabled: bool = Field(default=True, validation_alias="WHYBOT_PLAYGROUND")
+    playground_hosts: str = Field(
+        default="", validation_alias="WHYBOT_PLAYGROUND_HOSTS",
+        description="comma-separated Host names the playground answers besides 127.0.0.1, localhost and [::1] "
+                    "(anything else is refused, against DNS rebinding)",
+    )
     workers: int = Field(
         default=1, ge=0, le=64, validation_alias="WHYBOT_WORKERS",
         description="worker processes `whybot serve` starts; 0 = this server only acknowledges (run `whybot "

@@ -1,5 +1,11 @@
 """HTTP routes of the playground and its event normalization. Questions go through the inbox like every
-platform's; the page's request then waits (a little) for the worker's answer, since nothing retries it."""
+platform's; the page's request then waits (a little) for the worker's answer, since nothing retries it.
+
+The playground trusts its person picker, so only its own page may drive it: every playground request must
+name a loopback Host (or one in WHYBOT_PLAYGROUND_HOSTS; anything else could be DNS rebinding), and every
+POST must be same-origin JSON (a cross-site page can send `text/plain` without a preflight). Why? and
+feedback are authorized from the stored decision's own channel and the picked person's memberships, never
+from a channel named in the body."""
 
 from __future__ import annotations
 
@@ -15,9 +21,11 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
+from yarl import URL
 
 from adapters.playground.render import rationale_html, reply_html
 from adapters.playground.surface import PlaygroundSurface, message_ts
+from bot import safe_json
 from bot.demo import BOT_USER, DEMO_TENANT, playground_permalink
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply, Trigger
 from bot.services import Services
@@ -31,6 +39,8 @@ MAX_TEXT = 40_000  # Slack's own limit for a message
 REPLY_WAIT_S = 25.0
 _MENTION = re.compile(r"(?<![\w@])@whybot\b[:,]?\s*", re.IGNORECASE)
 _COMMAND = re.compile(r"^\s*/whybot\b\s*", re.IGNORECASE)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+PREFIXES = ("/static/", "/api/playground/")
 
 
 class PostMessage(BaseModel):
@@ -43,7 +53,7 @@ class PostMessage(BaseModel):
 class DecisionAction(BaseModel):
     decision_id: str = Field(min_length=1, max_length=64)
     user: str = Field(min_length=1, max_length=255)
-    channel: str = Field(min_length=1, max_length=255)
+    channel: str = Field(default="", max_length=255)  # sent by older pages; never used to authorize
     helpful: bool | None = None
     item_id: str = Field(default="", max_length=255)
 
@@ -59,7 +69,7 @@ def _bad_request(message: str) -> web.HTTPBadRequest:
 async def _body(request: web.Request, model: type[BaseModel]) -> Any:
     """The validated JSON body, or a 400 that says which field is wrong (never a 500)."""
     try:
-        payload = await request.json()
+        payload = safe_json.loads(await request.read())  # depth-limited: no RecursionError on deep nesting
     except ValueError:
         raise _bad_request("the body must be JSON") from None
     try:
@@ -84,6 +94,7 @@ class PlaygroundAdapter:
         return self._surface
 
     def mount(self, app: web.Application) -> None:
+        app.middlewares.append(self._guard)
         app.router.add_get("/", self.index)
         app.router.add_static("/static/", STATIC, show_index=False)
         app.router.add_get("/api/playground/state", self.state)
@@ -94,10 +105,58 @@ class PlaygroundAdapter:
         app.router.add_post("/api/playground/feedback", self.feedback)
 
     async def start(self) -> None:
-        return None
+        host = self.services.settings.host
+        if host not in LOOPBACK_HOSTS:
+            log.error("The PLAYGROUND is on while listening on %s: anyone who can reach this port can pick any "
+                      "person and read what they may read. Set WHYBOT_PLAYGROUND=false, or bind WHYBOT_HOST "
+                      "to 127.0.0.1.", host)
 
     async def stop(self) -> None:
         return None
+
+    # who may drive it ---------------------------------------------------------------------------
+
+    def allowed_hosts(self) -> frozenset[str]:
+        extra = (h.strip().lower().strip("[]") for h in self.services.settings.playground_hosts.split(","))
+        return LOOPBACK_HOSTS | {h for h in extra if h}
+
+    @staticmethod
+    def _host_name(host: str) -> str | None:
+        try:
+            name = URL(f"http://{host}").host if host else None
+        except ValueError:
+            return None
+        return name.lower().strip("[]") if name else None
+
+    def refusal(self, request: web.Request) -> web.Response | None:
+        """Why this request may not touch the playground (as a response), or None if it may."""
+        if self._host_name(request.host) not in self.allowed_hosts():
+            return _error(421, "the playground answers only on its loopback address (see WHYBOT_PLAYGROUND_HOSTS)")
+        if request.method != "POST":
+            return None
+        fetch_site = request.headers.get("Sec-Fetch-Site")
+        origin = request.headers.get("Origin")
+        same_origin = fetch_site == "same-origin" if fetch_site is not None else (
+            origin is not None and origin == f"{request.scheme}://{request.host}")
+        if not same_origin:
+            return _error(403, "cross-site requests are refused: use the playground page")
+        if request.content_type != "application/json":
+            return _error(415, "send JSON (Content-Type: application/json)")
+        return None
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == "/" or request.path.startswith(PREFIXES):
+            refused = self.refusal(request)
+            if refused is not None:
+                return refused
+        try:
+            response: web.StreamResponse = await handler(request)
+        except OSError:  # a static file name the file system refuses (too long, bad bytes): no such file
+            if not request.path.startswith("/static/"):
+                raise
+            return _error(404, "no such file")
+        return response
 
     # pages -----------------------------------------------------------------------------------
 
@@ -230,10 +289,25 @@ class PlaygroundAdapter:
             return ChatEvent(**common, text=_MENTION.sub("", body.text).strip(), trigger=Trigger.MENTION)
         return None
 
+    async def _reader(self, body: DecisionAction) -> Reader | None:
+        """The picked person as a reader of the decision's own channel, if they may see that channel.
+
+        The body's `channel` is never trusted: a non-member naming a private channel would otherwise pass
+        the router's same-channel shortcut."""
+        record = await self.services.storage.decisions.get(body.decision_id)
+        if record is None or record.tenant_id != self.tenant_id:
+            return None
+        if await self.services.storage.workspace.get_user(self.tenant_id, body.user) is None:
+            return None
+        channel = record.channel_external_id or None
+        if channel is not None and await self._channel_for(body.user, channel) is None:
+            return None
+        return Reader(platform=Platform.PLAYGROUND, tenant=self.tenant, user=body.user, channel=channel)
+
     async def why(self, request: web.Request) -> web.Response:
         body: DecisionAction = await _body(request, DecisionAction)
-        reader = Reader(platform=Platform.PLAYGROUND, tenant=self.tenant, user=body.user, channel=body.channel)
-        reply = await self.services.router.explain(body.decision_id, reader)
+        reader = await self._reader(body)
+        reply = await self.services.router.explain(body.decision_id, reader) if reader is not None else None
         if reply is None:
             return _error(404, "This explanation is not available.")
         self.services.metrics.why_clicks.labels("playground").inc()
@@ -243,7 +317,8 @@ class PlaygroundAdapter:
         body: DecisionAction = await _body(request, DecisionAction)
         if body.helpful is None:
             return _error(400, "helpful: say true or false")
-        reader = Reader(platform=Platform.PLAYGROUND, tenant=self.tenant, user=body.user, channel=body.channel)
-        if not await self.services.router.feedback(body.decision_id, reader, body.helpful, body.item_id):
+        reader = await self._reader(body)
+        if reader is None or not await self.services.router.feedback(body.decision_id, reader, body.helpful,
+                                                                     body.item_id):
             return _error(404, "This answer is not available.")
         return web.json_response({"ok": True})

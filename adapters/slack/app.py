@@ -4,20 +4,24 @@ and interactivity), the OAuth install pages, and Socket Mode when SLACK_APP_TOKE
 Bolt verifies signatures, answers url_verification, resolves tokens and ignores the bot's own
 events. It runs with process_before_response: each listener (ingress.py) commits its turn to the
 inbox, and only then does the 200 leave, so an acknowledged question is never lost; answering is a
-worker's job (surface.py). We add a 400 (not Bolt's 500) for a correctly signed body that is not a
-Slack payload.
+worker's job (surface.py). We check the signature before parsing anything, and answer a correctly
+signed body that is not a Slack payload with a 400 (not Bolt's 500).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.signature import SignatureVerifier
 
@@ -27,11 +31,27 @@ from adapters.slack.client import ChannelPacer, build_client
 from adapters.slack.ingress import SlackIngress
 from adapters.slack.poster import Poster
 from adapters.slack.surface import SlackSurface
+from bot import safe_json
+from bot.inbox import InboxUnavailable
 from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError)  # code reading a payload's fields
+
+
+def parse_body(text: str, content_type: str | None) -> Any:
+    """The body as Bolt will read it (same JSON-or-form rule as `slack_bolt.request.internals.parse_body`),
+    parsed with the safe parser: ValueError for deep nesting, lone surrogates, huge numbers, bad JSON."""
+    if not text:
+        return {}
+    if (content_type or "").split(";")[0].strip() == "application/json" or text.startswith("{"):
+        return safe_json.loads(text)
+    if "payload" in text:
+        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
+        return safe_json.loads(payload) if payload is not None else {}
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 def shape_problem(body: Any) -> str | None:
@@ -49,8 +69,11 @@ def shape_problem(body: Any) -> str | None:
             return "`event_id` is not a string"
     elif kind == "block_actions":
         actions = body.get("actions")
-        if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+        if not isinstance(actions, list) or not actions or not all(isinstance(a, dict) for a in actions):
             return "block_actions without a list of actions"
+        for action in actions:
+            if not isinstance(action.get("action_id"), str) or not isinstance(action.get("block_id", ""), str):
+                return "an action whose `action_id` or `block_id` is not a string"
     elif kind is None and not isinstance(body.get("command"), str) and "ssl_check" not in body:
         return "neither an event, a slash command nor an interaction"
     return None
@@ -80,6 +103,7 @@ class SlackAdapter:
         self._surface = SlackSurface(services, self.poster, oauth.TokenSource(bot_token=bot_token, store=self.store),
                                      installation_store=self.store, backfill_limits=backfill_limits)
         self._register()
+        self.app.error(self._on_bolt_error)
         self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
         self.socket_mode: AsyncSocketModeHandler | None = None  # made in start(): it opens an HTTP session
 
@@ -106,6 +130,18 @@ class SlackAdapter:
         app.action(render.ITEM_FEEDBACK)(g(i.on_item_feedback))
         app.action(re.compile("^" + re.escape(render.FOLLOW_UP) + r"_\d+$"))(g(i.on_follow_up))
 
+    @staticmethod
+    async def _on_bolt_error(error: Exception) -> BoltResponse | None:
+        """Bolt's middleware (self-event filter, authorization) reads payload fields assuming Slack's
+        shapes; a signed payload with other shapes makes it raise, and Bolt would answer 500. A shape error
+        is a 400; anything else (the inbox, the Web API) keeps Bolt's 500, so Slack retries."""
+        if isinstance(error, InboxUnavailable) or not isinstance(error, SHAPE_ERRORS):
+            return None
+        log.warning("signed Slack request with a malformed body: Bolt cannot read it (%s: %s)",
+                    type(error).__name__, str(error)[:120])
+        return BoltResponse(status=400, body=json.dumps({"error": "malformed body"}),
+                            headers={"content-type": "application/json"})
+
     # HTTP ------------------------------------------------------------------------------------
 
     def mount(self, app: web.Application) -> None:
@@ -117,25 +153,42 @@ class SlackAdapter:
             app.router.add_get(flow.redirect_uri_path, self.oauth_redirect)
 
     async def events(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        try:
-            bolt_request = await to_bolt_request(request)
-        except (ValueError, AttributeError, TypeError) as exc:  # bad JSON, bad UTF-8, JSON that is not an object
-            return self._malformed(raw, request, f"unparseable body ({type(exc).__name__})")
-        problem = shape_problem(bolt_request.body)
-        if problem is not None:
-            return self._malformed(raw, request, problem)
-        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
-
-    def _malformed(self, raw: bytes, request: web.Request, problem: str) -> web.Response:
-        """401 if the signature is wrong (as Bolt would say), else 400: signed, but not a Slack payload."""
+        """Verify first, parse second: an unsigned body is a 401 whatever it contains, and nothing a
+        stranger sends is ever parsed. Signed bodies are parsed with a depth-limited parser before Bolt
+        (which uses `json.loads`) sees them, so a signed but unreadable body is a 400, never a 500."""
         assert self.signing_secret is not None
+        raw = await request.read()
+        if not self._signed(raw, request):
+            return web.json_response({"error": "invalid request"}, status=401)
         try:
             text = raw.decode("utf-8")
-        except UnicodeDecodeError:  # Slack only sends UTF-8; nothing to verify a signature over
-            return web.json_response({"error": "malformed body: not UTF-8"}, status=400)
-        if not SignatureVerifier(self.signing_secret).is_valid_request(text, dict(request.headers)):
-            return web.json_response({"error": "invalid request"}, status=401)
+            body = parse_body(text, request.headers.get("Content-Type"))
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+            return self._malformed(f"unparseable body ({type(exc).__name__}: {str(exc)[:120]})")
+        problem = shape_problem(body)
+        if problem is not None:
+            return self._malformed(problem)
+        try:
+            bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
+            response = await self.app.async_dispatch(bolt_request)
+        except SHAPE_ERRORS as exc:
+            # Bolt reads team, user, channel, enterprise and action fields while building its context and
+            # matching listeners, assuming Slack's shapes; a signed body with other shapes fails in there.
+            # Listener failures never get here (Bolt answers them itself; ours raise only InboxUnavailable).
+            return self._malformed(f"Bolt cannot read it ({type(exc).__name__}: {str(exc)[:120]})")
+        return await to_aiohttp_response(response)
+
+    def _signed(self, raw: bytes, request: web.Request) -> bool:
+        """slack_sdk's verifier, with its ValueError on a timestamp that is not an integer read as 'no'."""
+        assert self.signing_secret is not None
+        try:
+            return SignatureVerifier(self.signing_secret).is_valid_request(raw, dict(request.headers))
+        except (ValueError, TypeError, OverflowError):
+            return False
+
+    @staticmethod
+    def _malformed(problem: str) -> web.Response:
+        """Signed, but not a Slack payload: 400 (Slack does not retry 4xx; the same bytes would fail again)."""
         log.warning("signed Slack request with a malformed body: %s", problem)
         return web.json_response({"error": f"malformed body: {problem}"}, status=400)
 

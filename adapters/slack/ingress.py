@@ -49,6 +49,21 @@ def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    """`parent[key]` if it is an object, {} if absent; Unreadable if it is anything else."""
+    value = parent.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise normalize.Unreadable(f"`{key}` is a {type(value).__name__}, not an object")
+    return value
+
+
+def _value(action: dict[str, Any]) -> str:
+    """A button's value: a string (an empty or unknown one is answered "not available" by the worker)."""
+    return normalize.text_field(action, "value") or ""
+
+
 def _team(context: AsyncBoltContext, body: dict[str, Any]) -> str:
     team = context.team_id or body.get("team_id") or _obj(body.get("team")).get("id")
     return team if isinstance(team, str) else ""
@@ -82,7 +97,7 @@ class SlackIngress:
             except InboxUnavailable:
                 raise
             except Exception as exc:
-                log.warning("skipped a Slack payload whybot cannot read (%s: %s)", type(exc).__name__, exc)
+                log.warning("skipped a Slack payload whybot cannot read (%s: %s)", type(exc).__name__, str(exc)[:300])
                 self.services.metrics.errors.labels("slack_unreadable").inc()
                 ack = kwargs.get("ack")
                 if ack is not None:
@@ -106,8 +121,8 @@ class SlackIngress:
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         """History for every message we can see; DMs to the bot are also answered."""
         subtype = event.get("subtype")
-        self._count(f"message.{subtype}" if subtype in KNOWN_SUBTYPES else ("message" if subtype is None
-                                                                              else "message.other"))
+        known = isinstance(subtype, str) and subtype in KNOWN_SUBTYPES  # a bounded label: never the payload's
+        self._count(f"message.{subtype}" if known else ("message" if subtype is None else "message.other"))
         team = _team(context, body)
         channel = _text(event.get("channel"))
         hint = event.get("channel_type") if isinstance(event.get("channel_type"), str) else None
@@ -202,18 +217,22 @@ class SlackIngress:
     # clicks: one listener per action id --------------------------------------------------------
 
     def _reader(self, body: dict[str, Any], context: AsyncBoltContext) -> tuple[Reader, dict[str, Any]]:
-        container = _obj(body.get("container"))
-        channel_obj = _obj(body.get("channel"))
-        user_obj = _obj(body.get("user"))
-        message = _obj(body.get("message"))
+        """Who clicked where; Unreadable when the click's user, container, channel or message is malformed
+        (a reader with an empty user id would be answered as nobody)."""
+        container = _object(body, "container")
+        channel_obj = _object(body, "channel")
+        user_obj = _object(body, "user")
+        message = _object(body, "message")
         team = _team(context, body)
-        channel = _text(container.get("channel_id")) or _text(channel_obj.get("id"))
-        reader = Reader(platform=Platform.SLACK, tenant=team, user=_text(user_obj.get("id")),
-                        channel=channel or None, private=bool(container.get("is_ephemeral")))
+        user = normalize.text_field(user_obj, "id", required=True) or ""
+        channel = normalize.text_field(container, "channel_id") or normalize.text_field(channel_obj, "id") or ""
+        ts = normalize.text_field(message, "ts")
+        reader = Reader(platform=Platform.SLACK, tenant=team, user=user, channel=channel or None,
+                        private=container.get("is_ephemeral") is True)
         reference = {"team_id": team, "channel": channel,
-                     "message_ts": _text(container.get("message_ts")) or _text(message.get("ts")),
-                     "thread_ts": _text(message.get("thread_ts")) or _text(message.get("ts")),
-                     "response_url": _text(body.get("response_url"))}
+                     "message_ts": normalize.text_field(container, "message_ts") or ts,
+                     "thread_ts": normalize.text_field(message, "thread_ts") or ts,
+                     "response_url": normalize.text_field(body, "response_url")}
         return reader, {k: v for k, v in reference.items() if v}
 
     @staticmethod
@@ -224,7 +243,7 @@ class SlackIngress:
     async def _explain(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
                        context: AsyncBoltContext, *, expanded: bool, admin: bool = False) -> None:
         await self._click(ack, body, action, context, lambda reader, ref: ExplainTurn(
-            platform=Platform.SLACK, tenant=reader.tenant, decision_id=_text(action.get("value"))[:64],
+            platform=Platform.SLACK, tenant=reader.tenant, decision_id=_value(action)[:64],
             reader=reader, expanded=expanded, admin=admin, reference=ref))
 
     async def _click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
@@ -234,8 +253,9 @@ class SlackIngress:
         self._count(f"action.{family}" if family in render.ACTION_IDS else "action.other")
         reader, reference = self._reader(body, context)
         turn = make(reader, reference)
-        if turn is not None:
-            await self._put(self._click_key(body, action), turn, Priority.CLICK)
+        if turn is None:
+            raise normalize.Unreadable(f"a {family or 'click'} whose value names nothing whybot knows")
+        await self._put(self._click_key(body, action), turn, Priority.CLICK)
         await ack()
 
     async def on_why(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
@@ -252,7 +272,7 @@ class SlackIngress:
 
     async def _vote(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
                     context: AsyncBoltContext, *, helpful: bool) -> None:
-        value = render.decode_value(_text(action.get("value")))
+        value = render.decode_value(_value(action))
         await self._click(ack, body, action, context, lambda reader, ref: FeedbackTurn(
             platform=Platform.SLACK, tenant=reader.tenant, decision_id=value["d"], reader=reader, helpful=helpful,
             item_id=value.get("i", ""), reference=ref) if value.get("d") else None)
@@ -267,8 +287,7 @@ class SlackIngress:
 
     async def on_item_feedback(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any],
                                action: dict[str, Any], context: AsyncBoltContext) -> None:
-        option = _obj(action.get("selected_option"))
-        value = render.decode_value(_text(option.get("value")))
+        value = render.decode_value(_value(_object(action, "selected_option")))
         await self._click(ack, body, action, context, lambda reader, ref: FeedbackTurn(
             platform=Platform.SLACK, tenant=reader.tenant, decision_id=value["d"], reader=reader,
             helpful=value.get("h") == "1", item_id=value["i"], reference=ref)
@@ -277,7 +296,7 @@ class SlackIngress:
     async def on_follow_up(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
                            context: AsyncBoltContext) -> None:
         """A suggested next command, run as if typed in the same thread (or privately, if clicked there)."""
-        value = render.decode_value(_text(action.get("value")))
+        value = render.decode_value(_value(action))
 
         def make(reader: Reader, ref: dict[str, Any]) -> Turn | None:
             if not value.get("c") or not reader.channel:

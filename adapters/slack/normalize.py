@@ -19,6 +19,33 @@ _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 # message subtypes that are somebody saying something (stored as history); the rest are noise
 # (joins, topic changes, pins) or handled on their own (message_changed, message_deleted).
 SPOKEN_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "bot_message", "me_message"})
+MAX_COUNT = 2**31 - 1  # counts are INTEGER columns; a bigger number from a payload must not reach the database
+
+
+class Unreadable(ValueError):
+    """A signed payload whose identifying fields have the wrong types: skipped (logged), never half-stored."""
+
+
+def text_field(obj: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    """`obj[key]` if it is a string; None if absent; Unreadable if it is anything else (or required and empty).
+
+    Ids and timestamps are strings in every Slack payload; `str()` of a number or an object would store
+    an id that matches nothing."""
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise Unreadable(f"`{key}` is missing")
+        return None
+    if not isinstance(value, str):
+        raise Unreadable(f"`{key}` is a {type(value).__name__}, not a string")
+    return value
+
+
+def count(value: Any) -> int:
+    """A count from a payload: an int within an INTEGER column, else 0 (a decoration, not worth a message)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return min(max(value, 0), MAX_COUNT)
 
 
 def ts_to_datetime(ts: str | float | None) -> datetime:
@@ -64,31 +91,32 @@ def reference(team_id: str, channel: str, *, thread_ts: str | None = None, ts: s
 def mention_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str, bot_user_id: str | None,
                   kind: ConversationKind) -> ChatEvent:
     """An @mention, answered in the mention's thread."""
-    ts = str(event.get("ts") or "")
-    thread_ts = event.get("thread_ts") or ts
+    ts = text_field(event, "ts", required=True) or ""
+    channel = text_field(event, "channel", required=True) or ""
+    user = text_field(event, "user", required=True) or ""
+    thread = text_field(event, "thread_ts")
     return ChatEvent(
-        platform=Platform.SLACK, tenant=team_id, channel=str(event.get("channel") or ""),
-        conversation_kind=kind, user=str(event.get("user") or ""),
-        text=strip_bot_mention(str(event.get("text") or ""), bot_user_id),
-        thread_id=event.get("thread_ts"), message_id=ts, trigger=Trigger.MENTION,
-        event_id=body.get("event_id"), received_at=ts_to_datetime(ts) if ts else datetime.now(UTC),
-        reference=reference(team_id, str(event.get("channel") or ""), thread_ts=thread_ts, ts=ts,
-                            user=event.get("user")),
+        platform=Platform.SLACK, tenant=team_id, channel=channel, conversation_kind=kind, user=user,
+        text=strip_bot_mention(text_field(event, "text") or "", bot_user_id),
+        thread_id=thread, message_id=ts, trigger=Trigger.MENTION,
+        event_id=body.get("event_id"), received_at=ts_to_datetime(ts),
+        reference=reference(team_id, channel, thread_ts=thread or ts, ts=ts, user=user),
     )
 
 
 def direct_message_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str,
                          bot_user_id: str | None) -> ChatEvent:
     """A message in the bot's DM: answered there, in a thread only if the person wrote in one."""
-    ts = str(event.get("ts") or "")
+    ts = text_field(event, "ts", required=True) or ""
+    channel = text_field(event, "channel", required=True) or ""
+    user = text_field(event, "user", required=True) or ""
+    thread = text_field(event, "thread_ts")
     return ChatEvent(
-        platform=Platform.SLACK, tenant=team_id, channel=str(event.get("channel") or ""),
-        conversation_kind=ConversationKind.DM, user=str(event.get("user") or ""),
-        text=strip_bot_mention(str(event.get("text") or ""), bot_user_id),
-        thread_id=event.get("thread_ts"), message_id=ts, trigger=Trigger.MESSAGE, private_reply=True,
+        platform=Platform.SLACK, tenant=team_id, channel=channel, conversation_kind=ConversationKind.DM,
+        user=user, text=strip_bot_mention(text_field(event, "text") or "", bot_user_id),
+        thread_id=thread, message_id=ts, trigger=Trigger.MESSAGE, private_reply=True,
         event_id=body.get("event_id"),
-        reference=reference(team_id, str(event.get("channel") or ""), thread_ts=event.get("thread_ts"), ts=ts,
-                            user=event.get("user")),
+        reference=reference(team_id, channel, thread_ts=thread, ts=ts, user=user),
     )
 
 
@@ -168,10 +196,14 @@ def command_event(command: dict[str, Any], *, kind: ConversationKind, private: b
 
 
 def new_message(event: dict[str, Any], *, bot_user_id: str | None = None) -> NewMessage | None:
-    """A history message to store, or None for subtypes that are not somebody speaking."""
-    if event.get("subtype") not in SPOKEN_SUBTYPES or not event.get("ts") or not event.get("channel"):
+    """A history message to store, or None for subtypes that are not somebody speaking (Unreadable for a
+    message whose ts, channel, user or thread has the wrong type)."""
+    subtype = event.get("subtype")
+    if not isinstance(subtype, str | None) or subtype not in SPOKEN_SUBTYPES:
         return None
-    return message_from_api(event, str(event["channel"]), bot_user_id=bot_user_id)
+    if not event.get("ts") or not event.get("channel"):
+        return None
+    return message_from_api(event, text_field(event, "channel", required=True) or "", bot_user_id=bot_user_id)
 
 
 def message_from_api(m: dict[str, Any], channel: str, *, bot_user_id: str | None = None,
@@ -179,17 +211,22 @@ def message_from_api(m: dict[str, Any], channel: str, *, bot_user_id: str | None
     """The same shape comes from events and from conversations.history / replies. The stored text is the
     plain rendering of `text`, `blocks` and `attachments` (app notifications often have only the latter)."""
     text = message_text(m)
-    ts = str(m["ts"])
-    thread_ts = m.get("thread_ts")
-    edited = (m.get("edited") or {}).get("ts")
-    mentions = [u for u in _USER_MENTION.findall(str(m.get("text") or "")) if u != bot_user_id]
+    ts = text_field(m, "ts", required=True) or ""
+    thread_ts = text_field(m, "thread_ts")
+    author = text_field(m, "user") or text_field(m, "bot_id")
+    edited_obj = m.get("edited")
+    edited = edited_obj.get("ts") if isinstance(edited_obj, dict) else None  # a decoration: ignored if odd
+    reactions = m.get("reactions")
+    files = m.get("files")
+    mentions = [u for u in _USER_MENTION.findall(text_field(m, "text") or "") if u != bot_user_id]
     return NewMessage(
         channel_external_id=channel, external_id=ts, text=text, created_at=ts_to_datetime(ts),
-        user_external_id=m.get("user") or m.get("bot_id"),
+        user_external_id=author,
         thread_external_id=thread_ts if thread_ts and thread_ts != ts else None,
-        reaction_count=sum(int(r.get("count") or 0) for r in m.get("reactions") or [] if isinstance(r, dict)),
-        reply_count=int(m.get("reply_count") or 0), mention_count=len(mentions),
-        file_count=len(m.get("files") or []), permalink=permalink,
+        reaction_count=count(sum(count(r.get("count")) for r in reactions if isinstance(r, dict))
+                             if isinstance(reactions, list) else 0),
+        reply_count=count(m.get("reply_count")), mention_count=len(mentions),
+        file_count=len(files) if isinstance(files, list) else 0, permalink=permalink,
         is_bot=bool(m.get("bot_id")) or m.get("subtype") == "bot_message",
-        edited_at=ts_to_datetime(edited) if edited else None,
+        edited_at=ts_to_datetime(edited) if isinstance(edited, str | int | float) and edited else None,
     )

@@ -2,8 +2,9 @@
 
 We call `CloudAdapter.process_activity` ourselves rather than `CloudAdapter.process`, because the
 latter answers malformed JSON, a missing Content-Type or a missing `conversation` with a 500; here
-they are 400s, a missing or invalid token is a 401, and an invoke's `InvokeResponse` body is written
-as the JSON we built (see bot.py for why we build it ourselves).
+they are 400s, a missing, forged or broken token is a 401 (we authenticate first, separately, because
+botframework's validation raises anything from PermissionError to IndexError), and an invoke's
+`InvokeResponse` body is written as the JSON we built (see bot.py for why we build it ourselves).
 
 With no MICROSOFT_APP_ID the adapter runs in local emulator mode: botbuilder disables authentication
 and posts replies, unauthenticated, to each activity's `serviceUrl` (the Bot Framework Emulator, or a
@@ -12,12 +13,10 @@ test's fake connector). That must never face the internet, and the startup log s
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import requests
 from aiohttp import web
 from botbuilder.core import TurnContext
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from adapters.teams.bot import WhyBot, invoke_error
 from adapters.teams.surface import TeamsSurface
+from bot import safe_json
 from bot.inbox import InboxUnavailable
 from bot.services import Services
 from bot.settings import Settings
@@ -67,15 +67,40 @@ class _Conversation(BaseModel):
     tenantId: str | None = None
 
 
-class ActivityEnvelope(BaseModel):
-    """The least an activity must carry for us to answer it; everything else is botbuilder's to read."""
-
+class _Account(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+    id: str | None = None
+    name: str | None = None
+
+
+class _Entity(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+    mentioned: _Account | None = None
+
+
+class ActivityEnvelope(BaseModel):
+    """The least an activity must carry for us to answer it, and the shapes of the fields our handlers read
+    (botbuilder deserializes leniently: a `null` entity or member would otherwise fail inside the turn)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     type: str = Field(min_length=1)
     serviceUrl: str
     conversation: _Conversation
     channelData: dict[str, Any] | None = None
+    id: str | None = None
+    text: str | None = None
+    from_: _Account | None = Field(default=None, alias="from")
+    recipient: _Account | None = None
+    entities: list[_Entity] | None = None
+    membersAdded: list[_Account] | None = None
+    membersRemoved: list[_Account] | None = None
+    replyToId: str | None = None
+    name: str | None = None
 
     @field_validator("serviceUrl")
     @classmethod
@@ -92,9 +117,9 @@ def bad_request(reason: str) -> web.Response:
 def parse_activity(raw: bytes) -> Activity:
     """The activity in a request body, or ValueError saying what is wrong with it."""
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"body is not JSON: {exc}") from exc
+        body = safe_json.loads(raw)  # not json.loads: 100,000 nested brackets would be a RecursionError
+    except ValueError as exc:
+        raise ValueError(f"body is not JSON we accept: {exc}") from exc
     if not isinstance(body, dict):
         raise ValueError("body must be a JSON object (an activity)")
     try:
@@ -161,16 +186,20 @@ class TeamsAdapter:
         except ValueError as exc:
             log.info("rejected a Bot Framework request: %s", exc)
             return bad_request(str(exc))
-        auth_header = request.headers.get("Authorization", "")
         try:
-            invoke: InvokeResponse | None = await self.cloud.process_activity(auth_header, activity,
-                                                                              self.bot.on_turn)
-        except (PermissionError, jwt.PyJWTError) as exc:
-            log.info("unauthorized Bot Framework request (%s)", exc)
-            return web.json_response({"error": "unauthorized"}, status=401)
+            authenticated = await self.cloud.bot_framework_authentication.authenticate_request(
+                activity, request.headers.get("Authorization", ""))
         except requests.RequestException as exc:  # botframework fetches signing keys with requests
             log.error("could not verify a Bot Framework token: %s", exc)
             return web.json_response({"error": "token_verification_unavailable"}, status=503)
+        except Exception as exc:  # botframework's validation raises PermissionError, jwt errors,
+            # bare Exception (disallowed algorithm, endorsements), IndexError (unknown key id), KeyError and
+            # AttributeError (a header without `kid`): for a forged or broken token, all of them mean 401.
+            log.info("unauthorized Bot Framework request (%s: %s)", type(exc).__name__, exc)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        try:
+            invoke: InvokeResponse | None = await self.cloud.process_activity(authenticated, activity,
+                                                                              self.bot.on_turn)
         except InboxUnavailable as exc:  # not durable, so not acknowledged: Bot Framework redelivers
             log.error("could not queue a Teams activity: %s", exc)
             return web.json_response({"error": "temporarily_unavailable"}, status=503)

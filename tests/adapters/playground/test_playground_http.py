@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,9 +23,12 @@ async def base(demo: Services, serve: Serve) -> str:
     return await serve(create_app(demo, factories={"playground": create_adapter}))
 
 
-async def _post(base: str, path: str, payload: Any) -> tuple[int, dict[str, Any]]:
+async def _post(base: str, path: str, payload: Any, **headers: str) -> tuple[int, dict[str, Any]]:
+    """A POST as the playground page makes it: JSON, with its own Origin (unless `headers` say otherwise)."""
     async with aiohttp.ClientSession() as http:
-        kwargs = {"data": payload} if isinstance(payload, str | bytes) else {"json": payload}
+        kwargs: dict[str, Any] = ({"data": payload, "headers": {"Content-Type": "application/json"}}
+                                  if isinstance(payload, str | bytes) else {"json": payload})
+        kwargs["headers"] = {**kwargs.get("headers", {}), "Origin": base, **headers}
         async with http.post(base + path, **kwargs) as response:
             return response.status, await response.json()
 
@@ -115,6 +120,90 @@ async def test_html_in_messages_is_escaped_everywhere(base: str) -> None:
     big = "🚀 ünïcødé " * 1000
     status, body = await _post(base, "/api/playground/messages", {"channel": "random", "user": "dan", "text": big})
     assert status == 200 and body["message"]["text"] == big
+
+
+async def _leadership_decision(base: str) -> str:
+    _, secret = await _post(base, "/api/playground/messages", {
+        "channel": "leadership", "user": "alice", "text": "/whybot ask what is the reorg plan?"})
+    return str(secret["reply"]["decision_id"])
+
+
+async def test_why_and_feedback_ignore_the_channel_named_in_the_body(base: str, demo: Services) -> None:
+    """frank is not in #leadership: naming it in the body used to satisfy the same-channel check."""
+    decision = await _leadership_decision(base)
+    status, body = await _post(base, "/api/playground/why", {"decision_id": decision, "user": "frank",
+                                                             "channel": "leadership"})
+    assert status == 404 and "reorg" not in str(body)
+    status, body = await _post(base, "/api/playground/feedback", {"decision_id": decision, "user": "frank",
+                                                                  "channel": "leadership", "helpful": False})
+    assert status == 404
+    assert await demo.storage.decisions.feedback(decision) == [], "no feedback was recorded from a non-member"
+    status, body = await _post(base, "/api/playground/why", {"decision_id": decision, "user": "alice",
+                                                             "channel": "random"})
+    assert status == 200, "a member may open it whatever channel the page names"
+    status, _ = await _post(base, "/api/playground/why", {"decision_id": decision, "user": "nobody"})
+    assert status == 404
+
+
+async def test_cross_site_and_non_json_posts_are_refused(base: str) -> None:
+    payload = '{"channel": "engineering", "user": "frank", "text": "/whybot digest daily 09:00"}'
+    for headers in [{"Origin": "https://evil.example", "Content-Type": "text/plain"},
+                    {"Origin": "https://evil.example", "Content-Type": "application/json"},
+                    {"Origin": "null", "Content-Type": "application/json"},
+                    {"Origin": base, "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json"}]:
+        async with aiohttp.ClientSession() as http, \
+                http.post(base + "/api/playground/messages", data=payload, headers=headers) as response:
+            assert response.status == 403, headers
+    async with aiohttp.ClientSession() as http:
+        async with http.post(base + "/api/playground/messages", data=payload,
+                             headers={"Content-Type": "text/plain"}) as response:
+            assert response.status == 403, "no Origin and no Sec-Fetch-Site: not the page"
+        async with http.post(base + "/api/playground/messages", data=payload,
+                             headers={"Origin": base, "Content-Type": "text/plain"}) as response:
+            assert response.status == 415
+        async with http.post(base + "/api/playground/messages", data=payload, headers={
+                "Sec-Fetch-Site": "same-origin", "Content-Type": "application/json"}) as response:
+            assert response.status == 200, "the page's own fetch"
+
+
+async def test_foreign_host_names_are_refused(base: str) -> None:
+    port = base.rsplit(":", 1)[1]
+    async with aiohttp.ClientSession() as http:
+        for host in ["evil.example", f"evil.example:{port}", f"rebind.attacker.test:{port}", "", "[::2]:1"]:
+            async with http.get(base + "/api/playground/state?user=alice", headers={"Host": host}) as response:
+                assert response.status == 421, host
+            async with http.get(base + "/", headers={"Host": host}) as response:
+                assert response.status == 421, host
+        for host in [f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "LOCALHOST"]:
+            async with http.get(base + "/api/playground/state?user=alice", headers={"Host": host}) as response:
+                assert response.status == 200, host
+        async with http.get(base + "/healthz", headers={"Host": "evil.example"}) as response:
+            assert response.status == 200, "health and metrics are not the playground's"
+
+
+async def test_configured_host_names_are_accepted(demo: Services, serve: Serve) -> None:
+    settings = demo.settings.model_copy(update={"playground_hosts": "whybot.internal, [fd00::1]"})
+    services = dataclasses.replace(demo, settings=settings)
+    base = await serve(create_app(services, factories={"playground": create_adapter}))
+    async with aiohttp.ClientSession() as http:
+        for host, status in [("whybot.internal:80", 200), ("[fd00::1]:3978", 200), ("evil.example", 421)]:
+            async with http.get(base + "/api/playground/state", headers={"Host": host}) as response:
+                assert response.status == status, host
+
+
+async def test_a_playground_bound_off_loopback_is_logged_loudly(demo: Services, serve: Serve,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    settings = demo.settings.model_copy(update={"host": "0.0.0.0"})
+    services = dataclasses.replace(demo, settings=settings)
+    with caplog.at_level(logging.ERROR, logger="adapters.playground.adapter"):
+        await serve(create_app(services, factories={"playground": create_adapter}))
+    assert any("PLAYGROUND" in r.getMessage() and "0.0.0.0" in r.getMessage() for r in caplog.records)
+
+
+async def test_deeply_nested_bodies_are_400(base: str) -> None:
+    for path in ["/api/playground/messages", "/api/playground/why", "/api/playground/feedback"]:
+        status, body = await _post(base, path, "[" * 100_000 + "]" * 100_000)
+        assert status == 400 and "JSON" in body["error"], path
 
 
 async def test_a_thread_reply_continues_the_conversation(base: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 
 from tests.adapters.slack.conftest import GENERAL, SlackRig
-from tests.peers.slack import TEAM, action_form, event_body, form, signed_headers
+from tests.peers.slack import SIGNING_SECRET, TEAM, action_form, event_body, form, signed_headers
 
 
 async def test_url_verification_echoes_the_challenge(rig: SlackRig) -> None:
@@ -48,8 +50,12 @@ async def test_malformed_bodies_with_a_valid_signature_are_400(rig: SlackRig) ->
     for body, content_type in cases:
         response = await rig.send(body, content_type=content_type)
         assert response.status == 400, (body, response.status, await response.text())
-    response = await rig.http.post("/slack/events", data=b"\xff\xfe{", headers=signed_headers("x"))
-    assert response.status == 400, "bytes that are not UTF-8 are no Slack payload, signed or not"
+    raw = b"\xff\xfe{"
+    stamp = str(int(time.time()))
+    digest = hmac.new(SIGNING_SECRET.encode(), b"v0:" + stamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+    response = await rig.http.post("/slack/events", data=raw, headers={
+        "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}", "Content-Type": "application/json"})
+    assert response.status == 401, "Slack signs UTF-8 text only: other bytes cannot carry a valid signature"
     assert not rig.fake.called("chat.postMessage")
 
 
@@ -96,3 +102,47 @@ async def test_the_adapter_is_created_only_when_slack_is_configured(sqlite_url: 
         services = await build_services(make_settings(sqlite_url, **env), storage=sqlite_storage)
         adapter = create_adapter(services)
         assert isinstance(adapter, SlackAdapter) == expected, env
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+async def test_an_unsigned_body_is_401_whatever_it_contains(rig: SlackRig) -> None:
+    """The signature is checked before the body is parsed: 100,000 nested brackets are never read."""
+    for body, content_type in [(DEEP, "application/json"), ("{" + '"a":' * 50_000, "application/json"),
+                               ("payload=" + DEEP, "application/x-www-form-urlencoded")]:
+        response = await rig.http.post("/slack/events", data=body.encode(),
+                                       headers={"Content-Type": content_type})
+        assert response.status == 401, (content_type, response.status)
+        response = await rig.send(body, content_type=content_type, secret="wrong")
+        assert response.status == 401
+
+
+async def test_a_signed_deeply_nested_body_is_400(rig: SlackRig) -> None:
+    for body, content_type in [(DEEP, "application/json"),
+                               ("payload=" + "%5B" * 100_000, "application/x-www-form-urlencoded"),
+                               ('{"type": "event_callback", "event": ' + "[" * 5_000 + "]" * 5_000 + "}",
+                                "application/json"),
+                               ('{"challenge": "c", "type": "url_verification", "x": "\\ud800"}',
+                                "application/json"),
+                               ('{"type": "url_verification", "challenge": ' + "9" * 5000 + "}", "application/json")]:
+        response = await rig.send(body, content_type=content_type)
+        assert response.status == 400, (body[:60], response.status, await response.text())
+
+
+async def test_a_timestamp_that_is_not_an_integer_is_401(rig: SlackRig) -> None:
+    body = json.dumps({"token": "legacy", "challenge": "c", "type": "url_verification"})
+    for stamp in ["abc", "1796004611.5", "", "99999999999999999999999", "-1"]:
+        headers = signed_headers(body)
+        headers["X-Slack-Request-Timestamp"] = stamp
+        response = await rig.http.post("/slack/events", data=body.encode(), headers=headers)
+        assert response.status == 401, (stamp, response.status)
+
+
+async def test_an_action_id_that_is_not_a_string_is_400(rig: SlackRig) -> None:
+    for action in [{"action_id": 5, "block_id": "b", "value": "x"}, {"action_id": None},
+                   {"action_id": ["whybot_why"]}, {"action_id": "whybot_why", "block_id": {"a": 1}}]:
+        payload = {"type": "block_actions", "team": {"id": TEAM}, "user": {"id": "UALICE"},
+                   "actions": [action], "trigger_id": "t.1"}
+        response = await rig.send(action_form(payload), content_type="application/x-www-form-urlencoded")
+        assert response.status == 400, (action, response.status, await response.text())
