@@ -18,6 +18,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationAccount, ConversationReference
@@ -70,6 +71,7 @@ class TeamsMessage(BaseModel):
     mentioned: bool
     created_at: datetime
     reference: dict[str, Any]
+    team_group_id: str | None = None
 
     @property
     def addressed_to_bot(self) -> bool:
@@ -240,10 +242,30 @@ def message_of(activity: Activity) -> TeamsMessage | None:
     text = text_without_bot(activity)
     if not text and not bot_mentioned(activity):
         return None
+    team = _channel_data(activity).get("team")
+    group = team.get("aadGroupId") if isinstance(team, dict) and isinstance(team.get("aadGroupId"), str) else None
     return TeamsMessage(
         conversation=conversation, message_id=activity.id or "", user=activity.from_property.id,
         user_name=activity.from_property.name or "", text=text, mentioned=bot_mentioned(activity),
-        created_at=parse_timestamp(activity), reference=reference_of(activity, conversation))
+        created_at=parse_timestamp(activity), reference=reference_of(activity, conversation),
+        team_group_id=group)
+
+
+def deep_link(message: TeamsMessage) -> str | None:
+    """Teams' link to a message (teams.microsoft.com/l/message/…), so citations open the message itself.
+    Channel messages name their thread root (`parentMessageId`) and, when Teams sent it, the team's group."""
+    conv = message.conversation
+    if not message.message_id or not conv.channel:
+        return None
+    params: dict[str, str] = {"tenantId": conv.tenant, "createdTime": message.message_id}
+    if conv.kind == ConversationKind.CHANNEL:
+        params["parentMessageId"] = conv.thread_id or message.message_id
+        if message.team_group_id:
+            params["groupId"] = message.team_group_id
+    else:
+        params["context"] = '{"contextType":"chat"}'
+    return f"https://teams.microsoft.com/l/message/{quote(conv.channel, safe='')}/{message.message_id}?" \
+           f"{urlencode(params)}"
 
 
 def split_command(text: str) -> tuple[str | None, str]:
@@ -285,7 +307,8 @@ def history_item(message: TeamsMessage) -> NewMessage:
     conv = message.conversation
     thread = conv.thread_id if conv.thread_id and conv.thread_id != message.message_id else None
     return NewMessage(channel_external_id=conv.channel, external_id=message.message_id, text=message.text,
-                      created_at=message.created_at, user_external_id=message.user, thread_external_id=thread)
+                      created_at=message.created_at, user_external_id=message.user, thread_external_id=thread,
+                      permalink=deep_link(message))
 
 
 def reader_of(activity: Activity) -> Reader | None:

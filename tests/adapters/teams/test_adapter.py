@@ -88,6 +88,10 @@ async def test_channel_mention_is_answered_in_its_thread_with_a_why_card(
         year=2000), record.created_at.replace(year=2100))
     stored = [m for m in messages if m.external_id == activity["id"]]
     assert [m.text for m in stored] == ["when does the release freeze start?"]
+    # ...with Teams' deep link to the message, so a citation of it opens it (teams.microsoft.com/l/message).
+    link = stored[0].permalink or ""
+    assert link.startswith("https://teams.microsoft.com/l/message/") and f"/{activity['id']}?" in link
+    assert f"tenantId={TENANT}" in link and "parentMessageId=" in link
     reference = await services.storage.subscriptions.reference(TEAMS_TENANT, TEAM_CHANNEL)
     assert reference is not None and reference["conversation"]["id"] == TEAM_CHANNEL
     assert reference["serviceUrl"] == connector.url
