@@ -12,6 +12,7 @@ BENCHMARKS = {
     "retrieval": "bench.retrieval",
     "storage": "bench.storage_ingest",
     "search-pg": "bench.search_pg",
+    "slack-backlog": "bench.slack_backlog",
 }
 
 

@@ -28,8 +28,14 @@ BENCH_TOKEN = "xoxb-bench"
 class BenchSlack(FakeSlack):
     def _bench_stats(self, args: dict[str, Any], team: str) -> dict[str, Any]:
         posted = self.called("chat.postMessage")
+        per_thread: dict[str, int] = {}
+        for call in posted:  # answers to mentions go in the mention's thread: more than one there is a duplicate
+            if call.args.get("thread_ts"):
+                key = f"{call.args.get('channel')}:{call.args.get('thread_ts')}"
+                per_thread[key] = per_thread.get(key, 0) + 1
         return {"ok": True, "posted": len(posted), "calls": len(self.calls),
-                "last_post_at": posted[-1].at if posted else None}
+                "last_post_at": posted[-1].at if posted else None, "threads": len(per_thread),
+                "duplicates": sum(n - 1 for n in per_thread.values()), "responses": len(self.responses)}
 
     def trim(self) -> None:
         """Forget recorded calls and posted messages (a long run would otherwise grow without end)."""

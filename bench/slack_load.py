@@ -20,6 +20,7 @@ import sys
 import time
 from collections import Counter
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
@@ -33,7 +34,13 @@ def bodies(args: argparse.Namespace, n: int) -> list[tuple[bytes, dict[str, str]
     out = []
     for i in range(n):
         channel, user = args.channels[i % len(args.channels)], args.users[i % len(args.users)]
-        msg_ts = f"{1_800_000_000 + i}.{i % 1_000_000:06d}"
+        if args.kind != "mention":
+            body, content_type = interaction(args, i, channel, user)
+            headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
+                       "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body) or ""}
+            out.append((body.encode(), headers))
+            continue
+        msg_ts = f"{1_800_000_000 + args.offset + i}.{i % 1_000_000:06d}"
         body = json.dumps({
             "token": "legacy", "team_id": args.team, "api_app_id": "A0BENCH", "type": "event_callback",
             "event_id": f"Ev{args.prefix}{i:07d}", "event_time": int(ts),
@@ -47,6 +54,23 @@ def bodies(args: argparse.Namespace, n: int) -> list[tuple[bytes, dict[str, str]
                    "X-Slack-Signature": verifier.generate_signature(timestamp=ts, body=body) or ""}
         out.append((body.encode(), headers))
     return out
+
+
+def interaction(args: argparse.Namespace, i: int, channel: str, user: str) -> tuple[str, str]:
+    """A `/whybot help` slash command or a Why? click on a bot message, form-encoded as Slack sends them."""
+    trigger = f"trig.{args.prefix}.{i}"
+    if args.kind == "command":
+        return urlencode({"token": "legacy", "team_id": args.team, "channel_id": channel, "channel_name": "bench",
+                          "user_id": user, "command": "/whybot", "text": "help", "api_app_id": "A0BENCH",
+                          "response_url": f"{args.response_base}/cmd{i}", "trigger_id": trigger}), \
+            "application/x-www-form-urlencoded"
+    payload = {"type": "block_actions", "team": {"id": args.team}, "user": {"id": user, "team_id": args.team},
+               "api_app_id": "A0BENCH", "token": "legacy", "trigger_id": trigger,
+               "container": {"type": "message", "message_ts": "1.0", "channel_id": channel, "is_ephemeral": False},
+               "channel": {"id": channel}, "response_url": f"{args.response_base}/click{i}",
+               "actions": [{"type": "button", "action_id": "whybot_why", "block_id": "b", "value": f"d_bench{i}",
+                            "action_ts": f"{i}.0"}]}
+    return urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -90,6 +114,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(delay)
             lags.append(loop.time() - due)
             tasks.append(asyncio.create_task(one(i)))
+            if args.redeliver and (i * 7919) % 100 < args.redeliver * 100:  # Slack's retry of the same event
+                body, headers = requests[i]
+                requests.append((body, {**headers, "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}))
+                tasks.append(asyncio.create_task(one(len(requests) - 1)))
         sent_s = loop.time() - start
         await asyncio.gather(*tasks)
     ordered = sorted(latencies)
@@ -119,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="", help="makes event ids unique across runs")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--no-keepalive", action="store_true", help="a new connection for every request")
+    parser.add_argument("--kind", choices=["mention", "command", "why"], default="mention")
+    parser.add_argument("--redeliver", type=float, default=0.0, help="share of events sent again as Slack's retry")
+    parser.add_argument("--offset", type=int, default=0, help="added to message timestamps (unique threads)")
+    parser.add_argument("--response-base", default="http://127.0.0.1:9/respond", help="response_url base")
     args = parser.parse_args(argv)
     print(json.dumps(asyncio.run(run(args))), flush=True)
     return 0
