@@ -94,3 +94,21 @@ async def test_a_member_who_left_gets_nothing_from_the_channel_in_their_dm(rig: 
     await settled(rig.services)
     [post] = [c.args for c in rig.fake.called("chat.postMessage") if c.args.get("channel") == DM_ALICE]
     assert "initech" not in visible_text(post) and not any(w in visible_text(post) for w in WORDS)
+
+
+async def test_a_group_dm_is_for_its_members_only(rig: SlackRig) -> None:
+    """A group DM (mpim) of Alice and Carol: answered inside it for its members, invisible from #general."""
+    from tests.adapters.slack.conftest import CAROL
+    from tests.peers.slack import BOT_USER, FakeChannel
+
+    rig.fake.add_channel(FakeChannel("GTRIO", "mpdm-alice--carol", is_private=True, is_mpim=True,
+                                     members=[ALICE, CAROL, BOT_USER]))
+    await rig.message("GTRIO", ALICE, SECRET_FACT, channel_type="mpim")
+    await rig.message(GENERAL, ALICE, PUBLIC_FACT)
+    outside, _ = await ask(rig, BOB, "what is the acquisition target?")
+    assert "initech" not in visible_text(outside) and not any(w in visible_text(outside) for w in WORDS)
+    ts = rig.fake.next_ts()
+    assert (await rig.mention("GTRIO", CAROL, "what is the acquisition target?", ts=ts)).status == 200
+    await settled(rig.services)
+    [inside] = [c.args for c in rig.fake.called("chat.postMessage") if c.args.get("thread_ts") == ts]
+    assert "initech" in visible_text(inside), "everyone reading the group DM may read its own history"
