@@ -29,8 +29,8 @@ class Ingestor:
         return inserted
 
     async def edit(self, tenant_id: str, channel: str, external_id: str, text: str,
-                   edited_at: datetime | None = None) -> MessageRecord | None:
-        record = await self.storage.messages.edit(tenant_id, channel, external_id, text, edited_at)
+                   edited_at: datetime | None = None, *, restore: bool = False) -> MessageRecord | None:
+        record = await self.storage.messages.edit(tenant_id, channel, external_id, text, edited_at, restore=restore)
         if record is not None:
             await self.retriever.add_message(record)
         return record
@@ -45,10 +45,7 @@ class Ingestor:
     async def undelete(self, tenant_id: str, channel: str, external_id: str, text: str,
                        edited_at: datetime | None = None) -> MessageRecord | None:
         """A deleted message restored (Teams `undeleteMessage`): stored and searchable again."""
-        record = await self.storage.messages.undelete(tenant_id, channel, external_id, text, edited_at)
-        if record is not None:
-            await self.retriever.add_message(record)
-        return record
+        return await self.edit(tenant_id, channel, external_id, text, edited_at, restore=True)
 
     async def document(self, tenant_id: str, path: str, title: str, text: str, *, url: str | None = None,
                        channel: str | None = None) -> DocumentRecord:

@@ -99,16 +99,17 @@ class AskSkill:
         question = request.args.strip()
         if not question:
             raise SkillError("Ask me a question, for example `ask when is the release freeze?`")
-        reply = await self._run(request, ctx, question)
-        note = await self._more_for_the_asker(request, ctx, question)
+        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        reply = await self._run(request, ctx, question, channels)
+        note = await self._more_for_the_asker(request, ctx, question, channels)
         return reply.model_copy(update={"private_note": note}) if note else reply
 
-    async def _more_for_the_asker(self, request: SkillRequest, ctx: SkillContext, question: str) -> str | None:
+    async def _more_for_the_asker(self, request: SkillRequest, ctx: SkillContext, question: str,
+                                  channels: list[ChannelRecord]) -> str | None:
         """Messages only the asker may read that would answer too: said to the asker alone (the privacy rule
         allows telling a reader who could see them), never in the shared reply, its Why? or any count there."""
         if request.reader.private:
             return None
-        channels = await ctx.storage.workspace.channels(request.tenant_id)
         shared = Visibility(request.reader, request.tenant_id, channels)
         own = Visibility(request.reader.model_copy(update={"private": True}), request.tenant_id, channels)
         extra = own.allowed_channel_ids - shared.allowed_channel_ids
@@ -123,10 +124,10 @@ class AskSkill:
         return (f"{counted(n, 'more message')} that may answer this {'is' if n == 1 else 'are'} in channels not "
                 f"everyone here can read; ask me in a DM and I can use {'it' if n == 1 else 'them'}.")
 
-    async def _run(self, request: SkillRequest, ctx: SkillContext, question: str) -> Reply:
+    async def _run(self, request: SkillRequest, ctx: SkillContext, question: str,
+                   channels: list[ChannelRecord]) -> Reply:
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        channels = await ctx.storage.workspace.channels(request.tenant_id)
         visibility = Visibility(request.reader, request.tenant_id, channels)
         k = ctx.settings.ask_top_k
         scope = await self._scope(request, ctx, question, channels, visibility)

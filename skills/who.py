@@ -129,7 +129,7 @@ class WhoSkill:
                          body=f"I couldn't find threads about “{textlib.shorten(about, 80)}” that show who "
                               f"{kind} it. Try other words, or `ask` the question instead.",
                          follow_ups=[FollowUp(label="Ask instead", command=f"ask {question}")])
-        return self._reply(request, question, about, kind, people, inputs, result.withheld, timings)
+        return self._reply(request, question, about, kind, people, inputs, timings)
 
     @staticmethod
     def _rank(threads: list[tuple[float, list[MessageRecord]]], kind: str, names: dict[str, str],
@@ -163,7 +163,7 @@ class WhoSkill:
         return sorted(found.values(), key=lambda c: (-c.score, c.name))[:PEOPLE]
 
     def _reply(self, request: SkillRequest, question: str, about: str, kind: str, people: list[Candidate],
-               inputs: Inputs, withheld: int, timings: dict[str, float]) -> Reply:
+               inputs: Inputs, timings: dict[str, float]) -> Reply:
         passages: list[Passage] = []
         number_of: dict[str, int] = {}
         channel_of = {m.source_id: m.channel_external_id for person in people for _, m, _r in person.messages}

@@ -136,15 +136,18 @@ class MessageStore:
         return inserted
 
     async def edit(self, tenant_id: str, channel_external_id: str, external_id: str, text: str,
-                   edited_at: datetime | None = None) -> MessageRecord | None:
+                   edited_at: datetime | None = None, *, restore: bool = False) -> MessageRecord | None:
+        """New text for a stored message; `restore` also reverses a soft delete (Teams' undelete)."""
         async with self.db.session() as s:
             row = (await s.execute(_message_query().where(
                 Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
                 Message.external_id == external_id))).one_or_none()
             if row is None:
                 return None
+            if restore:
+                row[0].deleted = False
             row[0].text = text
-            row[0].edited_at = edited_at or datetime.now(UTC)
+            row[0].edited_at = edited_at or datetime.now(UTC)  # also how other replicas' indexes see it
             await s.flush()
             return _record(row)
 
@@ -164,17 +167,7 @@ class MessageStore:
     async def undelete(self, tenant_id: str, channel_external_id: str, external_id: str, text: str,
                        edited_at: datetime | None = None) -> MessageRecord | None:
         """Reverse a soft delete with the restored text (Teams sends it with the undelete)."""
-        async with self.db.session() as s:
-            row = (await s.execute(_message_query().where(
-                Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
-                Message.external_id == external_id))).one_or_none()
-            if row is None:
-                return None
-            row[0].deleted = False
-            row[0].text = text
-            row[0].edited_at = edited_at or datetime.now(UTC)  # so other replicas' indexes see it again
-            await s.flush()
-            return _record(row)
+        return await self.edit(tenant_id, channel_external_id, external_id, text, edited_at, restore=True)
 
     async def get(self, ids: Iterable[int]) -> list[MessageRecord]:
         ids = list(ids)
