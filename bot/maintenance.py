@@ -17,8 +17,7 @@ EVENT_ID_RETENTION = timedelta(days=7)
 
 async def purge_once(services: Services) -> tuple[int, int]:
     now = services.clock()
-    events = await services.storage.events.purge_older_than(now - EVENT_ID_RETENTION)
-    events += await services.storage.inbox.purge_finished_before(now - EVENT_ID_RETENTION)
+    events = await services.storage.inbox.purge_finished_before(now - EVENT_ID_RETENTION)
     decisions = await services.storage.decisions.purge_older_than(
         now - timedelta(days=services.settings.decision_retention_days))
     if events or decisions:

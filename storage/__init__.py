@@ -9,7 +9,6 @@ from storage.db import Database, DatabaseNotUpgraded, DatabaseUnavailable
 from storage.decisions import DecisionStore
 from storage.digest_runs import DigestRunRecord, DigestRunStore
 from storage.embeddings import EmbeddingStore, StoredVector, text_hash
-from storage.events import ProcessedEvents
 from storage.inbox import InboxRecord, InboxStats, InboxStore, NewTurn
 from storage.messages import MessageStore, NewMessage
 from storage.records import (
@@ -31,7 +30,6 @@ class Storage:
     workspace: WorkspaceStore
     messages: MessageStore
     decisions: DecisionStore
-    events: ProcessedEvents
     subscriptions: SubscriptionStore
     digest_runs: DigestRunStore
     channel_weights: ChannelWeightsStore
@@ -41,7 +39,7 @@ class Storage:
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
-        return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db), ProcessedEvents(db),
+        return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db),
                    SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), InboxStore(db),
                    EmbeddingStore(db))
 

@@ -250,15 +250,6 @@ class DigestSubscription(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
-class ProcessedEvent(Base):
-    """Delivery ids already handled; the primary key makes a retried event a no-op on every replica."""
-
-    __tablename__ = "processed_events"
-
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
-
-
 class InboxItem(Base):
     """A turn the bot owes someone: committed before the platform gets its 2xx, then claimed by a worker
     under a lease until it is done. `key` is the platform's delivery id, so a retried delivery is a no-op."""
@@ -348,7 +339,6 @@ __all__ = [
     "Document",
     "Feedback",
     "Message",
-    "ProcessedEvent",
     "Tenant",
     "UTCDateTime",
     "User",

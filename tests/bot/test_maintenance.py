@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
-
 from bot.maintenance import purge_once
 from bot.models import Platform, Reader
 from bot.services import build_services
 from storage import Storage
-from storage.tables import ProcessedEvent
 from tests.conftest import make_settings
 
 
@@ -23,13 +20,14 @@ async def test_purge_keeps_recent_and_drops_expired(storage: Storage, db_url: st
         await storage.decisions.save(decision_id=decision_id, tenant_id=tenant, channel_external_id="C1",
                                      user_external_id="U1", private=False, skill="help",
                                      rationale={}, reply={}, created_at=now - timedelta(days=age))
-    assert await storage.events.claim("slack:old")
-    assert await storage.events.claim("slack:new")
-    async with storage.db.session() as s:  # age one delivery id by a week and a day
-        await s.execute(update(ProcessedEvent).where(ProcessedEvent.key == "slack:old")
-                        .values(received_at=now - timedelta(days=8)))
+    for key, age in (("slack:old", 8), ("slack:new", 1)):  # delivery ids: one a week and a day old
+        assert await storage.inbox.put(key, "answer", {}, priority=5, now=now - timedelta(days=age))
+        item = await storage.inbox.claim("w", now - timedelta(days=age), timedelta(seconds=30))
+        assert item is not None and await storage.inbox.finish(item.id, "w", now - timedelta(days=age))
     assert await purge_once(services) == (1, 1)
     assert await storage.decisions.get("d_old") is None and await storage.decisions.get("d_new") is not None
-    assert not await storage.events.claim("slack:new") and await storage.events.claim("slack:old")
+    new_again = await storage.inbox.put("slack:new", "answer", {}, priority=5, now=now)
+    old_again = await storage.inbox.put("slack:old", "answer", {}, priority=5, now=now)
+    assert not new_again and old_again
     reader = Reader(platform=Platform.PLAYGROUND, tenant="demo", user="U1", channel="C1")
     assert await services.router.explain("d_old", reader) is None

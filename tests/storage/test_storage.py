@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 from storage import Database, NewMessage, Storage, tenant_key
@@ -65,14 +64,6 @@ async def test_bulk_insert_is_idempotent_and_unicode_safe(storage: Storage) -> N
     assert first is not None and first.text == long_text
     batches = [len(b) async for b in storage.messages.stream(tenant, batch=500)]
     assert batches == [500, 500, 200]
-
-
-async def test_processed_events_claim_once_even_concurrently(storage: Storage) -> None:
-    results = await asyncio.gather(*(storage.events.claim("slack:Ev1") for _ in range(8)))
-    assert results.count(True) == 1
-    assert await storage.events.claim("slack:Ev1") is False
-    await storage.events.release("slack:Ev1")
-    assert await storage.events.claim("slack:Ev1") is True
 
 
 async def test_decisions_and_feedback(storage: Storage) -> None:

@@ -24,7 +24,7 @@ async def test_wrong_signature_is_401_and_does_nothing(rig: SlackRig) -> None:
     response = await rig.send(body, secret="not-the-secret")
     assert response.status == 401
     assert not rig.fake.called("chat.postMessage")
-    assert await rig.services.storage.events.claim("slack:EvBad"), "a rejected request claims nothing"
+    assert await rig.services.storage.inbox.by_key("slack:EvBad") is None, "a rejected request queues nothing"
 
 
 async def test_timestamp_older_than_five_minutes_is_401(rig: SlackRig) -> None:
