@@ -72,10 +72,11 @@ class WorkspaceStore:
                                  + (["name"] if name else []))
 
     async def ensure_channel(self, tenant_id: str, external_id: str, *, kind: str = "channel",
-                             is_private: bool = False) -> int:
+                             is_private: bool = False, audience_scope: str | None = None) -> int:
         """The channel's id, creating a minimal row (never overwriting a known one) if it is new."""
         return await self._keyed(Channel, {"tenant_id": tenant_id, "external_id": external_id, "name": external_id,
-                                           "kind": kind, "is_private": is_private, "topic": ""}, [])
+                                           "kind": kind, "is_private": is_private, "topic": "",
+                                           "audience_scope": audience_scope}, [])
 
     async def upsert_user(
         self,

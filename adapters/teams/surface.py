@@ -59,7 +59,7 @@ class TeamsSurface:
         self.app_id = app_id
         self.roster_ttl = roster_ttl
         self._team_locks: dict[str, asyncio.Lock] = {}  # one read of a team at a time in this process
-        self.delivery = TeamsDelivery(cloud, services.storage, app_id)
+        self.delivery = TeamsDelivery(services.storage)
 
     async def _continue(self, reference: ConversationReference,
                         step: Callable[[TurnContext, ConnectorClient], Awaitable[None]]) -> None:
@@ -170,9 +170,11 @@ class TeamsSurface:
         if not channel or not name or looks_like_id(name):
             return
         workspace = self.services.storage.workspace
-        if not await workspace.rename_channel(tenant_id, channel, name):
-            await workspace.upsert_channel(tenant_id, channel, name=name, kind=ConversationKind.CHANNEL.value,
-                                           is_private=True, audience_scope=team)
+        # Insert-if-absent, then rename: a message turn storing the same channel as standard at the same moment
+        # must never be overwritten back to private by this (an upsert here raced with it).
+        await workspace.ensure_channel(tenant_id, channel, kind=ConversationKind.CHANNEL.value, is_private=True,
+                                       audience_scope=team)
+        await workspace.rename_channel(tenant_id, channel, name)
 
     async def with_links(self, tenant: str, reply: Reply) -> Reply:
         return reply
@@ -272,7 +274,23 @@ class TeamsSurface:
     # digests -----------------------------------------------------------------------------------
 
     async def post(self, target: DeliveryTarget, reply: Reply, *, key: str) -> str:
-        return await self.delivery.post(target, reply, key=key)
+        """A new post in the channel itself (a digest starts its own thread), through the same continuation
+        as every send, so a connector failure reaches the scheduler instead of being logged and lost."""
+        reference = await self.delivery.reference(target)
+        posted: dict[str, str] = {}
+
+        async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
+            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), card_summary(reply)),
+                                                                reference)
+            activity.reply_to_id = None
+            response = await connector.conversations.send_to_conversation(reference.conversation.id, activity)
+            posted["id"] = response.id if response is not None and response.id else ""
+
+        await self._continue(reference, step)
+        log.info("posted %s to Teams conversation %s as %s", key, reference.conversation.id, posted.get("id"))
+        return posted.get("id", "")
 
     async def find_posted(self, target: DeliveryTarget, key: str) -> str | None:
-        return await self.delivery.find_posted(target, key)
+        """Bot Framework cannot list a conversation's messages, so Teams cannot tell; the scheduler's own
+        record of the run (digest_runs.posted_message_id) is the guard against posting twice."""
+        return None

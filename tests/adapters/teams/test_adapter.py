@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from botbuilder.schema import ErrorResponseException
 
 from adapters.teams import create_adapter
 from adapters.teams.app import TeamsConfigurationError
@@ -289,6 +290,19 @@ async def test_delivery_without_reference_says_why(teams: TestClient, services: 
         await services.surfaces[Platform.TEAMS].post(
             DeliveryTarget(platform=Platform.TEAMS, tenant=TENANT, channel="19:never-seen@thread.tacv2"), digest,
             key="k")
+
+
+async def test_a_digest_the_connector_refuses_is_an_error_not_a_silent_success(
+        teams: TestClient, connector: FakeConnector, services: Services) -> None:
+    """The scheduler must learn that a proactive post failed (and retry it), not record an empty id as sent."""
+    digest = await services.router.handle(schedule_event({}))
+    status, _ = await post(teams, connector.channel_mention("help"))  # stores the channel's reference
+    assert status == 201
+    await settled(services)
+    connector.fail_posts = 1
+    with pytest.raises(ErrorResponseException):
+        await services.surfaces[Platform.TEAMS].post(
+            DeliveryTarget(platform=Platform.TEAMS, tenant=TENANT, channel=TEAM_CHANNEL), digest, key="k")
 
 
 @pytest.mark.parametrize("body", [
