@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.progress import Progress
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -64,6 +65,11 @@ class Surface(Delivery, Protocol):
 
     async def with_links(self, tenant: str, reply: Reply) -> Reply:
         """Fill in links the platform knows (message permalinks) before the decision is stored."""
+        ...
+
+    async def progress(self, event: ChatEvent, key: str) -> Progress:
+        """How this turn's progress is shown while it is answered (status line, streamed text); a
+        `bot.progress.NoProgress` where the platform shows none for this kind of conversation."""
         ...
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from bot import followup
 from bot.adapter import Surface
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.progress import NO_PROGRESS, Progress
 from bot.scheduler import DigestScheduler
 from bot.services import Services
 from bot.turns import (
@@ -127,6 +128,7 @@ class TurnPipeline:
             return "already posted by an earlier attempt"
         surface = self.surface(event.platform)
         reply: Reply | None = None
+        progress: Progress = NO_PROGRESS  # a resent decision shows no progress: it is already written
         if record.decision_id:  # an earlier attempt decided and may have sent: resend the same answer, once
             stored = await self.services.storage.decisions.get(record.decision_id)
             if stored is not None:
@@ -143,14 +145,15 @@ class TurnPipeline:
             conversation = await self.services.router.conversation(event, tenant_id)  # context, once
             if only_in_conversation and (conversation is None or not followup.is_question(event.text)):
                 return "stored: not a question in a thread whybot answered in"
-            reply = await self.services.router.answer(event, tenant_id, conversation)
+            progress = await surface.progress(event, record.key)
+            reply = await self.services.router.answer(event, tenant_id, conversation, progress=progress)
             reply = await surface.with_links(event.tenant, reply)
             await self.services.router.save(reply, event, tenant_id)
             await record.record_decision(reply.decision_id)
             skill = reply.rationale.skill
             self.services.metrics.reply_seconds.labels(skill).observe(time.perf_counter() - started)
             self.services.metrics.replies.labels(event.platform.value, skill).inc()
-        posted = await surface.send(event, reply, key=record.key)
+        posted = await progress.finish(reply, key=record.key) or await surface.send(event, reply, key=record.key)
         await self._posted(record, reply, posted)
         if reply.private_note and not reply.private:
             await surface.notify({**event.reference, "channel": event.channel, "team_id": event.tenant},

@@ -18,6 +18,7 @@ from bot.models import (
     Route,
     RouteKind,
 )
+from bot.progress import NO_PROGRESS, Progress
 from bot.replies import problem_reply
 from bot.skill import Skill, SkillContext, SkillError, SkillRequest
 from bot.visibility import Visibility
@@ -132,7 +133,8 @@ class Router:
                 cited_threads=list(dict.fromkeys(roots[c] for c in cited if c in roots))))
         return Conversation(thread_id=event.thread_id, turns=turns)
 
-    async def answer(self, event: ChatEvent, tenant_id: str, conversation: Conversation | None = None) -> Reply:
+    async def answer(self, event: ChatEvent, tenant_id: str, conversation: Conversation | None = None, *,
+                     progress: Progress = NO_PROGRESS) -> Reply:
         """Route and run the skill. Never raises for bad input: errors become a helpful reply. The reply
         carries a new decision id; the caller stores it (`save`) once it knows where it will be shown.
         `conversation` is the thread's earlier turns (`conversation()`), loaded once per turn by the caller."""
@@ -140,7 +142,7 @@ class Router:
         skill, args, route = self.route_in(event, conversation)
         reader = reader_for(event)
         request = SkillRequest(event=event, args=args, route=route, reader=reader, tenant_id=tenant_id,
-                               conversation=conversation)
+                               conversation=conversation, progress=progress)
         try:
             reply = await skill.run(request, self.ctx)
         except SkillError as exc:

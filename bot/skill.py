@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.retrieval.base import Retriever
 from bot.models import ChatEvent, Conversation, Reader, Reply, Route
+from bot.progress import NO_PROGRESS, Progress
 from bot.settings import Settings
 from storage import Storage
 
 
 class SkillRequest(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     event: ChatEvent
     args: str
@@ -26,6 +27,7 @@ class SkillRequest(BaseModel):
     reader: Reader
     tenant_id: str
     conversation: Conversation | None = None  # the earlier turns of this thread, when it continues one
+    progress: Progress = Field(default=NO_PROGRESS, exclude=True, description="where to say what is happening")
 
 
 @dataclass

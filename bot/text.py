@@ -115,3 +115,8 @@ def overlap(query_terms: Iterable[str], text: str) -> list[str]:
 def counted(n: int, singular: str, plural: str | None = None) -> str:
     """'1 thread', '3 threads', '1 person', '2 people': titles people read every morning."""
     return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 channel', '12,400 messages': counts people read in status lines and Why?."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")

@@ -134,6 +134,8 @@ class AskSkill:
         question = scope.question
         follow = await self._follow(request, ctx, question, timings)
         searched = follow.query if follow else question
+        where = textlib.plural(len(visibility.allowed_channels), "channel")
+        await request.progress.status(f"Searching what you can see in {where}…")
         started = time.perf_counter()
         result = await ctx.retriever.search(request.tenant_id, searched, visibility.allowed_channel_ids,
                                             k=(3 * k if follow and follow.threads else k) + 1, filters=scope.filters)
@@ -167,8 +169,11 @@ class AskSkill:
             return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
                                                coverage, ctx.settings.min_term_coverage, timings,
                                                problems=scope.problems))
+        await request.progress.status(f"Found {textlib.plural(len(passages), 'matching message')} among "
+                                      f"{result.searched_messages:,}; writing the answer…")
         started = time.perf_counter()
-        draft = await ctx.generator.answer(searched, passages)
+        draft = await ctx.generator.answer(searched, passages,
+                                           on_text=request.progress.text if request.progress.streams else None)
         timings["generate"] = round((time.perf_counter() - started) * 1000, 2)
         if not draft.text.strip():
             return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,

@@ -10,6 +10,7 @@ from bot.adapter import DeliveryTarget
 from bot.demo import BOT_USER, playground_permalink
 from bot.markup import to_plain
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.progress import NO_PROGRESS, Progress
 from bot.services import Services
 from storage import NewMessage, tenant_key
 
@@ -43,6 +44,9 @@ class PlaygroundSurface:
             user_external_id=BOT_USER, thread_external_id=thread, is_bot=True, decision_id=reply.decision_id,
             permalink=playground_permalink(channel, ts)))
         return {"channel": channel, "ts": ts}
+
+    async def progress(self, event: ChatEvent, key: str) -> Progress:
+        return NO_PROGRESS
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
         return await self._store(event.tenant, event.channel, reply, reply.thread_id)

@@ -25,6 +25,7 @@ from adapters.slack.poster import Poster, ResponseUrlError
 from adapters.slack.sync import WorkspaceSync
 from bot.adapter import DeliveryTarget, PlatformUnsure
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.progress import NO_PROGRESS, Progress
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ class SlackSurface:
         return await self.poster.with_permalinks(await self.client(tenant), tenant, reply)
 
     # answering ---------------------------------------------------------------------------------
+
+    async def progress(self, event: ChatEvent, key: str) -> Progress:
+        return NO_PROGRESS
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
         """DMs and channel answers are messages; private answers are ephemeral (response_url when we have one)."""

@@ -29,6 +29,7 @@ from adapters.teams.delivery import TeamsDelivery, card_activity
 from bot.adapter import DeliveryTarget
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.naming import looks_like_id
+from bot.progress import NO_PROGRESS, Progress
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,9 @@ class TeamsSurface:
         return reply
 
     # answering ---------------------------------------------------------------------------------
+
+    async def progress(self, event: ChatEvent, key: str) -> Progress:
+        return NO_PROGRESS
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
         reference = conversation_reference(event.reference.get("reply_to"))

@@ -104,6 +104,8 @@ class FakeOpenAI:
         self.latency_s = 0.0  # added to every response: a model that takes its time
         self.embedding_requests: list[dict[str, Any]] = []
         self.embedding_steps: deque[Step] = deque()
+        self.stream_words = 3  # words per streamed chunk
+        self.stream_pause_s = 0.0  # between streamed chunks: a model that writes slowly
 
     # scripting -------------------------------------------------------------------------------
     def answer(self, content: str | Responder) -> FakeOpenAI:
@@ -190,6 +192,8 @@ class FakeOpenAI:
             return web.Response(text='{"id": "chatcmpl-x", "choices": [', content_type="application/json")
         content = step.content(body) if callable(step.content) else step.content
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        if body.get("stream"):
+            return await self._stream(request, body, content, prompt_words)
         return web.json_response({
             "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "fake"),
@@ -198,6 +202,35 @@ class FakeOpenAI:
             "usage": {"prompt_tokens": prompt_words, "completion_tokens": len(content.split()),
                       "total_tokens": prompt_words + len(content.split())},
         })
+
+    async def _stream(self, request: web.Request, body: dict[str, Any], content: str,
+                      prompt_words: int) -> web.StreamResponse:
+        """Server-sent events as OpenAI sends them: a role chunk, content chunks of a few words each
+        (`stream_pause_s` apart), a finish chunk, the usage chunk when asked for, then `[DONE]`."""
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        ident, created, model = f"chatcmpl-{next(self._ids)}", int(time.time()), body.get("model", "fake")
+
+        async def send(choices: list[dict[str, Any]], usage: dict[str, int] | None = None) -> None:
+            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                     "choices": choices, "usage": usage}
+            await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
+
+        await send([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+        pieces = re.findall(r"\S+\s*", content)
+        for start in range(0, len(pieces), self.stream_words):
+            await send([{"index": 0, "delta": {"content": "".join(pieces[start:start + self.stream_words])},
+                         "finish_reason": None}])
+            if self.stream_pause_s:
+                await asyncio.sleep(self.stream_pause_s)
+        await send([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+        if (body.get("stream_options") or {}).get("include_usage"):
+            words = len(content.split())
+            await send([], {"prompt_tokens": prompt_words, "completion_tokens": words,
+                            "total_tokens": prompt_words + words})
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
 
     async def __aenter__(self) -> FakeOpenAI:
         await self.start()

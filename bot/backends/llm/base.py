@@ -4,6 +4,7 @@ plugs in behind the same protocol and falls back to the extractive one."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -44,11 +45,16 @@ def with_notice(body: str, notice: str) -> str:
     return f"{body.rstrip()}\n\n{notice}" if body.strip() else notice
 
 
+TextSink = Callable[[str], Awaitable[None]]
+
+
 class TextGenerator(Protocol):
     name: str
 
-    async def answer(self, question: str, passages: list[Passage]) -> Draft:
-        """An answer to `question` from `passages` only, citing them as [n]."""
+    async def answer(self, question: str, passages: list[Passage], *, on_text: TextSink | None = None) -> Draft:
+        """An answer to `question` from `passages` only, citing them as [n]. A generator that writes
+        token by token calls `on_text` with the text so far (for streaming to the reader); the draft it
+        returns is what counts (checked, cleaned), not the last streamed text."""
         ...
 
     async def summarize(self, passages: list[Passage], *, focus: str = "", max_points: int = 6) -> Draft:

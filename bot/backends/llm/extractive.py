@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot import text as textlib
 from bot.answers import AnswerKind, answer_kinds, kind_bonus
-from bot.backends.llm.base import Draft, Passage
+from bot.backends.llm.base import Draft, Passage, TextSink
 from bot.models import Generator
 
 # Words that mark a message as carrying an outcome rather than chatter; used to pick summary points.
@@ -55,7 +55,7 @@ class ExtractiveGenerator:
     def with_reason(self, reason: str) -> ExtractiveGenerator:
         return ExtractiveGenerator(reason)
 
-    async def answer(self, question: str, passages: list[Passage]) -> Draft:
+    async def answer(self, question: str, passages: list[Passage], *, on_text: TextSink | None = None) -> Draft:
         """Quote up to three sentences that answer; questions only echo the asker, so they never count."""
         started = time.perf_counter()
         query = set(textlib.terms(question))

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import openai
+from openai.types import CompletionUsage
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -36,7 +37,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from bot.backends.llm import prompts
-from bot.backends.llm.base import Draft, Passage, Rewrite
+from bot.backends.llm.base import Draft, Passage, Rewrite, TextSink
 from bot.backends.llm.citations import check_citations
 from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.backends.llm.redact import Redactor, describe
@@ -185,13 +186,13 @@ class OpenAIGenerator:
 
     # the TextGenerator protocol -----------------------------------------------------------------
 
-    async def answer(self, question: str, passages: list[Passage]) -> Draft:
+    async def answer(self, question: str, passages: list[Passage], *, on_text: TextSink | None = None) -> Draft:
         async def run(usage: _Usage, deadline: float) -> Draft:
             template = prompts.ANSWER
             q = usage.redact(self.redactor, question)
             fitted, dropped = self._fit(passages, template, ANSWER_MAX_TOKENS, extra=q)
             text = await self._complete(template, {"question": q, "sources": self._sources(fitted, usage)},
-                                        ANSWER_MAX_TOKENS, usage, deadline)
+                                        ANSWER_MAX_TOKENS, usage, deadline, on_text)
             caveats = [f"{dropped} lower-ranked source(s) left out to fit the model's context"] if dropped else []
             if text.strip().rstrip(".") == prompts.NOT_FOUND:
                 return self._draft("", [], template.version, usage, caveats=[
@@ -299,7 +300,7 @@ class OpenAIGenerator:
         return draft
 
     async def _complete(self, template: prompts.PromptTemplate, values: dict[str, str], max_tokens: int,
-                        usage: _Usage, deadline: float) -> str:
+                        usage: _Usage, deadline: float, on_text: TextSink | None = None) -> str:
         loop = asyncio.get_running_loop()
         messages: Any = template.messages(**values)
         attempt_number = 0
@@ -318,9 +319,14 @@ class OpenAIGenerator:
                         raise TimeoutError
                     usage.requests += 1
                     request_timeout = min(self.timeout_s, remaining)
-                    response = await self.client.chat.completions.create(
-                        model=self.model, messages=messages, temperature=0, max_tokens=max_tokens,
-                        timeout=request_timeout)
+                    if on_text is None:
+                        response = await self.client.chat.completions.create(
+                            model=self.model, messages=messages, temperature=0, max_tokens=max_tokens,
+                            timeout=request_timeout)
+                        content = response.choices[0].message.content if response.choices else None
+                        counted = response.usage
+                    else:
+                        content, counted = await self._streamed(messages, max_tokens, request_timeout, on_text)
         except openai.APITimeoutError as exc:
             raise LLMFailure(f"LLM timed out after {request_timeout:.1f} s"
                              f"{f' on attempt {attempt_number}' if attempt_number > 1 else ''}; "
@@ -340,15 +346,35 @@ class OpenAIGenerator:
                              "extractive answer sent") from exc
         except (openai.APIError, ValueError) as exc:  # unparseable body (JSONDecodeError is a ValueError)
             raise LLMFailure(f"LLM sent a malformed response ({type(exc).__name__}); extractive answer sent") from exc
-        if response.usage is not None:
-            usage.prompt_tokens += response.usage.prompt_tokens or 0
-            usage.completion_tokens += response.usage.completion_tokens or 0
-        content = response.choices[0].message.content if response.choices else None
+        if counted is not None:
+            usage.prompt_tokens += counted.prompt_tokens or 0
+            usage.completion_tokens += counted.completion_tokens or 0
         if content is None or not content.strip():
             # An empty completion is a failure of the model, not its verdict that the sources lack an answer.
             raise LLMFailure("LLM returned no text; extractive answer sent")
         # The model never saw a secret, but a reply is scrubbed too before anyone reads it.
         return self.redactor(content).text
+
+    async def _streamed(self, messages: Any, max_tokens: int, request_timeout: float,
+                        on_text: TextSink) -> tuple[str | None, CompletionUsage | None]:
+        """One streamed completion: the text so far goes to `on_text` (scrubbed like the final text) as
+        chunks arrive; the "not found" sentinel is never shown while it could still be one."""
+        stream = await self.client.chat.completions.create(
+            model=self.model, messages=messages, temperature=0, max_tokens=max_tokens, timeout=request_timeout,
+            stream=True, stream_options={"include_usage": True})
+        parts: list[str] = []
+        counted: CompletionUsage | None = None
+        async for chunk in stream:
+            if chunk.usage is not None:
+                counted = chunk.usage
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if not delta:
+                continue
+            parts.append(delta)
+            so_far = "".join(parts)
+            if not prompts.NOT_FOUND.startswith(so_far.strip().rstrip(".")):
+                await on_text(self.redactor(so_far).text)
+        return "".join(parts) if parts else None, counted
 
     # prompt building ------------------------------------------------------------------------------
 

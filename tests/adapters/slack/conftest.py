@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack import SlackAdapter
 from bot.app import create_app
-from bot.backends.llm.base import Draft, Passage
+from bot.backends.llm.base import Draft, Passage, TextSink
 from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.services import Services, build_services
 from storage import Storage, tenant_key
@@ -46,7 +46,7 @@ class SlowGenerator:
         self.name = self.inner.name
         self.delay = delay
 
-    async def answer(self, question: str, passages: list[Passage]) -> Draft:
+    async def answer(self, question: str, passages: list[Passage], *, on_text: TextSink | None = None) -> Draft:
         await asyncio.sleep(self.delay)
         return await self.inner.answer(question, passages)
 
