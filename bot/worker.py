@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, stop_after_delay, wait_exponential
 
 from bot.adapter import PlatformUnsure
 from bot.pipeline import NoSurface, NotReady, TurnPipeline
@@ -29,6 +30,13 @@ from bot.turns import load
 from storage import InboxRecord
 
 log = logging.getLogger(__name__)
+
+RECORD_PATIENCE = 0.8  # share of the lease spent retrying the record of a sent reply
+
+
+def _log_record_retry(state: RetryCallState) -> None:
+    log.warning("could not record a sent reply (%s); retrying so it is not sent twice",
+                state.outcome.exception() if state.outcome else "?")
 
 
 def worker_id() -> str:
@@ -67,8 +75,16 @@ class _Claimed:
         await self.worker.services.storage.inbox.record_decision(self.item.id, self.worker.id, decision_id)
 
     async def record_posted(self, posted_ref: dict[str, Any]) -> None:
+        """Keep trying while the lease lasts: the platform already has the reply, and where it cannot be
+        asked (Teams has no history lookup) a lost record would mean a second copy on the retry."""
         self.posted_ref = posted_ref
-        await self.worker.services.storage.inbox.record_posted(self.item.id, posted_ref)
+        inbox = self.worker.services.storage.inbox
+        patience = self.worker.config.lease.total_seconds() * RECORD_PATIENCE
+        async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5.0),
+                                           stop=stop_after_delay(patience), reraise=True,
+                                           before_sleep=_log_record_retry):
+            with attempt:
+                await inbox.record_posted(self.item.id, posted_ref)
 
 
 class Worker:

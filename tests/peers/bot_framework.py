@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,7 @@ class FakeConnector:
     team_channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # team id -> ChannelInfo
     reads: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, query) of every GET
     fail_posts: int = 0  # answer this many POSTs with the connector's 500 error body
+    before_created: Callable[[Call], Awaitable[None]] | None = None  # runs once a POST is accepted, before its 201
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _posted_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
@@ -96,10 +98,12 @@ class FakeConnector:
         return call
 
     async def _post(self, request: web.Request) -> web.Response:
-        await self._record(request, "POST")
+        call = await self._record(request, "POST")
         if self.fail_posts > 0:
             self.fail_posts -= 1
             return web.json_response({"error": {"code": "ServiceError", "message": "Unknown error"}}, status=500)
+        if self.before_created is not None:
+            await self.before_created(call)
         return web.json_response({"id": f"bot-activity-{next(self._posted_ids)}"}, status=201)
 
     async def _put(self, request: web.Request) -> web.Response:

@@ -11,7 +11,8 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.processes.harness import FACT, QUESTION, Cluster, TcpProxy
+from tests.peers.tcp_proxy import TcpProxy
+from tests.processes.harness import FACT, QUESTION, Cluster
 
 
 async def model_called(cluster: Cluster, within: float = 20.0) -> None:
