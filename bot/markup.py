@@ -1,7 +1,7 @@
 """The neutral markdown subset replies are written in, turned into each surface's own markup.
 
 Constructs: **bold**, *emphasis*, `code`, [text](url), "> " quote lines, and person/channel tokens made
-by `person()` and `place()` (Slack shows those as <@U…>/<#C…> so people see names, not ids).
+by `person()` and `place()` (Slack shows channels as <#C…>; people by name, or <@U…> when no name is known).
 Everything else is text: HTML output escapes it first, so a message containing <script> is shown,
 never run; Slack output escapes &, <, > and defuses broadcast mentions (@channel, @here, @everyone).
 
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import html
 import re
+
+from bot.naming import SOMEONE
 
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
 _BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
@@ -36,7 +38,7 @@ def clean(text: str) -> str:
 
 
 def person(label: str, user_id: str | None = None) -> str:
-    """A person: their name everywhere, a <@U…> mention on Slack when the id is a Slack user id."""
+    """A person: their name everywhere; on Slack a <@U…> mention only when the name is unknown."""
     return f"{_OPEN}@{_MID}{clean(user_id or '')}{_MID}{clean(label)}{_CLOSE}"
 
 
@@ -61,9 +63,12 @@ def slack_escape(text: str) -> str:
 
 
 def _slack_token(m: re.Match[str]) -> str:
+    """A known name is written out: a <@U…> mention would notify everyone a reply cites (Slack has no
+    silent mention). Only a person whose name whybot never learned is shown as a mention."""
     kind, ident, label = m.group(1), m.group(2), m.group(3)
     if kind == "@" and _SLACK_USER_ID.match(ident):
-        return f"<@{ident}>"
+        unknown = label.strip().lstrip("@")
+        return f"<@{ident}>" if not unknown or unknown == SOMEONE or _SLACK_USER_ID.match(unknown) else label
     if kind == "#" and _SLACK_CHANNEL_ID.match(ident):
         return f"<#{ident}>"
     return label
