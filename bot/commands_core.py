@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.app import build_adapters, create_app, warm_indexes, worker_config
 from bot.demo import DEMO_TENANT, seed_demo
+from bot.metrics import reset_multiprocess_dir
 from bot.models import Platform, Rationale
 from bot.pipeline import TurnPipeline
 from bot.render import full_text
@@ -37,6 +38,12 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def _serve(settings: Settings, *, demo: bool, database_arg: str | None) -> None:
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    processes = settings.worker_mode == "process" and settings.workers > 0
+    if settings.metrics_dir:
+        reset_multiprocess_dir(settings.metrics_dir)
+    elif processes:
+        log.info("/metrics counts this process only; set PROMETHEUS_MULTIPROC_DIR to an empty directory to add "
+                 "the worker processes' replies and errors")
     services = await build_services(settings)
     if demo:
         seeded = await seed_demo(services.ingest, services.storage, clock=services.clock)
@@ -47,7 +54,7 @@ async def _serve(settings: Settings, *, demo: bool, database_arg: str | None) ->
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     supervisor: WorkerSupervisor | None = None
-    if settings.worker_mode == "process" and settings.workers > 0:
+    if processes:
         supervisor = WorkerSupervisor(settings.workers, grace_s=settings.shutdown_grace_s,
                                       args=["--database-url", database_arg] if database_arg else [])
         await supervisor.start()

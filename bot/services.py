@@ -75,7 +75,7 @@ async def build_services(
     ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer, settings=settings,
                        clock=clock)
     router = Router(default_skills(), classifier, ctx)
-    metrics = Metrics()
+    metrics = Metrics(settings.metrics_dir)
     return Services(settings=settings, storage=storage, retriever=retriever, generator=generator, scorer=scorer,
                     classifier=classifier, router=router, ingest=Ingestor(storage, retriever), metrics=metrics,
                     clock=clock, inbox=Inbox(storage, clock, metrics, write_timeout_s=settings.inbox_write_timeout_s))

@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         description="inline answers on the server's own event loop: one process, but answers then compete "
                     "with acknowledgements for the CPU",
     )
+    metrics_dir: str | None = Field(
+        default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="an empty directory for prometheus_client's multiprocess mode: /metrics then also counts "
+                    "what the worker processes did (replies, errors, Why? clicks); `whybot serve` clears it",
+    )
     turn_lease_s: float = Field(default=60.0, gt=0, validation_alias="WHYBOT_TURN_LEASE",
                                 description="how long a worker that died holds its turn before another takes it")
     worker_concurrency: int = Field(default=4, ge=1, le=256, validation_alias="WHYBOT_WORKER_CONCURRENCY")

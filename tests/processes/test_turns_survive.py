@@ -8,6 +8,7 @@ import random
 import signal
 import time
 
+import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -134,3 +135,20 @@ async def test_a_database_outage_refuses_with_5xx_and_loses_nothing(pg_cluster: 
     await asyncio.sleep(3.0)
     counts = {ts: len(cluster.answers_in(ts)) for ts in [queued, *refused.values()]}
     assert set(counts.values()) == {1}, (counts, cluster.logs())
+
+
+async def test_metrics_count_what_the_worker_processes_did(cluster: Cluster) -> None:
+    """Answers are counted in a worker process; with PROMETHEUS_MULTIPROC_DIR the server's /metrics adds them."""
+    metrics_dir = cluster.tmp / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_99999.db").write_bytes(b"left by an earlier run")  # cleared at start
+    _, base = await cluster.serve(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    await cluster.say(base, FACT)
+    ts = cluster.slack.next_ts()
+    assert await cluster.mention(base, QUESTION, event_id="EvMetrics", ts=ts) == 200
+    await cluster.answered(ts)
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as response:
+        text = await response.text()
+    assert response.status == 200
+    assert 'whybot_replies_total{platform="slack",skill="ask"} 1.0' in text, text
+    assert 'whybot_queue_depth{state="pending"}' in text
