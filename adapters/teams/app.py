@@ -26,6 +26,7 @@ from msrest.exceptions import DeserializationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from adapters.teams.bot import WhyBot, invoke_error
+from adapters.teams.signing_keys import SigningKeys, SigningKeysUnavailable, metadata_urls
 from adapters.teams.surface import TeamsSurface
 from bot import safe_json
 from bot.inbox import InboxUnavailable
@@ -157,6 +158,7 @@ class TeamsAdapter:
         self.cloud.on_turn_error = self._on_turn_error
         self.bot = WhyBot(services)
         self._surface = TeamsSurface(services, self.cloud, self.config.APP_ID)
+        self.keys = None if self.emulator_mode else SigningKeys(metadata_urls(self.config))
 
     def mount(self, app: web.Application) -> None:
         app.router.add_post(ROUTE, self.handle)
@@ -172,9 +174,12 @@ class TeamsAdapter:
                         "Bot Framework Emulator on localhost only.", ROUTE)
         else:
             log.info("Teams adapter on %s for app %s (%s)", ROUTE, self.config.APP_ID, self.config.APP_TYPE)
+        if self.keys is not None:
+            self.keys.start()
 
     async def stop(self) -> None:
-        return None
+        if self.keys is not None:
+            await self.keys.stop()
 
     @property
     def surface(self) -> TeamsSurface:
@@ -187,9 +192,12 @@ class TeamsAdapter:
             log.info("rejected a Bot Framework request: %s", exc)
             return bad_request(str(exc))
         try:
+            authorization = request.headers.get("Authorization", "")
+            if self.keys is not None:
+                await self.keys.ensure_fresh(authorization)
             authenticated = await self.cloud.bot_framework_authentication.authenticate_request(
-                activity, request.headers.get("Authorization", ""))
-        except requests.RequestException as exc:  # botframework fetches signing keys with requests
+                activity, authorization)
+        except (SigningKeysUnavailable, requests.RequestException) as exc:
             log.error("could not verify a Bot Framework token: %s", exc)
             return web.json_response({"error": "token_verification_unavailable"}, status=503)
         except Exception as exc:  # botframework's validation raises PermissionError, jwt errors,

@@ -1,10 +1,12 @@
 """Forged Bot Framework tokens are a 401 (or a 503 when the signing keys cannot be fetched), never a 500.
 
-botframework fetches its OpenID metadata and signing keys with `requests`, synchronously, on the event
-loop; the fake issuer therefore runs in its own thread (an aiohttp peer on the same loop would deadlock)."""
+botframework would fetch its OpenID metadata and signing keys with `requests`, synchronously, on the event
+loop; whybot fills the library's key cache itself with aiohttp (adapters/teams/signing_keys.py). The fake
+issuer runs in its own thread so a test can also make it hang, and records who fetched."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -54,12 +56,17 @@ KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 class FakeIssuer:
     """login.botframework.com on loopback: an OpenID configuration and one signing key, `known-key`."""
 
-    def __init__(self, *, broken: bool = False) -> None:
+    def __init__(self, *, broken: bool = False, hang_s: float = 0.0) -> None:
         issuer = self
         self.broken = broken
+        self.hang_s = hang_s
+        self.agents: list[str] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                issuer.agents.append(self.headers.get("User-Agent", ""))
+                if issuer.hang_s:
+                    time.sleep(issuer.hang_s)
                 if issuer.broken:
                     body = b"<html>not json</html>"
                 elif self.path == "/openid":
@@ -67,10 +74,13 @@ class FakeIssuer:
                 else:
                     jwk = json.loads(RSAAlgorithm.to_jwk(KEY.public_key()))
                     body = json.dumps({"keys": [{**jwk, "kid": "known-key", "endorsements": ["msteams"]}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting on a hang
+                    return
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -114,6 +124,26 @@ async def test_a_token_signed_with_the_issuers_key_gets_past_authentication(
                        headers={"kid": "known-key"})
     status, payload = await post(secured, activity, Authorization=f"Bearer {token}")
     assert status not in (401, 500), (status, payload)
+    assert issuer.agents and all("aiohttp" in agent for agent in issuer.agents)  # never the library's requests
+
+
+async def test_a_hanging_key_server_never_stalls_the_server(
+        secured: TestClient, connector: FakeConnector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys are fetched without blocking the loop: other requests are served meanwhile, and the
+    Teams request is refused with a 503 (Bot Framework redelivers) once the fetch times out."""
+    slow = FakeIssuer(hang_s=8.0)
+    _use(monkeypatch, slow)
+    try:
+        token = jwt.encode(claims(), KEY, algorithm="RS256", headers={"kid": "known-key"})
+        teams = asyncio.create_task(post(secured, connector.channel_mention("help"), Authorization=f"Bearer {token}"))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        health = await secured.get("/healthz")
+        assert health.status == 200 and time.monotonic() - started < 1.0
+        status, _ = await teams
+        assert status == 503
+    finally:
+        slow.close()
 
 
 async def test_an_unreachable_or_broken_issuer_is_503_or_401_never_500(
