@@ -3,6 +3,7 @@
 open request. Replies in a thread go to the asked message (`reply_to_activity`); updates replace the
 card activity in place. Bot Framework cannot list a conversation's messages, so `find_sent` cannot
 tell: the inbox row's record of the post (written as soon as the connector answers) is the guard.
+Every answer carries the AI label, its citations and Teams' feedback loop (delivery.answer_activity).
 
 Teams sends channel ids and people's ids; names and team membership come from the team's channel list
 (`GET /v3/teams/{teamId}/conversations`) and its paged roster (`GET /v3/conversations/{teamId}/pagedmembers`),
@@ -24,8 +25,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
 from botframework.connector.aio import ConnectorClient
 
-from adapters.teams.cards import card_summary, reply_card
-from adapters.teams.delivery import TeamsDelivery, card_activity
+from adapters.teams.delivery import TeamsDelivery, answer_activity, native_feedback
 from bot.adapter import DeliveryTarget
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.naming import looks_like_id
@@ -185,13 +185,19 @@ class TeamsSurface:
     async def progress(self, event: ChatEvent, key: str) -> Progress:
         return NO_PROGRESS
 
+    @staticmethod
+    def _posted_ref(event: ChatEvent, reference: ConversationReference, activity_id: str) -> dict[str, Any]:
+        return {"platform": Platform.TEAMS.value, "activity_id": activity_id,
+                "conversation_id": reference.conversation.id, "service_url": reference.service_url,
+                "reply_to": event.reference.get("reply_to")}
+
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
         reference = conversation_reference(event.reference.get("reply_to"))
         posted: dict[str, Any] = {}
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
-            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), card_summary(reply)),
-                                                                reference)
+            activity = TurnContext.apply_conversation_reference(
+                answer_activity(reply, native=native_feedback(reference.channel_id)), reference)
             if reference.activity_id:
                 activity.reply_to_id = reference.activity_id
                 response = await connector.conversations.reply_to_activity(reference.conversation.id,
@@ -202,9 +208,7 @@ class TeamsSurface:
             posted["activity_id"] = response.id if response is not None and response.id else ""
 
         await self._continue(reference, step)
-        return {"platform": Platform.TEAMS.value, "activity_id": posted.get("activity_id", ""),
-                "conversation_id": reference.conversation.id, "service_url": reference.service_url,
-                "reply_to": event.reference.get("reply_to")}
+        return self._posted_ref(event, reference, posted.get("activity_id", ""))
 
     async def find_sent(self, event: ChatEvent, key: str, decision_id: str) -> dict[str, Any] | None:
         return None
@@ -218,7 +222,8 @@ class TeamsSurface:
         activity_id = reference.get("activity_id")
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
-            card = card_activity(reply_card(reply, expanded=expanded, note=note))
+            # The whole message again (label, citations, feedback loop), as trimmed for this reader.
+            card = answer_activity(reply, native=native_feedback(target.channel_id), expanded=expanded, note=note)
             if activity_id:
                 card.id = str(activity_id)
                 activity = TurnContext.apply_conversation_reference(card, target)
@@ -284,8 +289,8 @@ class TeamsSurface:
         posted: dict[str, str] = {}
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
-            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), card_summary(reply)),
-                                                                reference)
+            activity = TurnContext.apply_conversation_reference(
+                answer_activity(reply, native=native_feedback(reference.channel_id)), reference)
             activity.reply_to_id = None
             response = await connector.conversations.send_to_conversation(reference.conversation.id, activity)
             posted["id"] = response.id if response is not None and response.id else ""
