@@ -1,10 +1,13 @@
 """Teams' own AI surfaces, end to end through botbuilder's CloudAdapter and the loopback connector: the AI
-label and citations on answers, and the feedback loop (`message/submitAction`). The connector refuses what Teams
+label and citations on answers, the feedback loop (`message/submitAction`), and streamed answers in personal
+chats (typing activities with `streaminfo`, then the final message). The connector refuses what Teams
 refuses (tests/peers/bot_framework.py), so `connector.refused == []` means Teams would have taken it all."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -12,18 +15,57 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from adapters.teams.cards import WHY_TITLE
-from bot.services import Services
+from bot.models import ChatEvent, ConversationKind, Platform, Trigger
+from bot.services import Services, build_services
+from storage import Storage
 from storage.tables import Feedback
+from tests.adapters.teams.conftest import seed, serve
 from tests.adapters.teams.test_adapter import action, ask_in_channel, card_text, post, posted
 from tests.adapters.teams.test_cards import assert_valid_card
-from tests.conftest import settled
-from tests.peers.bot_framework import TENANT, FakeConnector
+from tests.conftest import make_settings, settled
+from tests.peers.bot_framework import TENANT, Call, FakeConnector
+from tests.peers.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.asyncio
 
 PERSONAL = {"id": "a:personal-ann", "conversationType": "personal", "tenantId": TENANT}
 FREEZE = "when does the release freeze start?"
 MARK = re.compile(r"\[(\d+)\]")
+
+
+def freeze_answer(body: dict[str, Any]) -> str:
+    """What a faithful model writes: the answer, citing the source it was given for the freeze."""
+    prompt = body["messages"][-1]["content"]
+    for block in prompt.split("<source ")[1:]:
+        if "release freeze" in block:
+            n = block.split('n="', 1)[1].split('"', 1)[0]
+            return (f"The release freeze starts on Friday at 17:00 UTC [{n}], and after that only hotfixes "
+                    f"go out until the release is done [{n}].")
+    return "NOT_FOUND"
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI(default=freeze_answer) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def llm(fake_openai: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> Services:
+    services = await build_services(make_settings(sqlite_url, OPENAI_BASE_URL=fake_openai.base_url,
+                                                  OPENAI_API_KEY="sk-test-0123456789abcdefghij",
+                                                  WHYBOT_LLM_MODEL="test-model"), storage=sqlite_storage)
+    await seed(services)
+    return services
+
+
+@pytest.fixture
+async def llm_teams(llm: Services) -> AsyncIterator[TestClient]:
+    """The Teams server with an OpenAI-compatible model writing the answers (and streaming them)."""
+    client = await serve(llm)
+    llm.surfaces[Platform.TEAMS].stream_interval = 0.0  # type: ignore[attr-defined]  # every update, for the test
+    yield client
+    await client.close()
 
 
 def cited_numbers(card: dict[str, Any]) -> list[int]:
@@ -180,3 +222,126 @@ async def test_malformed_feedback_is_a_4xx_or_a_harmless_200(
     assert await services.storage.decisions.feedback(decision) == ([("29:bob", "", True)] if counted else [])
     if counted:
         assert await comments(services, decision) == ["{not json"], "a comment that is not the form's JSON is kept"
+
+
+# streaming in personal chats -----------------------------------------------------------------------------
+
+def stream_updates(connector: FakeConnector) -> list[Call]:
+    return [t for t in connector.typing if t.stream_info is not None]
+
+
+async def test_a_personal_chat_answer_is_streamed_then_finished_as_the_card(
+        llm_teams: TestClient, connector: FakeConnector, llm: Services, fake_openai: FakeOpenAI) -> None:
+    assert (await post(llm_teams, connector.personal(FREEZE)))[0] == 201
+    (final,) = await connector.wait_for(1, within=15)
+    await settled(llm)
+    assert connector.refused == []
+    assert fake_openai.received and fake_openai.received[-1].body.get("stream") is True
+    # A plain typing indicator first, then the stream.
+    assert connector.typing[0].stream_info is None
+    updates = stream_updates(connector)
+    infos = [u.stream_info for u in updates]
+    assert infos and all(i is not None for i in infos)
+    kinds = [i["streamType"] for i in infos]  # type: ignore[index]
+    informative = kinds.count("informative")
+    assert informative >= 1 and kinds == ["informative"] * informative + ["streaming"] * (len(kinds) - informative)
+    assert len(kinds) - informative >= 3, "the text arrives in several growing updates"
+    assert [i["streamSequence"] for i in infos] == list(range(1, len(infos) + 1))  # type: ignore[index]
+    stream_id = connector.streams and next(iter(connector.streams))
+    assert "streamId" not in infos[0] and all(i["streamId"] == stream_id for i in infos[1:])  # type: ignore[index]
+    assert updates[0].body["text"].startswith("Searching what you can see")
+    texts = [u.body["text"] for u in updates if u.stream_info["streamType"] == "streaming"]  # type: ignore[index]
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in pairwise(texts))
+    assert "release freeze starts on Friday" in texts[-1]
+    assert all(u.channel_data.get("streamType") == u.stream_info["streamType"] for u in updates)  # type: ignore[index]
+    # The final message: the card, the label, citations and the feedback loop, ending the same stream.
+    assert final.order > updates[-1].order and final.body["type"] == "message"
+    assert final.stream_info == {"type": "streaminfo", "streamId": stream_id, "streamType": "final"}
+    assert final.channel_data == {"feedbackLoopEnabled": True, "streamType": "final", "streamId": stream_id}
+    assert final.card is not None
+    assert_valid_card(final.card)
+    assert "release freeze starts on Friday" in card_text(final.card)
+    assert final.message_entity is not None and final.message_entity["additionalType"] == ["AIGeneratedContent"]
+    assert [c["position"] for c in final.message_entity["citation"]] == cited_numbers(final.card) != []
+    assert connector.streams[stream_id].finished
+    # The decision is recorded as that message, so the feedback loop under it reaches it.
+    decision = action(final.card, WHY_TITLE)["data"]["decision"]
+    assert (await posted(llm, decision)).posted_ref["activity_id"] == stream_id
+    assert await post(llm_teams, connector.feedback_invoke(stream_id, "like", "", conversation=PERSONAL)) == (200, None)
+    await settled(llm)
+    assert await llm.storage.decisions.feedback(decision) == [("29:ann", "", True)]
+
+
+async def test_stream_updates_are_paced(
+        llm_teams: TestClient, connector: FakeConnector, llm: Services, fake_openai: FakeOpenAI) -> None:
+    """Teams throttles faster streams: about one update a second, however fast the model writes."""
+    llm.surfaces[Platform.TEAMS].stream_interval = 0.5  # type: ignore[attr-defined]
+    fake_openai.stream_words, fake_openai.stream_pause_s = 1, 0.05  # ~30 chunks over ~1.5 s
+    assert (await post(llm_teams, connector.personal(FREEZE)))[0] == 201
+    await connector.wait_for(1, within=20)
+    await settled(llm)
+    assert connector.refused == []
+    updates = stream_updates(connector)
+    assert 2 <= len(updates) < 10, "far fewer updates than chunks"
+    assert all(b.at - a.at >= 0.45 for a, b in pairwise(updates))
+
+
+async def test_channels_and_group_chats_get_a_typing_indicator_and_no_stream(
+        llm_teams: TestClient, connector: FakeConnector, llm: Services) -> None:
+    activity, call = await ask_in_channel(llm_teams, connector, FREEZE)
+    assert (await post(llm_teams, connector.group_mention(FREEZE)))[0] == 201
+    await connector.wait_for(2, within=15)
+    await settled(llm)
+    assert connector.refused == [] and connector.streams == {}
+    assert connector.typing and all(t.body == {**t.body, "type": "typing"} and t.stream_info is None
+                                    and "text" not in t.body for t in connector.typing)
+    assert {t.conversation_id for t in connector.typing} == {activity["conversation"]["id"], "19:group-chat@thread.v2"}
+    # The answer itself is the usual reply in the thread, with the label and the feedback loop.
+    assert call.activity_id == activity["id"] and call.stream_info is None
+    assert call.message_entity is not None and call.channel_data == {"feedbackLoopEnabled": True}
+
+
+async def test_a_stream_the_person_stops_is_not_answered_again(
+        llm_teams: TestClient, connector: FakeConnector, llm: Services) -> None:
+    connector.stop_after = 2  # Stop pressed once the second update shows
+    assert (await post(llm_teams, connector.personal(FREEZE)))[0] == 201
+    await settled(llm)
+    (stream,) = connector.streams.values()
+    assert stream.stopped and not stream.finished
+    assert [status for _, status, message in connector.refused] == [403] and "cancel" in connector.refused[0][2]
+    assert connector.calls == [], "no second message after Stop"
+    decision = await llm.storage.decisions.posted_as(f"teams:{TENANT}", "a:personal-ann", stream.id)
+    assert decision is not None, "the answer is stored as the stopped message (its Why? stays reachable)"
+
+
+async def test_failed_updates_never_fail_the_answer(
+        llm_teams: TestClient, connector: FakeConnector, llm: Services) -> None:
+    connector.fail_typing = 2  # the typing indicator and the first stream update
+    assert (await post(llm_teams, connector.personal(FREEZE)))[0] == 201
+    (call,) = await connector.wait_for(1, within=15)
+    await settled(llm)
+    assert connector.streams == {} and call.stream_info is None
+    assert call.card is not None and "release freeze starts on Friday" in card_text(call.card)
+    assert call.message_entity is not None and call.channel_data == {"feedbackLoopEnabled": True}
+
+
+async def test_text_that_starts_over_ends_the_updates_not_the_stream(
+        teams: TestClient, connector: FakeConnector, services: Services) -> None:
+    """A retried model call starts its text again; Teams takes only growing text, so updates stop there."""
+    event = ChatEvent(platform=Platform.TEAMS, tenant=TENANT, channel="a:personal-ann",
+                      conversation_kind=ConversationKind.DM, user="29:ann", trigger=Trigger.MESSAGE, text=FREEZE,
+                      reference={"reply_to": {"serviceUrl": connector.url, "channelId": "msteams",
+                                              "conversation": PERSONAL, "bot": {"id": "28:whybot-app-id"},
+                                              "user": {"id": "29:ann"}}})
+    surface = services.surfaces[Platform.TEAMS]
+    surface.stream_interval = 0.0  # type: ignore[attr-defined]
+    progress = await surface.progress(event, "key")
+    assert progress.streams
+    await progress.status("Searching…")
+    await progress.text("The freeze")
+    await progress.text("The freeze starts")
+    await progress.text("Freeze: Friday")  # started over
+    await progress.text("Freeze: Friday at 17:00")
+    assert not progress.streams
+    assert [u.body["text"] for u in stream_updates(connector)] == ["Searching…", "The freeze", "The freeze starts"]
+    assert connector.refused == []
