@@ -210,9 +210,13 @@ class TurnPipeline:
         return "expanded" if turn.expanded else "folded"
 
     async def _feedback(self, turn: FeedbackTurn) -> str:
-        ok = await self.services.router.feedback(turn.decision_id, turn.reader, turn.helpful, turn.item_id)
-        await self.surface(turn.platform).notify(turn.reference, turn.reader.user,
-                                                 FEEDBACK_THANKS if ok else NOT_AVAILABLE)
+        decision_id = turn.decision_id or await self.services.storage.decisions.posted_as(
+            tenant_key(turn.platform.value, turn.tenant), turn.reader.channel or "", turn.message_id)
+        ok = bool(decision_id) and await self.services.router.feedback(
+            decision_id or "", turn.reader, turn.helpful, turn.item_id, turn.comment)
+        if not turn.acknowledged:  # a native control has thanked the person itself; unknown ids stay silent
+            await self.surface(turn.platform).notify(turn.reference, turn.reader.user,
+                                                     FEEDBACK_THANKS if ok else NOT_AVAILABLE)
         return "recorded" if ok else "not available to this reader"
 
     # membership and installs -------------------------------------------------------------------

@@ -206,10 +206,11 @@ class Router:
         visibility = await self.visibility(record.tenant_id, reader)
         return redact_for(reply, visibility)
 
-    async def feedback(self, decision_id: str, reader: Reader, helpful: bool, item_id: str = "") -> bool:
+    async def feedback(self, decision_id: str, reader: Reader, helpful: bool, item_id: str = "",
+                       comment: str = "") -> bool:
         if await self.decision(decision_id, reader) is None:
             return False
-        await self.ctx.storage.decisions.record_feedback(decision_id, reader.user, helpful, item_id)
+        await self.ctx.storage.decisions.record_feedback(decision_id, reader.user, helpful, item_id, comment)
         return True
 
 

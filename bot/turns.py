@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from bot.models import ChatEvent, ConversationKind, Platform, Reader
 from storage import NewMessage
@@ -92,12 +92,25 @@ class ExplainTurn(_Base):
 
 
 class FeedbackTurn(_Base):
+    """👍/👎 on an answer: from our own buttons (they carry the decision id) or from a platform's native
+    feedback control, which names only the message it is on (`message_id`, mapped to its decision by where
+    replies were posted)."""
+
     type: Literal["feedback"] = "feedback"
-    decision_id: str
+    decision_id: str = ""
     reader: Reader
     helpful: bool
     item_id: str = ""
+    comment: str = Field(default="", description="what the person wrote about the answer, if asked")
+    message_id: str = Field(default="", description="the platform's id of the message the feedback is on")
+    acknowledged: bool = Field(default=False, description="the platform already thanked the person: send nothing")
     reference: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _names_a_decision(self) -> FeedbackTurn:
+        if not self.decision_id and not self.message_id:
+            raise ValueError("feedback needs a decision id or the id of the message it is on")
+        return self
 
 
 class MembershipTurn(_Base):

@@ -62,6 +62,20 @@ class DecisionStore:
             if row is not None:
                 row.posted_ref = ref
 
+    async def posted_as(self, tenant_id: str, channel_external_id: str, message_id: str) -> str | None:
+        """The decision whose reply was posted as `message_id` in that channel, for feedback a platform
+        ties to its message rather than to our decision id (Teams' feedback loop). The channel narrows
+        the scan to one channel's decisions (ix_decisions_thread); the newest wins if ids ever repeat."""
+        if not message_id:
+            return None
+        async with self.db.session() as s:
+            found = await s.scalar(
+                select(Decision.id)
+                .where(Decision.tenant_id == tenant_id, Decision.channel_external_id == channel_external_id,
+                       Decision.posted_ref["activity_id"].as_string() == message_id)
+                .order_by(Decision.created_at.desc()).limit(1))
+            return str(found) if found is not None else None
+
     async def purge_older_than(self, cutoff: datetime) -> int:
         async with self.db.session() as s:
             result = await s.execute(delete(Decision).where(Decision.created_at < cutoff))

@@ -11,6 +11,8 @@ Card actions arrive two ways:
   and Teams gets a 500;
 - the `Action.Submit` fallback -> a message whose `value` is our data: queued, and the worker updates
   the card's activity.
+Teams' own 👍/👎 under an answer (its feedback loop) arrive as a `message/submitAction` invoke naming the
+message, not our decision: queued as feedback on that message and answered 200 with an empty body.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, InvokeRes
 
 from adapters.teams import normalize
 from adapters.teams.cards import CARD_CONTENT_TYPE, Card, CardAction, parse_action, reply_card
+from adapters.teams.delivery import native_feedback
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
 from bot.services import Services
 from bot.turns import (
@@ -43,6 +46,7 @@ NOT_AVAILABLE = "That explanation is not available to you (it may have expired o
 FEEDBACK_THANKS = "Thanks, your feedback was recorded."
 WORKING = "Working on it…"
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
+SUBMIT_ACTION = "message/submitAction"  # Teams' feedback loop (👍/👎 under an AI message)
 
 
 def invoke_card(card: Card) -> InvokeResponse:
@@ -193,6 +197,8 @@ class WhyBot(ActivityHandler):
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
+        if activity.name == SUBMIT_ACTION:
+            return await self._native_feedback(activity)
         if activity.name != ADAPTIVE_CARD_ACTION:
             return InvokeResponse(status=HTTPStatus.OK)  # other invokes (e.g. config) are not ours: ignore
         value = activity.value if isinstance(activity.value, dict) else {}
@@ -207,8 +213,29 @@ class WhyBot(ActivityHandler):
                 return invoke_error(400, "This card action has no sender.")
             await self._answer(activity, event, Priority.COMMAND)
             return invoke_message(WORKING)
-        card = await self._act(action, reader)
+        card = await self._act(action, reader, activity.channel_id)
         return invoke_card(card) if card is not None else invoke_message(NOT_AVAILABLE)
+
+    async def _native_feedback(self, activity: Activity) -> InvokeResponse:
+        """Teams' own 👍/👎: queued for the worker (which finds the decision the message was posted for) and
+        answered 200 with an empty body, as Teams requires. A message we do not know gets the same 200 and
+        nothing is stored, so the answer reveals nothing."""
+        try:
+            feedback = normalize.native_feedback(activity)
+        except ValueError as exc:
+            log.info("rejected a Teams feedback invoke: %s", exc)
+            return invoke_error(400, "This feedback is malformed.")
+        reader = normalize.reader_of(activity)
+        if feedback is None:
+            return InvokeResponse(status=HTTPStatus.OK)  # another message action: not ours
+        if reader is None:
+            return invoke_error(400, "This feedback has no sender.")
+        conv = normalize.conversation_of(activity)
+        await self.services.inbox.put(activity_key(activity), FeedbackTurn(
+            platform=Platform.TEAMS, tenant=conv.tenant, message_id=feedback.message_id, reader=reader,
+            helpful=feedback.helpful, comment=feedback.comment, acknowledged=True,
+            reference={"reply_to": reply_to(activity)}), Priority.CLICK)
+        return InvokeResponse(status=HTTPStatus.OK)
 
     async def _submitted(self, activity: Activity, action: CardAction) -> None:
         if action.whybot == "command":
@@ -232,7 +259,7 @@ class WhyBot(ActivityHandler):
             expanded=action.whybot == "why" or (action.whybot != "hide" and action.expanded),
             reference=reference), Priority.CLICK)
 
-    async def _act(self, action: CardAction, reader: Reader) -> Card | None:
+    async def _act(self, action: CardAction, reader: Reader, channel_id: str | None) -> Card | None:
         """The card to show after a Why?/Hide/feedback click, or None when the reader may not see it."""
         router = self.services.router
         if action.whybot == "feedback" and (
@@ -242,9 +269,10 @@ class WhyBot(ActivityHandler):
         reply = await router.explain(action.decision, reader)
         if reply is None:
             return None
+        buttons = not native_feedback(channel_id)  # Teams keeps its own 👍/👎 under the message
         if action.whybot == "why":
             self.services.metrics.why_clicks.labels(platform=Platform.TEAMS.value).inc()
-            return reply_card(reply, expanded=True)
+            return reply_card(reply, expanded=True, feedback_buttons=buttons)
         if action.whybot == "hide":
-            return reply_card(reply, expanded=False)
-        return reply_card(reply, expanded=action.expanded, note=FEEDBACK_THANKS)
+            return reply_card(reply, expanded=False, feedback_buttons=buttons)
+        return reply_card(reply, expanded=action.expanded, note=FEEDBACK_THANKS, feedback_buttons=buttons)

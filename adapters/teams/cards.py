@@ -125,20 +125,24 @@ def card_bytes(card: Card) -> int:
     return len(json.dumps(card, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def reply_card(reply: Reply, *, expanded: bool = False, note: str | None = None) -> Card:
+def reply_card(reply: Reply, *, expanded: bool = False, note: str | None = None, feedback_buttons: bool = True,
+               budget: int = MAX_CARD_BYTES) -> Card:
     """The card for `reply`; with `expanded`, the rationale is shown under the answer (and the details
-    for admins behind a toggle that needs no round trip). Citations are numbered 1..n as shown."""
+    for admins behind a toggle that needs no round trip). Citations are numbered 1..n as shown.
+    `feedback_buttons=False` where Teams' own feedback loop takes 👍/👎 for the whole reply (per-item 👍/👎
+    of a digest stay: the loop rates a message, not an item). `budget` leaves room for what the activity
+    carries besides the card (its citation entity)."""
     reply = numbered(reply)
     for detail in _STAGES:
-        card = _build(reply, expanded, note, detail)
-        if card_bytes(card) <= MAX_CARD_BYTES:
+        card = _build(reply, expanded, note, detail, feedback_buttons)
+        if card_bytes(card) <= budget:
             return card
     # Pathological input (thousands of huge lines): the answer's head and the actions still fit.
     return _build(reply.model_copy(update={"sections": [], "citations": []}), expanded, note,
-                  _Detail(80, 0, 0, False, False))
+                  _Detail(80, 0, 0, False, False), feedback_buttons)
 
 
-def _build(reply: Reply, expanded: bool, note: str | None, d: _Detail) -> Card:
+def _build(reply: Reply, expanded: bool, note: str | None, d: _Detail, feedback_buttons: bool) -> Card:
     body: list[Card] = []
     if reply.title:
         body.append(_text(reply.title, limit=d.text_limit and 200, weight="Bolder", size="Medium"))
@@ -186,7 +190,7 @@ def _build(reply: Reply, expanded: bool, note: str | None, d: _Detail) -> Card:
     if note:
         body.append(_text(note, isSubtle=True, size="Small", spacing="Medium"))
     return {"type": "AdaptiveCard", "$schema": SCHEMA_URL, "version": CARD_VERSION, "body": body,
-            "actions": _actions(reply, expanded)}
+            "actions": _actions(reply, expanded, feedback_buttons)}
 
 
 def _source_label(c: Citation) -> str:
@@ -219,9 +223,9 @@ def _item_feedback(decision: str, item: str, expanded: bool) -> Card:
         for title, helpful in ((HELPFUL_TITLE, True), (UNHELPFUL_TITLE, False))]}
 
 
-def _actions(reply: Reply, expanded: bool) -> list[Card]:
-    """Why? (or Hide why) and compact 👍/👎 (help carries Why? only); follow-ups, or expanded the "Details
-    for admins" toggle (no round trip), in the overflow menu."""
+def _actions(reply: Reply, expanded: bool, feedback_buttons: bool = True) -> list[Card]:
+    """Why? (or Hide why) and compact 👍/👎 (help carries Why? only; none where Teams' feedback loop shows
+    its own); follow-ups, or expanded the "Details for admins" toggle (no round trip), in the overflow menu."""
     decision = reply.decision_id
     actions: list[Card] = []
     if decision:
@@ -229,7 +233,7 @@ def _actions(reply: Reply, expanded: bool) -> list[Card]:
             actions.append(_action(HIDE_TITLE, CardAction(whybot="hide", decision=decision)))
         else:
             actions.append(_action(WHY_TITLE, CardAction(whybot="why", decision=decision)))
-        if reply.rationale.skill != "help":
+        if feedback_buttons and reply.rationale.skill != "help":
             actions.append(_action(HELPFUL_TITLE, CardAction(whybot="feedback", decision=decision, helpful=True,
                                                              expanded=expanded)))
             actions.append(_action(UNHELPFUL_TITLE, CardAction(whybot="feedback", decision=decision,

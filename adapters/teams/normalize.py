@@ -8,7 +8,10 @@ Teams specifics handled here and nowhere else:
 - the bot mention is removed by the `<at>` tags that name the bot (mention entities may lack the
   `text` botbuilder's `remove_recipient_mention` needs); other people's mentions keep their names;
 - a conversation without `conversationType` is classified from `isGroup` and its id (kind_of);
-- the emulator sends neither tenant nor conversation type: it is a personal chat in tenant `emulator`.
+- the emulator sends neither tenant nor conversation type: it is a personal chat in tenant `emulator`;
+- a click on Teams' own 👍/👎 is a `message/submitAction` invoke whose value is `{"actionName": "feedback",
+  "actionValue": {"reaction": "like" | "dislike", "feedback": "{\"feedbackText\": \"…\"}"}}` and whose
+  `replyToId` is the bot's message (native_feedback).
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import html
 import logging
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationAccount, ConversationReference
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bot import safe_json
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
 from storage import NewMessage
 
@@ -318,3 +322,53 @@ def reader_of(activity: Activity) -> Reader | None:
     conv = conversation_of(activity)
     return Reader(platform=Platform.TEAMS, tenant=conv.tenant, user=activity.from_property.id,
                   channel=conv.channel, private=conv.private)
+
+
+# Teams' feedback loop ---------------------------------------------------------------------------
+
+MAX_COMMENT = 2000
+
+
+class _Reaction(BaseModel):
+    reaction: Literal["like", "dislike"]
+    feedback: str | dict[str, Any] | None = None
+
+
+class NativeFeedback(BaseModel):
+    """👍/👎 from Teams' feedback loop: on which of the bot's messages, and what the person wrote."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str
+    helpful: bool
+    comment: str = ""
+
+
+def _comment(raw: str | dict[str, Any] | None) -> str:
+    """The default form sends `{"feedbackText": "…"}` as JSON text; take the text, whatever the shape."""
+    parsed: object = raw
+    if isinstance(raw, str):
+        try:
+            parsed = safe_json.loads(raw)
+        except ValueError:
+            parsed = raw
+    text = parsed.get("feedbackText") if isinstance(parsed, dict) else parsed
+    return text.strip()[:MAX_COMMENT] if isinstance(text, str) else ""
+
+
+def native_feedback(activity: Activity) -> NativeFeedback | None:
+    """The feedback in a `message/submitAction` invoke; None for another action (not ours to handle),
+    ValueError when the payload is malformed."""
+    value = activity.value
+    if not isinstance(value, dict) or not isinstance(value.get("actionName"), str):
+        raise ValueError("message/submitAction without an actionName")
+    if value["actionName"] != "feedback":
+        return None
+    try:
+        action = _Reaction.model_validate(value.get("actionValue"))
+    except ValidationError as exc:
+        raise ValueError(f"feedback without a like/dislike reaction: {exc.error_count()} problem(s)") from exc
+    if not isinstance(activity.reply_to_id, str) or not activity.reply_to_id:
+        raise ValueError("feedback that names no message (replyToId)")
+    return NativeFeedback(message_id=activity.reply_to_id, helpful=action.reaction == "like",
+                          comment=_comment(action.feedback))

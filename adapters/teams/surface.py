@@ -3,6 +3,8 @@
 open request. Replies in a thread go to the asked message (`reply_to_activity`); updates replace the
 card activity in place. Bot Framework cannot list a conversation's messages, so `find_sent` cannot
 tell: the inbox row's record of the post (written as soon as the connector answers) is the guard.
+Every answer carries the AI label, its citations and Teams' feedback loop (delivery.answer_activity); while
+it is worked on, `progress` shows a typing indicator, and in a personal chat streams it (progress.py).
 
 Teams sends channel ids and people's ids; names and team membership come from the team's channel list
 (`GET /v3/teams/{teamId}/conversations`) and its paged roster (`GET /v3/conversations/{teamId}/pagedmembers`),
@@ -21,11 +23,11 @@ from typing import Any
 from botbuilder.core import BotAdapter, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import ConversationReference
+from botbuilder.schema import Activity, ConversationReference
 from botframework.connector.aio import ConnectorClient
 
-from adapters.teams.cards import card_summary, reply_card
-from adapters.teams.delivery import TeamsDelivery, card_activity
+from adapters.teams.delivery import TeamsDelivery, answer_activity, native_feedback
+from adapters.teams.progress import UPDATE_INTERVAL, TeamsProgress
 from bot.adapter import DeliveryTarget
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.naming import looks_like_id
@@ -54,11 +56,12 @@ class TeamsSurface:
     platform = Platform.TEAMS
 
     def __init__(self, services: Services, cloud: CloudAdapter, app_id: str, *,
-                 roster_ttl: timedelta = ROSTER_TTL) -> None:
+                 roster_ttl: timedelta = ROSTER_TTL, stream_interval: float = UPDATE_INTERVAL) -> None:
         self.services = services
         self.cloud = cloud
         self.app_id = app_id
         self.roster_ttl = roster_ttl
+        self.stream_interval = stream_interval  # seconds between stream updates (Teams throttles faster ones)
         self._team_locks: dict[str, asyncio.Lock] = {}  # one read of a team at a time in this process
         self.delivery = TeamsDelivery(services.storage)
 
@@ -183,15 +186,49 @@ class TeamsSurface:
     # answering ---------------------------------------------------------------------------------
 
     async def progress(self, event: ChatEvent, key: str) -> Progress:
-        return NO_PROGRESS
+        """A typing indicator now; in a personal chat, a streamed message that `finish` turns into the reply."""
+        try:
+            reference = conversation_reference(event.reference.get("reply_to"))
+        except LookupError:
+            return NO_PROGRESS
+        native = native_feedback(reference.channel_id)
+
+        async def post(activity: Activity) -> str | None:
+            return await self._post(reference, activity)
+
+        progress = TeamsProgress(post, lambda reply: answer_activity(reply, native=native),
+                                 lambda activity_id: self._posted_ref(event, reference, activity_id),
+                                 streams=event.conversation_kind == ConversationKind.DM,
+                                 interval=self.stream_interval)
+        await progress.start()
+        return progress
+
+    async def _post(self, reference: ConversationReference, activity: Activity) -> str | None:
+        """A new activity at the end of the conversation (stream updates and typing go there, not as replies)."""
+        sent: dict[str, str | None] = {}
+
+        async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
+            outgoing = TurnContext.apply_conversation_reference(activity, reference)
+            outgoing.reply_to_id = None
+            response = await connector.conversations.send_to_conversation(reference.conversation.id, outgoing)
+            sent["id"] = response.id if response is not None and response.id else None
+
+        await self._continue(reference, step)
+        return sent.get("id")
+
+    @staticmethod
+    def _posted_ref(event: ChatEvent, reference: ConversationReference, activity_id: str) -> dict[str, Any]:
+        return {"platform": Platform.TEAMS.value, "activity_id": activity_id,
+                "conversation_id": reference.conversation.id, "service_url": reference.service_url,
+                "reply_to": event.reference.get("reply_to")}
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
         reference = conversation_reference(event.reference.get("reply_to"))
         posted: dict[str, Any] = {}
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
-            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), card_summary(reply)),
-                                                                reference)
+            activity = TurnContext.apply_conversation_reference(
+                answer_activity(reply, native=native_feedback(reference.channel_id)), reference)
             if reference.activity_id:
                 activity.reply_to_id = reference.activity_id
                 response = await connector.conversations.reply_to_activity(reference.conversation.id,
@@ -202,9 +239,7 @@ class TeamsSurface:
             posted["activity_id"] = response.id if response is not None and response.id else ""
 
         await self._continue(reference, step)
-        return {"platform": Platform.TEAMS.value, "activity_id": posted.get("activity_id", ""),
-                "conversation_id": reference.conversation.id, "service_url": reference.service_url,
-                "reply_to": event.reference.get("reply_to")}
+        return self._posted_ref(event, reference, posted.get("activity_id", ""))
 
     async def find_sent(self, event: ChatEvent, key: str, decision_id: str) -> dict[str, Any] | None:
         return None
@@ -218,7 +253,8 @@ class TeamsSurface:
         activity_id = reference.get("activity_id")
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
-            card = card_activity(reply_card(reply, expanded=expanded, note=note))
+            # The whole message again (label, citations, feedback loop), as trimmed for this reader.
+            card = answer_activity(reply, native=native_feedback(target.channel_id), expanded=expanded, note=note)
             if activity_id:
                 card.id = str(activity_id)
                 activity = TurnContext.apply_conversation_reference(card, target)
@@ -284,8 +320,8 @@ class TeamsSurface:
         posted: dict[str, str] = {}
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
-            activity = TurnContext.apply_conversation_reference(card_activity(reply_card(reply), card_summary(reply)),
-                                                                reference)
+            activity = TurnContext.apply_conversation_reference(
+                answer_activity(reply, native=native_feedback(reference.channel_id)), reference)
             activity.reply_to_id = None
             response = await connector.conversations.send_to_conversation(reference.conversation.id, activity)
             posted["id"] = response.id if response is not None and response.id else ""

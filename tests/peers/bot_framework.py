@@ -7,6 +7,9 @@ It speaks the Connector REST API's wire format (v3) the way botframework-connect
   GET  /v3/conversations/{conversationId}/members                       conversation roster
   GET  /v3/conversations/{teamId}/pagedmembers?pageSize=&continuationToken=   team roster, paged
   GET  /v3/teams/{teamId}/conversations                                 a team's channels
+Posted activities are checked the way Teams checks them: the AI entities (one root schema.org Message, at
+most 20 citations, names ≤ 80 and abstracts ≤ 160 characters), the feedback loop flags, and streaming
+(see FakeConnector).
 The last two follow Microsoft's "Get Teams specific context for your bot" (learn.microsoft.com/microsoftteams/
 platform/bots/how-to/get-teams-context: pages of 50 to 500, default 200, `continuationToken` until the last
 page; the General channel listed without a name) and botbuilder-python's TeamsInfo.get_paged_team_members /
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +38,9 @@ TENANT = "72f988bf-tenant"
 TEAM_CHANNEL = "19:general-channel@thread.tacv2"
 
 
+SCHEMA_MESSAGE = "https://schema.org/Message"
+
+
 @dataclass
 class Call:
     method: str
@@ -40,6 +48,8 @@ class Call:
     activity_id: str | None
     body: dict[str, Any]
     headers: dict[str, str]
+    order: int = 0  # across messages and typing activities, in the order they arrived
+    at: float = 0.0  # time.monotonic() when it arrived
 
     @property
     def card(self) -> dict[str, Any] | None:
@@ -49,19 +59,103 @@ class Call:
                 return content
         return None
 
+    @property
+    def entities(self) -> list[dict[str, Any]]:
+        return [e for e in self.body.get("entities") or [] if isinstance(e, dict)]
+
+    @property
+    def message_entity(self) -> dict[str, Any] | None:
+        """The root schema.org Message entity (the AI label and the citations), if any."""
+        roots = [e for e in self.entities if e.get("type") == SCHEMA_MESSAGE]
+        return roots[0] if roots else None
+
+    @property
+    def stream_info(self) -> dict[str, Any] | None:
+        found = [e for e in self.entities if e.get("type") == "streaminfo"]
+        return found[0] if found else None
+
+    @property
+    def channel_data(self) -> dict[str, Any]:
+        data = self.body.get("channelData")
+        return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class Stream:
+    """A streamed message as Teams tracks it: one per streamId, in a personal chat."""
+
+    id: str
+    conversation_id: str
+    sequence: int = 1
+    text: str = ""  # the last streamed text (updates must grow from it)
+    streaming: bool = False  # text updates have begun, so informative ones are over
+    finished: bool = False
+    stopped: bool = False  # the person pressed Stop
+    dropped: int = 0  # updates that arrived out of sequence (Teams answers 202 and drops them)
+    updates: int = 0  # accepted updates
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def check_entities(body: dict[str, Any]) -> None:
+    """What Teams refuses in an activity's AI entities and feedback flags (learn.microsoft.com/microsoftteams/
+    platform/bots/how-to/bot-messages-ai-generated-content, "Error handling")."""
+    roots = [e for e in body.get("entities") or [] if isinstance(e, dict) and e.get("type") == SCHEMA_MESSAGE]
+    if len(roots) > 1:
+        raise Refused(400, "BadRequest", "Multiple root message entities found under entities array.")
+    for root in roots:
+        if root.get("@type") != "Message" or root.get("@context") != "https://schema.org" or root.get("@id") != "":
+            raise Refused(400, "BadRequest", "Error parsing message entity from entities array.")
+        kinds = root.get("additionalType", [])
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise Refused(400, "BadRequest", "Error parsing message entity from entities array.")
+        claims = root.get("citation", [])
+        if not isinstance(claims, list):
+            raise Refused(400, "BadRequest", "Error parsing message entity from entities array.")
+        if len(claims) > 20:
+            raise Refused(400, "BadRequest", "Bot message with more than 20 citations.")
+        for claim in claims:
+            appearance = claim.get("appearance") if isinstance(claim, dict) else None
+            if not appearance:
+                raise Refused(400, "BadRequest", "The appearance object is empty.")
+            if (claim.get("@type") != "Claim" or not isinstance(claim.get("position"), int)
+                    or appearance.get("@type") != "DigitalDocument" or not isinstance(appearance.get("name"), str)
+                    or len(appearance["name"]) > 80 or len(appearance.get("abstract") or "") > 160):
+                raise Refused(400, "BadRequest",
+                              f"Error while parsing citation entity with ID: {claim.get('position')}.")
+    data = body.get("channelData") if isinstance(body.get("channelData"), dict) else {}
+    if "feedbackLoopEnabled" in data and "feedbackLoop" in data:
+        raise Refused(400, "BadRequest", "Only one of feedbackLoopEnabled and feedbackLoop may be set.")
+
 
 @dataclass
 class FakeConnector:
-    """Records calls; answers with fresh activity ids like the real service."""
+    """Records calls; answers with fresh activity ids like the real service. Messages and updates are in
+    `calls`; typing activities (the plain indicator and stream updates) in `typing`; what it refused, with
+    the status and message Teams would give, in `refused`. Streams follow Teams' rules
+    (learn.microsoft.com/microsoftteams/platform/bots/streaming-ux): personal chats only; the first update
+    (sequence 1, no streamId) gets the stream id as a 201; later ones carry it and a growing sequence and get
+    202; text must grow; informative only before text; attachments only on the final message, which has no
+    sequence; nothing after the final message or after Stop (`stop`)."""
 
     calls: list[Call] = field(default_factory=list)
+    typing: list[Call] = field(default_factory=list)
+    refused: list[tuple[Call, int, str]] = field(default_factory=list)
+    streams: dict[str, Stream] = field(default_factory=dict)
     members: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     team_channels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # team id -> ChannelInfo
     reads: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, query) of every GET
-    fail_posts: int = 0  # answer this many POSTs with the connector's 500 error body
-    before_created: Callable[[Call], Awaitable[None]] | None = None  # runs once a POST is accepted, before its 201
+    fail_posts: int = 0  # answer this many message POSTs with the connector's 500 error body
+    fail_typing: int = 0  # and this many typing POSTs
+    stop_after: int | None = None  # the person presses Stop once a stream has shown this many updates
+    before_created: Callable[[Call], Awaitable[None]] | None = None  # runs once a message is accepted, before its 201
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _posted_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _order: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _server: TestServer | None = None
     _changed: asyncio.Condition | None = None
 
@@ -87,27 +181,108 @@ class FakeConnector:
         assert self._server is not None
         return str(self._server.make_url("/"))
 
+    def stop(self, stream_id: str) -> None:
+        """The person pressed Stop on a streaming message."""
+        self.streams[stream_id].stopped = True
+
     async def _record(self, request: web.Request, method: str) -> Call:
         body = await request.json()
         call = Call(method, request.match_info["conversation_id"], request.match_info.get("activity_id"), body,
-                    dict(request.headers))
-        self.calls.append(call)
+                    dict(request.headers), next(self._order), time.monotonic())
+        (self.typing if body.get("type") == "typing" else self.calls).append(call)
         assert self._changed is not None
         async with self._changed:
             self._changed.notify_all()
         return call
 
+    def _refuse(self, call: Call, refusal: Refused) -> web.Response:
+        self.refused.append((call, refusal.status, refusal.message))
+        return web.json_response({"error": {"code": refusal.code, "message": refusal.message}},
+                                 status=refusal.status)
+
     async def _post(self, request: web.Request) -> web.Response:
         call = await self._record(request, "POST")
-        if self.fail_posts > 0:
+        typing = call.body.get("type") == "typing"
+        if typing and self.fail_typing > 0:
+            self.fail_typing -= 1
+            return web.json_response({"error": {"code": "ServiceError", "message": "Unknown error"}}, status=500)
+        if not typing and self.fail_posts > 0:
             self.fail_posts -= 1
             return web.json_response({"error": {"code": "ServiceError", "message": "Unknown error"}}, status=500)
+        try:
+            check_entities(call.body)
+            if call.stream_info is not None:
+                return self._stream(call, call.stream_info)
+        except Refused as refusal:
+            return self._refuse(call, refusal)
+        if typing:
+            return web.json_response({}, status=200)
         if self.before_created is not None:
             await self.before_created(call)
         return web.json_response({"id": f"bot-activity-{next(self._posted_ids)}"}, status=201)
 
+    def _stream(self, call: Call, info: dict[str, Any]) -> web.Response:
+        kind, stream_id = info.get("streamType", "streaming"), info.get("streamId")
+        sequence = info.get("streamSequence")
+        typing = call.body.get("type") == "typing"
+        if not call.conversation_id.startswith("a:"):
+            raise Refused(403, "ContentStreamNotAllowed", "Content stream is not allowed")
+        if kind not in ("informative", "streaming", "final") or (kind == "final") == typing:
+            raise Refused(400, "BadRequest", "Streaming updates are typing activities; only the final one is a message")
+        if typing and call.body.get("attachments"):
+            raise Refused(400, "BadRequest", "Attachments are allowed only in the final streamed message")
+        if typing and not (call.body.get("text") or "").strip():
+            raise Refused(400, "BadRequest", "Start streaming activities should include text")
+        if kind == "informative" and len(call.body.get("text") or "") > 1000:
+            raise Refused(400, "BadRequest", "Informative messages must not be more than 1000 characters")
+        if stream_id is None:
+            if kind == "final" or sequence != 1:
+                raise Refused(400, "BadRequest", "A stream starts with streamSequence 1 and no streamId")
+            new_id = f"bot-activity-{next(self._posted_ids)}"
+            self.streams[new_id] = started = Stream(
+                new_id, call.conversation_id, text=call.body["text"] if kind == "streaming" else "",
+                streaming=kind == "streaming")
+            self._shown(started)
+            return web.json_response({"id": new_id}, status=201)
+        stream = self.streams.get(stream_id)
+        if stream is None or stream.conversation_id != call.conversation_id:
+            raise Refused(400, "BadRequest", f"Unknown streamId {stream_id}")
+        if stream.stopped:
+            raise Refused(403, "ContentStreamNotAllowed", "Content stream was cancelled by user.")
+        if stream.finished:
+            raise Refused(403, "ContentStreamNotAllowed",
+                          "Content stream is not allowed on an already completed streamed message")
+        if kind == "final":
+            if sequence is not None:
+                raise Refused(400, "BadRequest", "streamSequence must not be set on the final streamed message")
+            stream.finished = True
+            return web.json_response({}, status=202)
+        if not isinstance(sequence, int) or sequence <= stream.sequence:
+            stream.dropped += 1  # Teams keeps the latest by sequence and drops the rest
+            return web.json_response({"error": {"code": "ContentStreamSequenceOrderPreConditionFailed",
+                                                 "message": "PreCondition failed exception when processing "
+                                                            "streaming activity."}}, status=202)
+        if kind == "informative" and stream.streaming:
+            raise Refused(400, "BadRequest", "Informative updates are not allowed once the response is streaming")
+        if kind == "streaming":
+            if not call.body["text"].startswith(stream.text):
+                raise Refused(400, "BadRequest", "Streamed content must contain the previously streamed content")
+            stream.text, stream.streaming = call.body["text"], True
+        stream.sequence = sequence
+        self._shown(stream)
+        return web.json_response({}, status=202)
+
+    def _shown(self, stream: Stream) -> None:
+        stream.updates += 1
+        if self.stop_after is not None and stream.updates >= self.stop_after:
+            stream.stopped = True
+
     async def _put(self, request: web.Request) -> web.Response:
         call = await self._record(request, "PUT")
+        try:
+            check_entities(call.body)
+        except Refused as refusal:
+            return self._refuse(call, refusal)
         return web.json_response({"id": call.activity_id})
 
     async def _members(self, request: web.Request) -> web.Response:
@@ -207,6 +382,21 @@ class FakeConnector:
         activity.update(name="adaptiveCard/action", replyToId=reply_to, value={
             "action": {"type": "Action.Execute", "verb": f"whybot.{data.get('whybot')}", "data": data},
             "trigger": "manual"})
+        return activity
+
+    def feedback_invoke(self, message_id: str | None, reaction: str = "like", text: str | None = "", *,
+                        conversation: dict[str, Any], user: str = "29:ann",
+                        channel_data: dict[str, Any] | None = None, activity_id: str | None = None) -> dict[str, Any]:
+        """A `message/submitAction` invoke, as Teams sends it when someone submits the feedback loop's form
+        under the bot's message `message_id` (the form's text arrives as JSON text in `feedback`)."""
+        activity = self._base("invoke", conversation, user=user, user_name="", activity_id=activity_id,
+                              channel_data=channel_data)
+        action_value: dict[str, Any] = {"reaction": reaction}
+        if text is not None:
+            action_value["feedback"] = json.dumps({"feedbackText": text})
+        activity.update(name="message/submitAction", value={"actionName": "feedback", "actionValue": action_value})
+        if message_id is not None:
+            activity["replyToId"] = message_id
         return activity
 
     def card_submit(self, data: dict[str, Any], *, conversation: dict[str, Any], user: str = "29:ann",

@@ -80,6 +80,29 @@ async def test_decisions_and_feedback(storage: Storage) -> None:
     await storage.decisions.record_feedback("d_1", "U2", True, item_id="thread:1")
     assert await storage.decisions.feedback("d_1") == [("U1", "", False), ("U2", "thread:1", True)]
     assert (await storage.decisions.get("d_1")).posted_ref == {"ts": "1.2"}  # type: ignore[union-attr]
+    await storage.decisions.record_feedback("d_1", "U2", False, item_id="thread:1", comment="stale thread")
+    assert await storage.decisions.feedback("d_1") == [("U1", "", False), ("U2", "thread:1", False)]
+
+
+async def test_a_decision_is_found_by_the_message_it_was_posted_as(storage: Storage) -> None:
+    """Teams' feedback loop names the bot's message, not our decision: the posted ref maps it back, within
+    its tenant and channel only."""
+    tenant = await storage.workspace.ensure_tenant("teams", "tid")
+    other = await storage.workspace.ensure_tenant("teams", "other")
+    now = datetime.now(UTC)
+    for decision, owner, channel in (("d_a", tenant, "19:c"), ("d_b", tenant, "a:dm"), ("d_x", other, "19:c")):
+        await storage.decisions.save(decision_id=decision, tenant_id=owner, channel_external_id=channel,
+                                     user_external_id="U1", private=False, skill="ask", rationale={},
+                                     reply={}, created_at=now)
+    await storage.decisions.set_posted_ref("d_a", {"platform": "teams", "activity_id": "bot-1"})
+    await storage.decisions.set_posted_ref("d_b", {"platform": "teams", "activity_id": "bot-2"})
+    await storage.decisions.set_posted_ref("d_x", {"platform": "teams", "activity_id": "bot-1"})
+    assert await storage.decisions.posted_as(tenant, "19:c", "bot-1") == "d_a"
+    assert await storage.decisions.posted_as(other, "19:c", "bot-1") == "d_x"
+    assert await storage.decisions.posted_as(tenant, "a:dm", "bot-2") == "d_b"
+    assert await storage.decisions.posted_as(tenant, "19:c", "bot-2") is None  # another channel's message
+    assert await storage.decisions.posted_as(tenant, "19:c", "") is None
+    assert await storage.decisions.posted_as(tenant, "19:c", "nope") is None
 
 
 async def test_subscriptions_and_references(storage: Storage) -> None:

@@ -85,6 +85,7 @@ async def test_channel_mention_is_answered_in_its_thread_with_a_why_card(
     assert record.skill == "ask" and record.channel_external_id == TEAM_CHANNEL
     assert record.posted_ref is not None and record.posted_ref["activity_id"] == "bot-activity-1"
     # The question became history, without the mention; the reference points at the channel itself.
+    await settled(services)  # it is stored just after the answer is recorded as posted
     messages = await services.storage.messages.window(TEAMS_TENANT, [TEAM_CHANNEL], record.created_at.replace(
         year=2000), record.created_at.replace(year=2100))
     stored = [m for m in messages if m.external_id == activity["id"]]
@@ -149,7 +150,10 @@ async def test_why_invoke_expands_in_place_and_feedback_is_stored(
                                                            user="29:bob", channel_data=question["channelData"]))
     assert status == 200 and not [e for e in body["value"]["body"] if e.get("id") == "rationale"]
 
-    helpful = action(expanded, "👍")["data"]
+    # Teams' own feedback loop takes 👍/👎 for the whole answer, so the card has no buttons of its own...
+    assert not [a for a in call.card["actions"] + expanded["actions"] if a["title"] in ("👍", "👎")]
+    # ...but a card posted before that still carries them, and they still work.
+    helpful = {"whybot": "feedback", "decision": data["decision"], "helpful": True, "expanded": True}
     status, body = await post(teams, connector.card_invoke(helpful, conversation=question["conversation"],
                                                            user="29:bob", channel_data=question["channelData"]))
     assert status == 200 and FEEDBACK_THANKS in card_text(body["value"])
