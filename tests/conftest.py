@@ -148,7 +148,7 @@ async def serve() -> AsyncIterator[Callable[[web.Application], Awaitable[str]]]:
         await runner.cleanup()
 
 
-async def settled(services: Services, within: float = 10.0) -> None:
+async def settled(services: Services, within: float = 30.0) -> None:
     """Wait until the workers have finished every queued turn (work happens after the acknowledgement)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
