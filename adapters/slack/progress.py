@@ -27,7 +27,7 @@ from bot.models import Reply
 log = logging.getLogger(__name__)
 
 Mode = Literal["stream", "update"]
-MAX_STATUS = 50  # Slack cuts longer statuses; say it shorter ourselves
+MAX_STATUS = 150  # ours, not Slack's: a status is a few words, never a paragraph
 
 
 def short_status(text: str) -> str:

@@ -133,9 +133,10 @@ class SlackSurface:
     # answering ---------------------------------------------------------------------------------
 
     async def progress(self, event: ChatEvent, key: str) -> Progress:
-        """Assistant and agent threads show a status line and stream; so does any answer in the open (a thread
-        in a channel, a DM), where a model writes it. Answers for the asker alone in a channel (ephemeral)
-        cannot be streamed and show nothing until they are sent."""
+        """Every answer in a thread shows a status line while it is worked on (assistant and agent threads,
+        and, since `setStatus` takes `chat:write`, a mention's thread in a channel) and streams where a model
+        writes it; a DM outside a thread gets the text redrawn instead. Answers for the asker alone in a
+        channel (ephemeral) show nothing until they are sent."""
         ref = event.reference
         dm = event.conversation_kind == ConversationKind.DM
         if event.private_reply and not dm:
@@ -144,7 +145,7 @@ class SlackSurface:
         in_assistant = ref.get("assistant") in ("assistant", "agent")
         first = in_assistant and ref.get("first_question") is True
         return SlackProgress(await self.client(event.tenant), self.poster, team=event.tenant, channel=event.channel,
-                             thread_ts=thread_ts, user=event.user, mode="stream", status_thread=in_assistant,
+                             thread_ts=thread_ts, user=event.user, mode="stream", status_thread=thread_ts is not None,
                              title=assistant.title_of(event.text) if first else None, metadata_type=REPLY_METADATA,
                              interval=self.stream_interval)
 
