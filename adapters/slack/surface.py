@@ -134,8 +134,10 @@ class SlackSurface:
 
     async def progress(self, event: ChatEvent, key: str) -> Progress:
         """Every answer in a thread shows a status line while it is worked on (assistant and agent threads,
-        and, since `setStatus` takes `chat:write`, a mention's thread in a channel) and streams where a model
-        writes it; a DM outside a thread gets the text redrawn instead. Answers for the asker alone in a
+        and, since `setStatus` takes `chat:write`, a mention's thread in a channel). A model's text streams
+        only where the asker alone reads it (the bot's DM: assistant and agent threads; outside a thread it is
+        redrawn instead): a worker that dies mid-stream leaves half an answer, which its retry cannot find,
+        and in a channel everyone would read it next to the whole one. Answers for the asker alone in a
         channel (ephemeral) show nothing until they are sent."""
         ref = event.reference
         dm = event.conversation_kind == ConversationKind.DM
@@ -145,7 +147,8 @@ class SlackSurface:
         in_assistant = ref.get("assistant") in ("assistant", "agent")
         first = in_assistant and ref.get("first_question") is True
         return SlackProgress(await self.client(event.tenant), self.poster, team=event.tenant, channel=event.channel,
-                             thread_ts=thread_ts, user=event.user, mode="stream", status_thread=thread_ts is not None,
+                             thread_ts=thread_ts, user=event.user, mode="stream" if dm else None,
+                             status_thread=thread_ts is not None,
                              title=assistant.title_of(event.text) if first else None, metadata_type=REPLY_METADATA,
                              interval=self.stream_interval)
 
