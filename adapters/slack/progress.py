@@ -63,15 +63,23 @@ class SlackProgress:
     async def status(self, text: str) -> None:
         if not self.status_thread or self.thread_ts is None:
             return
+        await self._name()
         try:
-            if self.title:
-                title, self.title = self.title, None
-                await self.client.assistant_threads_setTitle(channel_id=self.channel, thread_ts=self.thread_ts,
-                                                             title=title)
             await self.client.assistant_threads_setStatus(channel_id=self.channel, thread_ts=self.thread_ts,
                                                           status=short_status(text))
         except SlackApiError as exc:
             log.info("assistant status in %s not shown: %s", self.channel, exc.response.get("error"))
+
+    async def _name(self) -> None:
+        """Name the thread after its first question, once (at the first status, or when the answer is done)."""
+        if not self.title or self.thread_ts is None:
+            return
+        title, self.title = self.title, None
+        try:
+            await self.client.assistant_threads_setTitle(channel_id=self.channel, thread_ts=self.thread_ts,
+                                                         title=title)
+        except SlackApiError as exc:
+            log.info("assistant thread in %s not named: %s", self.channel, exc.response.get("error"))
 
     # text --------------------------------------------------------------------------------------
 
@@ -143,6 +151,7 @@ class SlackProgress:
     async def finish(self, reply: Reply, *, key: str) -> dict[str, Any] | None:
         """The shown message becomes the reply; None (the pipeline sends it) when nothing was shown, or
         the reply is for the asker alone and the text went where others see it (then it is removed)."""
+        await self._name()
         if self.ts is None:
             return None
         metadata = {"event_type": self.metadata_type, "event_payload": {"key": key, "decision_id": reply.decision_id}}

@@ -156,6 +156,17 @@ async def test_a_context_change_scopes_the_next_answer_and_why_says_so(rig: Slac
     await eventually(lambda: _count(answers(rig)), 2)
     summary = await decision(rig, answers(rig)[-1])
     assert summary["title"].startswith("#random") and summary["rationale"]["skill"] == "summarize"
+    assert summary["rationale"]["inputs"]["viewing"]["channel"] == RANDOM
+
+
+async def test_a_first_question_that_shows_no_status_still_names_the_thread(rig: SlackRig) -> None:
+    await seed(rig)
+    thread_ts = await start_thread(rig, viewing=RANDOM)
+    await rig.fake.wait_calls("chat.postMessage", 1)
+    await say(rig, "summarize", thread_ts=thread_ts)  # summarize says nothing while it works
+    await eventually(lambda: _count(answers(rig)), 1)
+    [title] = await rig.fake.wait_calls("assistant.threads.setTitle")
+    assert title.args == {"channel_id": DM_ALICE, "thread_ts": thread_ts, "title": "summarize"}
 
 
 async def _posted_ts(rig: SlackRig, decision_id: str) -> str:
