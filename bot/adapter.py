@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.models import ChatEvent, Platform, Reply
 from bot.progress import Progress
+from bot.suggestions import Opening
+from bot.turns import OpenedTurn
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -53,9 +55,10 @@ class Delivery(Protocol):
 class Surface(Delivery, Protocol):
     """One platform's way of carrying out a turn. Every method may raise PlatformUnsure."""
 
-    async def learn(self, tenant_id: str, event: ChatEvent) -> ConversationKind | None:
+    async def learn(self, tenant_id: str, event: ChatEvent) -> ChatEvent:
         """Make sure the channel (kind, privacy, members) and the person are known before answering;
-        returns the conversation kind when the platform knows it better than the event did."""
+        returns the event as the platform knows it: its conversation kind, and the channel the person
+        is looking at where the platform remembers it (Slack's assistant threads)."""
         ...
 
     async def learn_channel(self, tenant_id: str, tenant: str, channel: str, user: str | None,
@@ -70,6 +73,12 @@ class Surface(Delivery, Protocol):
     async def progress(self, event: ChatEvent, key: str) -> Progress:
         """How this turn's progress is shown while it is answered (status line, streamed text); a
         `bot.progress.NoProgress` where the platform shows none for this kind of conversation."""
+        ...
+
+    async def opened(self, turn: OpenedTurn, opening: Opening) -> None:
+        """A conversation with the bot opened, or the channel in view changed: show `opening` there
+        (suggested prompts, a greeting) and remember the channel in view, where the platform has a place
+        for it. Surfaces without such a view do nothing."""
         ...
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:

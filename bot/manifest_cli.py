@@ -14,7 +14,8 @@ from bot.manifests import ManifestError, slack_manifest, teams_manifest, teams_z
 
 def cmd_slack(args: argparse.Namespace) -> int:
     try:
-        manifest = slack_manifest(args.url, socket_mode=args.socket_mode, name=args.name)
+        manifest = slack_manifest(args.url, socket_mode=args.socket_mode, name=args.name,
+                                  assistant_view=args.assistant_view)
     except ManifestError as exc:
         return _fail(exc)
     if args.json:
@@ -56,6 +57,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     slack.add_argument("--socket-mode", action="store_true",
                        help="enable Socket Mode and drop the request URLs (--url then only sets the OAuth redirect)")
     slack.add_argument("--name", help="app and bot display name (default whybot)")
+    slack.add_argument("--assistant-view", action="store_true",
+                       help="the older side-panel assistant view instead of the agent view (for apps not yet moved)")
     slack.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     slack.set_defaults(handler=cmd_slack)
 

@@ -74,10 +74,13 @@ def _fill_urls(node: Any, base: str) -> Any:
     return node
 
 
-def slack_manifest(url: str | None, *, socket_mode: bool = False, name: str | None = None) -> dict[str, Any]:
+def slack_manifest(url: str | None, *, socket_mode: bool = False, name: str | None = None,
+                   assistant_view: bool = False) -> dict[str, Any]:
     """The Slack app manifest for `url`; with Socket Mode the request URLs go, as Slack expects.
 
-    With Socket Mode, `url` is optional and only fills the OAuth redirect URL (which still needs HTTP)."""
+    With Socket Mode, `url` is optional and only fills the OAuth redirect URL (which still needs HTTP).
+    `assistant_view` swaps the agent view (Slack's default for new apps) for the older side panel, for
+    apps created before the agent view that have not moved (the move cannot be undone)."""
     template = yaml.safe_load((manifest_dir() / "slack.yaml").read_text(encoding="utf-8"))
     if url is None and not socket_mode:
         raise ManifestError("--url is required unless --socket-mode is given")
@@ -88,6 +91,12 @@ def slack_manifest(url: str | None, *, socket_mode: bool = False, name: str | No
         name = _check_name(name, _SLACK_NAME_MAX)
         manifest["display_information"]["name"] = name
         manifest["features"]["bot_user"]["display_name"] = name
+    if assistant_view:
+        agent = manifest["features"].pop("agent_view")
+        manifest["features"]["assistant_view"] = {"assistant_description": agent["agent_description"],
+                                                  "suggested_prompts": agent["suggested_prompts"]}
+        events = manifest["settings"]["event_subscriptions"]["bot_events"]
+        events[:] = [e for e in events if e != "app_context_changed"]  # the agent view's own event
     if socket_mode:
         settings = manifest["settings"]
         settings["socket_mode_enabled"] = True

@@ -69,6 +69,10 @@ class ChatEvent(BaseModel):
     )
     event_id: str | None = Field(default=None, description="platform delivery id, used for dedupe")
     digest: DigestRequest | None = Field(default=None, description="set by the scheduler for a due digest slot")
+    viewing_channel: str | None = Field(
+        default=None, description="the channel the person is looking at while asking (Slack's assistant and agent "
+                                  "views): the default scope when the question names none, if the reader may see it"
+    )
     received_at: datetime = Field(default_factory=utcnow)
     reference: dict[str, Any] = Field(
         default_factory=dict, description="opaque to the core: what the adapter needs to answer"
@@ -172,6 +176,16 @@ class Generator(BaseModel):
     fallback_from: str | None = Field(default=None, description="the model that failed, when quotes stood in")
 
 
+class ViewScope(BaseModel):
+    """The channel the person was looking at when they asked, used as the scope because the question
+    named none (Slack's assistant and agent views)."""
+
+    channel: str = Field(description="platform channel id")
+    name: str
+    widened: bool = Field(default=False, description="nothing there answered, so everything the reader may see "
+                                                     "was searched instead")
+
+
 class Inputs(BaseModel):
     query: str | None = None
     query_terms: list[str] = Field(default_factory=list)
@@ -184,6 +198,7 @@ class Inputs(BaseModel):
     filters: list[str] = Field(default_factory=list, description='scope taken from the question: "in #incidents"')
     expansion: list[str] = Field(default_factory=list, description="related words added by the vocabulary bridge")
     retrieval: str = Field(default="", description="engine and how its semantic half went")
+    viewing: ViewScope | None = Field(default=None, description="the channel in view that scoped the answer")
 
     def scope_line(self) -> str:
         """One line for operators: filters, expansion and retrieval engine."""

@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 from bot import followup
 from bot.adapter import Surface
-from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply
 from bot.progress import NO_PROGRESS, Progress
 from bot.scheduler import DigestScheduler
 from bot.services import Services
+from bot.suggestions import opening
 from bot.turns import (
     AnswerTurn,
     ChannelFacts,
@@ -31,6 +32,7 @@ from bot.turns import (
     FeedbackTurn,
     MembershipTurn,
     MessageTurn,
+    OpenedTurn,
     PersonFacts,
     Turn,
     UninstallTurn,
@@ -91,6 +93,8 @@ class TurnPipeline:
             return await self._membership(turn)
         if isinstance(turn, UninstallTurn):
             return await self._uninstall(turn)
+        if isinstance(turn, OpenedTurn):
+            return await self._opened(turn)
         if isinstance(turn, DigestTurn):
             outcome = await self.digests.run_one(turn.run_id)
             return f"digest run {turn.run_id}: {outcome}"
@@ -138,9 +142,7 @@ class TurnPipeline:
                     await self._posted(record, reply, found)
                     return "found already posted on the platform; not sent again"
         if reply is None:
-            kind = await surface.learn(tenant_id, event)
-            if kind is not None and kind != event.conversation_kind:
-                event = event.model_copy(update={"conversation_kind": kind})
+            event = await surface.learn(tenant_id, event)
             started = time.perf_counter()
             conversation = await self.services.router.conversation(event, tenant_id)  # context, once
             if only_in_conversation and (conversation is None or not followup.is_question(event.text)):
@@ -218,6 +220,20 @@ class TurnPipeline:
             await self.surface(turn.platform).notify(turn.reference, turn.reader.user,
                                                      FEEDBACK_THANKS if ok else NOT_AVAILABLE)
         return "recorded" if ok else "not available to this reader"
+
+    # conversations opened in the platform's assistant view --------------------------------------
+
+    async def _opened(self, turn: OpenedTurn) -> str:
+        """Prompts built for the one person reading them (in private), around the channel in view if they
+        may see it; that channel is passed on only then, so it never becomes the scope of an answer otherwise."""
+        tenant_id = await self.services.ingest.tenant(turn.platform.value, turn.tenant)
+        surface = self.surface(turn.platform)
+        await surface.learn_channel(tenant_id, turn.tenant, turn.channel_id, turn.user, "im")
+        reader = Reader(platform=turn.platform, tenant=turn.tenant, user=turn.user, channel=turn.channel_id,
+                        private=True)
+        shown = await opening(self.services.storage, tenant_id, reader, turn.viewing_channel, greet=turn.greet)
+        await surface.opened(turn, shown)
+        return f"opened: {len(shown.suggestions)} prompts" + (", in view: a channel" if shown.viewing_channel else "")
 
     # membership and installs -------------------------------------------------------------------
 

@@ -135,12 +135,24 @@ def _continues(r: Rationale) -> str:
     return f"**Continues:** {textlib.shorten(c.continues, 80)} → searched as: {textlib.shorten(c.searched_as, 100)}"
 
 
+def _viewing(r: Rationale) -> str | None:
+    """Where the answer was scoped without being asked to: the channel the person had open."""
+    v = r.inputs.viewing
+    if v is None:
+        return None
+    where = place(channel_label(v.name), v.channel)
+    if v.widened:
+        return f"**Scope:** nothing in {where} (the channel you were viewing) answered it, so I looked everywhere " \
+               "you can see"
+    return f"**Scope:** {where}, the channel you were viewing; name another channel to look elsewhere"
+
+
 def why_lines(reply: Reply) -> list[str]:
     """The Why? people see: at most six short lines, no scores, ids or settings."""
     reply = numbered(reply)
     r = reply.rationale
-    lines = [line for line in (_continues(r), _where(r), _found(reply), _ranked(r), _writer(r), _left_out(r))
-             if line]
+    lines = [line for line in (_continues(r), _viewing(r), _where(r), _found(reply), _ranked(r), _writer(r),
+                               _left_out(r)) if line]
     if r.skill == "help":
         lines.append("**How I chose this:** you asked for help, so this lists what I can do")
     elif not lines:

@@ -136,6 +136,20 @@ class UninstallTurn(_Base):
     forget_data: bool = True
 
 
+class OpenedTurn(_Base):
+    """Somebody opened a conversation with the bot (Slack's assistant thread or agent DM), or moved to another
+    channel while it is open: suggest what they can ask there, greet them when it is new, and remember which
+    channel they are looking at (the default scope of what they ask next)."""
+
+    type: Literal["opened"] = "opened"
+    channel_id: str = Field(description="the conversation with the bot (a DM)")
+    user: str
+    thread_id: str | None = Field(default=None, description="the conversation's thread, where it has one")
+    viewing_channel: str | None = Field(default=None, description="the channel the person is looking at")
+    greet: bool = Field(default=True, description="False when only the channel in view changed")
+    reference: dict[str, Any] = Field(default_factory=dict, description="what the adapter needs to answer there")
+
+
 class DigestTurn(BaseModel):
     """A scheduled digest slot that came due (the digest run row holds the rest)."""
 
@@ -145,8 +159,8 @@ class DigestTurn(BaseModel):
     run_id: int
 
 
-Turn = Annotated[AnswerTurn | MessageTurn | ExplainTurn | FeedbackTurn | MembershipTurn | UninstallTurn | DigestTurn,
-                 Field(discriminator="type")]
+Turn = Annotated[AnswerTurn | MessageTurn | ExplainTurn | FeedbackTurn | MembershipTurn | UninstallTurn | OpenedTurn
+                 | DigestTurn, Field(discriminator="type")]
 TURN: TypeAdapter[Turn] = TypeAdapter(Turn)
 
 

@@ -59,6 +59,15 @@ class Visibility:
         """None stands for tenant-wide content (documents not tied to a channel)."""
         return channel_external_id is None or channel_external_id in self._allowed
 
+    def in_view(self, channel_external_id: str | None) -> ChannelRecord | None:
+        """The channel a person has open while asking (a platform's assistant view), if it may scope what
+        is shown here: a known channel, not a DM, whose content every reader may see. Whatever the platform
+        said, anything else is no scope at all."""
+        record = self._channels.get(channel_external_id) if channel_external_id else None
+        if record is None or record.kind == "dm" or not self.may_see_channel(record.external_id):
+            return None
+        return record
+
     @property
     def allowed_channels(self) -> frozenset[str]:
         return frozenset(self._allowed)

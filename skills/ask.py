@@ -16,7 +16,7 @@ from bot.answers import AnswerKind, answer_kinds, kind_bonus, subject_weights
 from bot.backends.llm.base import Passage, Rewriter, with_notice
 from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
-from bot.models import ConversationNote, EvidenceItem, FollowUp, Generator, Inputs, Rationale, Reply
+from bot.models import ConversationNote, EvidenceItem, FollowUp, Generator, Inputs, Rationale, Reply, ViewScope
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.visibility import Visibility
@@ -35,6 +35,7 @@ class Scoped:
     filters: SearchFilters | None = None
     shown: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    viewing: ViewScope | None = None
 
 
 def hit_support(hit: Hit, weights: dict[str, float], floor: float) -> float:
@@ -88,6 +89,10 @@ def noted(follow: Followed | None, reply: Reply) -> Reply:
     return reply.model_copy(update={"rationale": rationale})
 
 
+def declined(reply: Reply) -> bool:
+    return any(c.startswith("declined") for c in reply.rationale.caveats)
+
+
 class AskSkill:
     name = "ask"
     aliases = ("question", "q", "find", "search")
@@ -101,6 +106,13 @@ class AskSkill:
             raise SkillError("Ask me a question, for example `ask when is the release freeze?`")
         channels = await ctx.storage.workspace.channels(request.tenant_id)
         reply = await self._run(request, ctx, question, channels)
+        viewing = reply.rationale.inputs.viewing
+        if viewing is not None and declined(reply):  # nothing in the channel in view: look everywhere instead
+            wider = await self._run(request, ctx, question, channels, use_view=False)
+            if not declined(wider):
+                inputs = wider.rationale.inputs.model_copy(update={"viewing": viewing.model_copy(
+                    update={"widened": True})})
+                reply = wider.model_copy(update={"rationale": wider.rationale.model_copy(update={"inputs": inputs})})
         note = await self._more_for_the_asker(request, ctx, question, channels)
         return reply.model_copy(update={"private_note": note}) if note else reply
 
@@ -125,17 +137,18 @@ class AskSkill:
                 f"everyone here can read; ask me in a DM and I can use {'it' if n == 1 else 'them'}.")
 
     async def _run(self, request: SkillRequest, ctx: SkillContext, question: str,
-                   channels: list[ChannelRecord]) -> Reply:
+                   channels: list[ChannelRecord], *, use_view: bool = True) -> Reply:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         visibility = Visibility(request.reader, request.tenant_id, channels)
         k = ctx.settings.ask_top_k
-        scope = await self._scope(request, ctx, question, channels, visibility)
+        scope = await self._scope(request, ctx, question, channels, visibility, use_view=use_view)
         question = scope.question
         follow = await self._follow(request, ctx, question, timings)
         searched = follow.query if follow else question
-        where = textlib.plural(len(visibility.allowed_channels), "channel")
-        await request.progress.status(f"Searching what you can see in {where}…")
+        where = (f"#{scope.viewing.name}, the channel you are viewing" if scope.viewing
+                 else f"what you can see in {textlib.plural(len(visibility.allowed_channels), 'channel')}")
+        await request.progress.status(f"Searching {where}…")
         started = time.perf_counter()
         result = await ctx.retriever.search(request.tenant_id, searched, visibility.allowed_channel_ids,
                                             k=(3 * k if follow and follow.threads else k) + 1, filters=scope.filters)
@@ -161,7 +174,8 @@ class AskSkill:
                         documents_considered=result.searched_documents, candidates=len(result.hits),
                         filters=scope.shown, expansion=[f"{w} ({x:.2f})" for w, x in result.expansion.items()],
                         retrieval=f"{result.backend or getattr(ctx.retriever, 'name', '')}"
-                                  + (f"; semantic {result.semantic}" if result.semantic else ""))
+                                  + (f"; semantic {result.semantic}" if result.semantic else ""),
+                        viewing=scope.viewing)
         coverage = max((hit_support(h, weights, floor) for h in hits), default=0.0)
         if follow and follow.threads:
             coverage = self._inherit(hits, via, follow, support, notes, coverage, ctx.settings.min_term_coverage)
@@ -279,15 +293,21 @@ class AskSkill:
 
     @staticmethod
     async def _scope(request: SkillRequest, ctx: SkillContext, question: str, channels: list[ChannelRecord],
-                     visibility: Visibility) -> Scoped:
-        """"in #incidents", "from @bob", "last week": taken out of the words searched, applied as filters."""
+                     visibility: Visibility, *, use_view: bool = True) -> Scoped:
+        """"in #incidents", "from @bob", "last week": taken out of the words searched, applied as filters.
+        A question that names no channel, asked while looking at one the reader may see, is scoped to it."""
         parsed = query_filters.parse(question, ctx.clock())
-        if not parsed.any:
+        viewed = visibility.in_view(request.event.viewing_channel) if use_view and not parsed.channels else None
+        if not parsed.any and viewed is None:
             return Scoped(question)
         users = await ctx.storage.workspace.list_users(request.tenant_id) if parsed.authors else []
         visible = [c for c in channels if c.external_id in visibility.allowed_channels]
         scope = query_filters.resolve(parsed, visible, users)
-        return Scoped(parsed.question, scope.filters, scope.shown, scope.problems)
+        if viewed is None:
+            return Scoped(parsed.question, scope.filters, scope.shown, scope.problems)
+        filters = replace(scope.filters, channel_ids=frozenset({viewed.id}))
+        return Scoped(parsed.question, filters, [f"in #{viewed.name} (the channel you were viewing)", *scope.shown],
+                      scope.problems, viewing=ViewScope(channel=viewed.external_id, name=viewed.name))
 
     @staticmethod
     def _support(passages: list[Passage], hits: list[Hit], via: dict[int, int],

@@ -20,12 +20,13 @@ from bot.backends.importance import Scored, feature_label, global_positions, gro
 from bot.backends.llm.base import with_notice
 from bot.evidence import evidence, passage_from_message
 from bot.headlines import write_headlines
-from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger
+from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger, ViewScope
 from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.timewindow import Window, parse_window
 from bot.traffic import bot_user_ids, excluded_note, without_bot_traffic
+from bot.visibility import Visibility
 from storage import ChannelRecord
 
 __all__ = ["DigestSkill", "Slot", "next_run", "parse_schedule"]
@@ -87,7 +88,8 @@ class DigestSkill:
     async def build(self, request: SkillRequest, ctx: SkillContext, span: str, top_n: int,
                     slot: Slot | None = None) -> Reply:
         started = time.perf_counter()
-        channel = await self._here(request, ctx)
+        viewed = None if slot else await self._in_view(request, ctx)
+        channel = viewed or await self._here(request, ctx)
         window, _ = parse_window(span, ctx.clock())
         split = without_bot_traffic(
             await ctx.storage.messages.window(request.tenant_id, [channel.external_id], window.start, window.end),
@@ -101,7 +103,8 @@ class DigestSkill:
         before = global_positions(ctx.scorer, ranked) if own else {}
         rank_ms = round((time.perf_counter() - fetched) * 1000, 2)
         inputs = Inputs(channels=[channel.name], window_start=window.start, window_end=window.end,
-                        messages_considered=len(messages), candidates=len(threads))
+                        messages_considered=len(messages), candidates=len(threads),
+                        viewing=ViewScope(channel=viewed.external_id, name=viewed.name) if viewed else None)
         slot_notes = await self._slot_notes(request, ctx, slot, channel)
         if not ranked:
             quiet = self._quiet(request, channel, window, inputs)
@@ -204,6 +207,15 @@ class DigestSkill:
                               caveats=["quiet window: no messages to rank"])
         return Reply(title=f"Digest for #{channel.name}, {window.label}: a quiet day",
                      body="Nothing was posted in this window, so there is nothing to rank.", rationale=rationale)
+
+    @staticmethod
+    async def _in_view(request: SkillRequest, ctx: SkillContext) -> ChannelRecord | None:
+        """`digest now` asked while looking at a channel (Slack's assistant view): that channel, if the asker may
+        see it; the digest is shown where they asked."""
+        if not request.event.viewing_channel:
+            return None
+        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        return Visibility(request.reader, request.tenant_id, channels).in_view(request.event.viewing_channel)
 
     async def _here(self, request: SkillRequest, ctx: SkillContext) -> ChannelRecord:
         await ctx.storage.workspace.ensure_channel(request.tenant_id, request.event.channel)

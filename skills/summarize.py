@@ -9,7 +9,7 @@ from bot.backends.importance import group_threads, reasons_in_words
 from bot.backends.llm.base import with_notice
 from bot.evidence import citation, evidence, passage_from_message, verified_citations
 from bot.headlines import write_headlines
-from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection
+from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection, ViewScope
 from bot.references import ChannelRef, find_channel_ref
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
@@ -21,6 +21,15 @@ from storage import ChannelRecord
 MAX_THREAD_MESSAGES = 400
 MAX_CHANNEL_THREADS = 8
 _THREAD_WORD = re.compile(r"\b(this\s+)?thread\b", re.IGNORECASE)
+
+
+def viewed_from(reply: Reply, viewed: ChannelRecord | None) -> Reply:
+    """The reply with the channel in view noted in its Why? (it chose the channel, not the question)."""
+    if viewed is None:
+        return reply
+    inputs = reply.rationale.inputs.model_copy(update={"viewing": ViewScope(channel=viewed.external_id,
+                                                                            name=viewed.name)})
+    return reply.model_copy(update={"rationale": reply.rationale.model_copy(update={"inputs": inputs})})
 
 
 class SummarizeSkill:
@@ -36,16 +45,20 @@ class SummarizeSkill:
         ref, rest = find_channel_ref(args)
         channels = await ctx.storage.workspace.channels(request.tenant_id)
         visibility = Visibility(request.reader, request.tenant_id, channels)
-        channel = await self._channel(request, ctx, ref, visibility)
+        viewed = visibility.in_view(request.event.viewing_channel) if ref is None else None
+        channel = viewed or await self._channel(request, ctx, ref, visibility)
         wants_thread = bool(_THREAD_WORD.search(rest))
         window, _ = parse_window(_THREAD_WORD.sub("", rest), ctx.clock())
-        if ref is None and ((request.event.thread_id and not mentions_window(args)) or wants_thread):
-            root = request.event.thread_id or await ctx.storage.messages.latest_thread_root(
+        here_thread = request.event.thread_id if viewed is None else None  # not the thread asked in: the view's
+        if ref is None and ((here_thread and not mentions_window(args)) or wants_thread):
+            root = here_thread or await ctx.storage.messages.latest_thread_root(
                 request.tenant_id, channel.external_id, before=request.event.received_at)
             if root is None:
                 raise SkillError("There is no thread here to summarize yet.")
-            return await self._thread(request, ctx, channel, root)
-        return await self._channel_window(request, ctx, channel, window)
+            reply = await self._thread(request, ctx, channel, root)
+        else:
+            reply = await self._channel_window(request, ctx, channel, window)
+        return viewed_from(reply, viewed)
 
     async def _channel(self, request: SkillRequest, ctx: SkillContext, ref: ChannelRef | None,
                        visibility: Visibility) -> ChannelRecord:

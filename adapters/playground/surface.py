@@ -9,9 +9,11 @@ from typing import Any
 from bot.adapter import DeliveryTarget
 from bot.demo import BOT_USER, playground_permalink
 from bot.markup import to_plain
-from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.models import ChatEvent, Platform, Reply
 from bot.progress import NO_PROGRESS, Progress
 from bot.services import Services
+from bot.suggestions import Opening
+from bot.turns import OpenedTurn
 from storage import NewMessage, tenant_key
 
 
@@ -25,8 +27,11 @@ class PlaygroundSurface:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def learn(self, tenant_id: str, event: ChatEvent) -> ConversationKind | None:
-        return None  # the playground's channels and people are all in the database already
+    async def learn(self, tenant_id: str, event: ChatEvent) -> ChatEvent:
+        return event  # the playground's channels and people are all in the database already
+
+    async def opened(self, turn: OpenedTurn, opening: Opening) -> None:
+        return None  # the playground has no assistant view
 
     async def learn_channel(self, tenant_id: str, tenant: str, channel: str, user: str | None,
                             hint: str | None) -> None:

@@ -79,11 +79,16 @@ def shape_problem(body: Any) -> str | None:
     return None
 
 
+async def on_messages_tab(event: dict[str, Any]) -> bool:
+    """`app_home_opened` on the Messages tab opens the agent view's DM; the Home tab is App Home's."""
+    return isinstance(event, dict) and event.get("tab") == "messages"
+
+
 class SlackAdapter:
     name = "slack"
 
     def __init__(self, services: Services, *, pacer_interval: float = 1.0,
-                 backfill_limits: BackfillLimits | None = None) -> None:
+                 backfill_limits: BackfillLimits | None = None, stream_interval: float = 1.0) -> None:
         settings = services.settings
         self.services = services
         secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
@@ -101,7 +106,8 @@ class SlackAdapter:
         self.poster = Poster(services.storage, ChannelPacer(pacer_interval))
         self.ingress = SlackIngress(services)
         self._surface = SlackSurface(services, self.poster, oauth.TokenSource(bot_token=bot_token, store=self.store),
-                                     installation_store=self.store, backfill_limits=backfill_limits)
+                                     installation_store=self.store, backfill_limits=backfill_limits,
+                                     stream_interval=stream_interval)
         self._register()
         self.app.error(self._on_bolt_error)
         self.app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
@@ -120,6 +126,10 @@ class SlackAdapter:
         app.event("member_left_channel")(g(i.on_member_left))
         app.event("app_uninstalled")(g(i.on_app_uninstalled))
         app.event("tokens_revoked")(g(i.on_tokens_revoked))
+        app.event("assistant_thread_started")(g(i.on_assistant_thread_started))
+        app.event("assistant_thread_context_changed")(g(i.on_assistant_context_changed))
+        app.event("app_context_changed")(g(i.on_app_context_changed))
+        app.event("app_home_opened", matchers=[on_messages_tab])(g(i.on_messages_tab_opened))
         app.event(re.compile(r".*"))(i.on_other_event)  # last: everything else is acked and ignored
         app.command("/whybot")(g(i.on_command))
         app.action(render.WHY)(g(i.on_why))

@@ -17,7 +17,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from adapters.slack import normalize, render
+from adapters.slack import assistant, normalize, render
 from bot.inbox import InboxUnavailable
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
 from bot.services import Services
@@ -27,6 +27,7 @@ from bot.turns import (
     FeedbackTurn,
     MembershipTurn,
     MessageTurn,
+    OpenedTurn,
     Priority,
     Turn,
     UninstallTurn,
@@ -130,6 +131,8 @@ class SlackIngress:
         base: dict[str, Any] = {"platform": Platform.SLACK, "tenant": team, "channel_id": channel,
                                 "channel_hint": hint}
         if subtype == "message_changed":
+            if _obj(event.get("message")).get("subtype") == assistant.THREAD_ROOT:
+                return  # Slack retitled an assistant thread: its root is no message anyone said
             edit = normalize.edit_of(event)
             if edit is not None:
                 await self._put(key, MessageTurn(**base, op="edit", external_id=edit.ts, text=edit.text,
@@ -146,7 +149,9 @@ class SlackIngress:
         answer: ChatEvent | None = None
         follow_up = False
         if normalize.answerable_dm(event, bot_user_id=context.bot_user_id):
-            answer = normalize.direct_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id)
+            answer = self._in_assistant(normalize.direct_message_event(body, event, team_id=team,
+                                                                       bot_user_id=context.bot_user_id),
+                                        event, context.bot_user_id)
         elif normalize.thread_follow_up(event, bot_user_id=context.bot_user_id):
             answer = normalize.thread_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id,
                                                     kind=normalize.kind_of(None, channel, hint))
@@ -154,6 +159,71 @@ class SlackIngress:
         await self._put(key, MessageTurn(**base, op="new", message=item, answer=answer,
                                          answer_in_conversation_only=follow_up),
                         Priority.ANSWER if answer is not None else Priority.HISTORY)
+
+    @staticmethod
+    def _in_assistant(chat: ChatEvent, event: dict[str, Any], bot_user_id: str | None) -> ChatEvent:
+        """A DM asked in the agent view (it carries what is in view, and opens a thread of its own) or in an
+        assistant thread (answered there; the worker reads the channel in view from the thread)."""
+        ts = chat.message_id or ""
+        if assistant.is_agent_view(event):
+            thread = chat.thread_id or ts
+            return chat.model_copy(update={
+                "thread_id": thread, "viewing_channel": assistant.viewed_channel(event),
+                "reference": assistant.mark(chat.reference, view="agent", thread_ts=thread, bot_user_id=bot_user_id)})
+        if chat.thread_id:
+            return chat.model_copy(update={"reference": assistant.mark(
+                chat.reference, view="assistant", thread_ts=chat.thread_id, bot_user_id=bot_user_id)})
+        return chat
+
+    # the assistant (side panel) and agent (Messages tab) views -----------------------------------
+
+    async def _opened(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext, *,
+                      user: str, channel: str, thread_ts: str | None, viewing: str | None, greet: bool,
+                      view: assistant.View, slack_context: dict[str, str] | None = None) -> None:
+        team = _team(context, body)
+        reference = {"team_id": team, "channel": channel, "assistant": view,
+                     **({"thread_ts": thread_ts} if thread_ts else {}),
+                     **({"bot_user_id": context.bot_user_id} if context.bot_user_id else {}),
+                     **({"context": slack_context} if slack_context is not None else {})}
+        await self._put(delivery_key(body, event), OpenedTurn(
+            platform=Platform.SLACK, tenant=team, channel_id=channel, user=user, thread_id=thread_ts,
+            viewing_channel=viewing, greet=greet, reference=reference), Priority.COMMAND)
+
+    async def on_assistant_thread_started(self, body: dict[str, Any], event: dict[str, Any],
+                                          context: AsyncBoltContext) -> None:
+        """The side panel opened a thread: greet, suggest, and keep the channel in view with the greeting."""
+        self._count("assistant_thread_started")
+        thread = assistant.assistant_thread(event)
+        await self._opened(body, event, context, user=thread.user, channel=thread.channel,
+                           thread_ts=thread.thread_ts, viewing=thread.viewing, greet=True, view="assistant",
+                           slack_context=thread.context)
+
+    async def on_assistant_context_changed(self, body: dict[str, Any], event: dict[str, Any],
+                                           context: AsyncBoltContext) -> None:
+        self._count("assistant_thread_context_changed")
+        thread = assistant.assistant_thread(event)
+        await self._opened(body, event, context, user=thread.user, channel=thread.channel,
+                           thread_ts=thread.thread_ts, viewing=thread.viewing, greet=False, view="assistant",
+                           slack_context=thread.context)
+
+    async def on_messages_tab_opened(self, body: dict[str, Any], event: dict[str, Any],
+                                     context: AsyncBoltContext) -> None:
+        """Agent view: opening the DM is `app_home_opened` on the Messages tab; prompts go to its top."""
+        self._count("app_home_opened.messages")
+        await self._opened(body, event, context, user=normalize.text_field(event, "user", required=True) or "",
+                           channel=normalize.text_field(event, "channel", required=True) or "", thread_ts=None,
+                           viewing=assistant.viewed_channel(event), greet=False, view="agent")
+
+    async def on_app_context_changed(self, body: dict[str, Any], event: dict[str, Any],
+                                     context: AsyncBoltContext) -> None:
+        """Agent view: the person looks at something else; the prompts follow (messages carry the context)."""
+        self._count("app_context_changed")
+        user = normalize.text_field(event, "user")
+        channel = normalize.text_field(event, "channel")
+        if not user or not channel:
+            return  # nowhere to put the prompts; the next message brings its own context anyway
+        await self._opened(body, event, context, user=user, channel=channel, thread_ts=None,
+                           viewing=assistant.viewed_channel(event), greet=False, view="agent")
 
     async def on_member_joined(self, body: dict[str, Any], event: dict[str, Any],
                                context: AsyncBoltContext) -> None:

@@ -67,6 +67,24 @@ class Poster:
                 await client.chat_update(channel=channel, ts=ts, blocks=again.blocks, text=again.text)
         return ref
 
+    async def replace(self, client: AsyncWebClient, *, team_id: str, channel: str, ts: str, reply: Reply,
+                      thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Redraw a message that showed the answer while it was written as the reply itself (chat.update with
+        the reply's blocks and `metadata`); returns where it is, like `post`. Raises SlackApiError."""
+        rendered = render_reply(reply)
+        ref: dict[str, Any] = {"channel": channel, "ts": ts, "team_id": team_id}
+        if thread_ts:
+            ref["thread_ts"] = thread_ts
+        if rendered.overflow:
+            more_url = await self._continue(client, team_id, channel, thread_ts or ts, rendered.overflow)
+            if more_url:
+                ref["more_url"] = more_url
+                rendered = render_reply(reply, more_url=more_url)
+        async with self.pacer.slot(f"{team_id}:{channel}"):
+            await client.chat_update(channel=channel, ts=ts, blocks=rendered.blocks, text=rendered.text,
+                                     metadata=metadata)
+        return ref
+
     async def _post_rendered(self, client: AsyncWebClient, team_id: str, channel: str, rendered: Rendered, *,
                              thread_ts: str | None = None, metadata: dict[str, Any] | None = None) -> str:
         async with self.pacer.slot(f"{team_id}:{channel}"):

@@ -17,16 +17,20 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack import normalize, render
+from adapters.slack import assistant, normalize, render
 from adapters.slack.backfill import BackfillLimits, backfill_channel
 from adapters.slack.client import build_client
 from adapters.slack.oauth import TokenSource
 from adapters.slack.poster import Poster, ResponseUrlError
+from adapters.slack.progress import SlackProgress
 from adapters.slack.sync import WorkspaceSync
 from bot.adapter import DeliveryTarget, PlatformUnsure
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
+from bot.pipeline import NotReady
 from bot.progress import NO_PROGRESS, Progress
 from bot.services import Services
+from bot.suggestions import Opening
+from bot.turns import OpenedTurn
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +68,9 @@ class SlackSurface:
 
     def __init__(self, services: Services, poster: Poster, tokens: TokenSource, *,
                  installation_store: AsyncInstallationStore | None = None,
-                 backfill_limits: BackfillLimits | None = None) -> None:
+                 backfill_limits: BackfillLimits | None = None, stream_interval: float = 1.0) -> None:
         self.services = services
+        self.stream_interval = stream_interval
         self.poster = poster
         self.tokens = tokens
         self.sync = WorkspaceSync(services.storage)
@@ -83,12 +88,37 @@ class SlackSurface:
 
     # learning ----------------------------------------------------------------------------------
 
-    async def learn(self, tenant_id: str, event: ChatEvent) -> ConversationKind | None:
+    async def learn(self, tenant_id: str, event: ChatEvent) -> ChatEvent:
         client = await self.client(event.tenant)
         hint = event.reference.get("channel_type")
         channel = await self.sync.channel(client, tenant_id, event.channel, hint=hint)
         await self.sync.user(client, tenant_id, event.user)
-        return normalize.kind_of(channel, event.channel, hint)
+        kind = normalize.kind_of(channel, event.channel, hint)
+        if kind != event.conversation_kind:
+            event = event.model_copy(update={"conversation_kind": kind})
+        return await self._in_view(client, event)
+
+    async def _in_view(self, client: AsyncWebClient, event: ChatEvent) -> ChatEvent:
+        """A question in an assistant thread: the channel in view (kept on our greeting, since the message
+        does not carry it) and whether it is the thread's first question (which then names the thread).
+        A thread Slack cannot list is answered without a scope rather than not at all."""
+        ref = event.reference
+        view, thread_ts = ref.get("assistant"), ref.get("thread_ts")
+        if view == "agent":  # the message carried its context; a message outside a thread opens one
+            first = event.thread_id == event.message_id
+            return event.model_copy(update={"reference": {**ref, "first_question": first}})
+        if view != "assistant" or not isinstance(thread_ts, str):
+            return event
+        try:
+            facts = await assistant.read_thread(client, event.channel, thread_ts, bot_user_id=ref.get("bot_user_id"),
+                                                user=event.user, question_ts=event.message_id)
+        except SlackApiError as exc:
+            log.info("assistant thread %s/%s not readable (%s); answering without its context", event.channel,
+                     thread_ts, exc.response.get("error"))
+            return event
+        viewing = assistant.channel_id((facts.context or {}).get("channel_id"))
+        return event.model_copy(update={"viewing_channel": event.viewing_channel or viewing,
+                                        "reference": {**ref, "first_question": facts.first_question}})
 
     async def learn_channel(self, tenant_id: str, tenant: str, channel: str, user: str | None,
                             hint: str | None) -> None:
@@ -103,7 +133,62 @@ class SlackSurface:
     # answering ---------------------------------------------------------------------------------
 
     async def progress(self, event: ChatEvent, key: str) -> Progress:
-        return NO_PROGRESS
+        """Every answer in a thread shows a status line while it is worked on (assistant and agent threads,
+        and, since `setStatus` takes `chat:write`, a mention's thread in a channel). A model's text streams
+        only where the asker alone reads it (the bot's DM: assistant and agent threads; outside a thread it is
+        redrawn instead): a worker that dies mid-stream leaves half an answer, which its retry cannot find,
+        and in a channel everyone would read it next to the whole one. Answers for the asker alone in a
+        channel (ephemeral) show nothing until they are sent."""
+        ref = event.reference
+        dm = event.conversation_kind == ConversationKind.DM
+        if event.private_reply and not dm:
+            return NO_PROGRESS
+        thread_ts = ref.get("thread_ts") if isinstance(ref.get("thread_ts"), str) else None
+        in_assistant = ref.get("assistant") in ("assistant", "agent")
+        first = in_assistant and ref.get("first_question") is True
+        return SlackProgress(await self.client(event.tenant), self.poster, team=event.tenant, channel=event.channel,
+                             thread_ts=thread_ts, user=event.user, mode="stream" if dm else None,
+                             status_thread=thread_ts is not None,
+                             title=assistant.title_of(event.text) if first else None, metadata_type=REPLY_METADATA,
+                             interval=self.stream_interval)
+
+    async def opened(self, turn: OpenedTurn, opening: Opening) -> None:
+        """Suggested prompts where the person opened the conversation; in an assistant thread also the greeting,
+        which keeps the channel in view in its metadata (updated when the view changes)."""
+        client = await self.client(turn.tenant)
+        ref = turn.reference
+        thread_ts = turn.thread_id
+        if ref.get("assistant") == "assistant" and thread_ts:
+            context = ref.get("context") if isinstance(ref.get("context"), dict) else {}
+            metadata = {"event_type": assistant.CONTEXT_EVENT, "event_payload": context}
+            if turn.greet and opening.greeting:
+                notice = render.notice(opening.greeting)
+                await client.chat_postMessage(channel=turn.channel_id, thread_ts=thread_ts, text=notice.text,
+                                              blocks=notice.blocks, metadata=metadata)
+            else:
+                await self._keep_context(client, turn, thread_ts, metadata)
+        prompts = [{"title": p.title, "message": p.message} for p in opening.suggestions]
+        try:
+            await client.assistant_threads_setSuggestedPrompts(channel_id=turn.channel_id, thread_ts=thread_ts,
+                                                               title=opening.title, prompts=prompts)
+        except SlackApiError as exc:  # the app lacks the view or the scope: nothing a retry would change
+            log.warning("suggested prompts not set in %s: %s", turn.channel_id, exc.response.get("error"))
+            self.services.metrics.errors.labels("slack_prompts").inc()
+
+    async def _keep_context(self, client: AsyncWebClient, turn: OpenedTurn, thread_ts: str,
+                            metadata: dict[str, Any]) -> None:
+        """The new channel in view, on our greeting. No greeting yet means the turn that posts it has not
+        run: NotReady, so this one waits for it."""
+        try:
+            facts = await assistant.read_thread(client, turn.channel_id, thread_ts,
+                                                bot_user_id=turn.reference.get("bot_user_id"))
+        except SlackApiError as exc:
+            raise PlatformUnsure(f"Slack could not list {turn.channel_id}: {exc.response.get('error')}") from exc
+        greeting = facts.greeting
+        if greeting is None or not greeting.get("ts"):
+            raise NotReady(f"no greeting yet in assistant thread {turn.channel_id}/{thread_ts}")
+        await client.chat_update(channel=turn.channel_id, ts=str(greeting["ts"]), text=greeting.get("text") or "",
+                                 blocks=greeting.get("blocks") or None, metadata=metadata)
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
         """DMs and channel answers are messages; private answers are ephemeral (response_url when we have one)."""

@@ -33,6 +33,8 @@ from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.naming import looks_like_id
 from bot.progress import NO_PROGRESS, Progress
 from bot.services import Services
+from bot.suggestions import Opening
+from bot.turns import OpenedTurn
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +84,15 @@ class TeamsSurface:
     # learning: the payload carried the channel's facts (bot/pipeline.py stores them); names and
     # team rosters come from the connector, cached ----------------------------------------------
 
-    async def learn(self, tenant_id: str, event: ChatEvent) -> ConversationKind | None:
+    async def learn(self, tenant_id: str, event: ChatEvent) -> ChatEvent:
         if event.conversation_kind == ConversationKind.CHANNEL:
             await self.learn_channel(tenant_id, event.tenant, event.channel, event.user, None)
         elif event.conversation_kind == ConversationKind.DM:
             await self.refresh_teams(tenant_id)  # so the person's teams' channels can answer in private
-        return None
+        return event
+
+    async def opened(self, turn: OpenedTurn, opening: Opening) -> None:
+        return None  # Teams has no assistant view (its prompt starters live in the app manifest)
 
     async def learn_channel(self, tenant_id: str, tenant: str, channel: str, user: str | None,
                             hint: str | None) -> None:

@@ -52,3 +52,19 @@ def test_tenant_wide_documents_are_visible_and_ids_match() -> None:
     v = Visibility(reader, T, CHANNELS)
     assert v.may_see_channel(None)
     assert v.allowed_channel_ids == {1, 2, 5}
+
+
+@pytest.mark.parametrize(("user", "viewing", "expected"), [
+    ("ann", "PUB", "PUB"),  # a public channel in view scopes her private answer
+    ("ann", "SEC", "SEC"),  # a private one she is in, too
+    ("cat", "SEC", None),  # one she is not in never does, whatever the platform said she looks at
+    ("ann", "DM_ANN", None),  # a DM is no scope
+    ("ann", "FOREIGN", None),  # nor another workspace's channel
+    ("ann", "NOPE", None),  # nor one nobody told us about
+    ("ann", None, None),
+])
+def test_the_channel_in_view_scopes_only_where_the_reader_may_look(user: str, viewing: str | None,
+                                                                    expected: str | None) -> None:
+    reader = Reader(platform=Platform.SLACK, tenant="T1", user=user, channel="DM_ANN", private=True)
+    found = Visibility(reader, T, CHANNELS).in_view(viewing)
+    assert (found.external_id if found else None) == expected

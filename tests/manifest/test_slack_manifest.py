@@ -141,3 +141,25 @@ def test_schema_has_teeth(run: RunCli) -> None:
     manifest["settings"]["event_subscriptions"]["request_url"] = "a.example/slack/events"
     manifest["features"]["bot_user"]["unknown"] = True
     assert len(errors(slack_validator(), manifest)) == 2
+
+
+def test_the_agent_view_and_its_events(run: RunCli) -> None:
+    """The view whybot answers in: Slack's agent view by default (new apps can only have that one), its
+    scope, and the events that open it, change what is in view and carry the questions."""
+    manifest = slack(run, "--url", "https://whybot.example.com")
+    features = manifest["features"]
+    assert "assistant_view" not in features
+    assert 0 < len(features["agent_view"]["agent_description"]) <= 300
+    assert 1 <= len(features["agent_view"]["suggested_prompts"]) <= 4
+    assert {"assistant:write", "chat:write", "im:history"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"app_home_opened", "app_context_changed", "assistant_thread_started", "assistant_thread_context_changed",
+            "message.im"} <= set(manifest["settings"]["event_subscriptions"]["bot_events"])
+
+
+def test_the_older_assistant_view_for_apps_not_yet_moved(run: RunCli) -> None:
+    manifest = slack(run, "--url", "https://whybot.example.com", "--assistant-view")
+    features = manifest["features"]
+    assert "agent_view" not in features and features["assistant_view"]["assistant_description"]
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"assistant_thread_started", "assistant_thread_context_changed", "message.im"} <= events
+    assert "app_context_changed" not in events

@@ -186,7 +186,7 @@ class FakeSlack:
                 args.update(json.loads(raw))
             else:
                 args.update(dict((await request.post()).items()))
-        for key in ("blocks", "metadata"):
+        for key in ("blocks", "metadata", "prompts", "chunks"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         return args
@@ -250,11 +250,130 @@ class FakeSlack:
         found = [m for m in (channel.messages if channel else []) if m["ts"] == args.get("ts")]
         if not found:
             return {"ok": False, "error": "message_not_found"}
+        if found[0].get("streaming"):
+            return {"ok": False, "error": "cant_update_message"}  # a message being streamed is not editable
         message = self._message(args)
         if isinstance(message, str):
             return {"ok": False, "error": message.split(":")[0], "detail": message}
         found[0].update(text=message["text"], blocks=message["blocks"])
+        if args.get("metadata"):
+            found[0]["metadata"] = args["metadata"]
         return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": message["text"]}
+
+    def _chat_delete(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        channel = self.channels.get(args.get("channel", ""))
+        found = [m for m in (channel.messages if channel else []) if m["ts"] == args.get("ts")]
+        if channel is None or not found:
+            return {"ok": False, "error": "message_not_found"}
+        channel.messages.remove(found[0])
+        return {"ok": True, "channel": channel.id, "ts": args["ts"]}
+
+    # streaming: chat.startStream / appendStream / stopStream -------------------------------------
+
+    @staticmethod
+    def _stream_text(args: dict[str, Any]) -> str | None:
+        """The markdown a stream call adds: `markdown_text`, or the text of its `markdown_text` chunks;
+        None when a chunk is not a chunk Slack knows (`invalid_chunks`)."""
+        text = str(args.get("markdown_text") or "")
+        for chunk in args.get("chunks") or []:
+            if not isinstance(chunk, dict) or chunk.get("type") not in ("markdown_text", "task_update", "plan_update",
+                                                                         "blocks"):
+                return None
+            if chunk["type"] == "markdown_text":
+                text += str(chunk.get("text") or "")
+        return text
+
+    def _streamed(self, args: dict[str, Any]) -> dict[str, Any] | str:
+        channel = self.channels.get(args.get("channel", ""))
+        found = [m for m in (channel.messages if channel else []) if m["ts"] == args.get("ts")]
+        if not found:
+            return "message_not_found"
+        if not found[0].get("streaming"):
+            return "message_not_in_streaming_state"
+        return found[0]
+
+    def _chat_startStream(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        channel = self.channels.get(args.get("channel", ""))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not channel.is_im and self.bot_user_id not in channel.members:
+            return {"ok": False, "error": "not_in_channel"}
+        if not channel.is_im and not (args.get("recipient_user_id") and args.get("recipient_team_id")):
+            return {"ok": False, "error": "invalid_arguments", "detail": "recipient_user_id and recipient_team_id "
+                                                                        "are required when streaming to channels"}
+        text = self._stream_text(args)
+        if text is None:
+            return {"ok": False, "error": "invalid_chunks"}
+        if len(text) > 12_000:
+            return {"ok": False, "error": "msg_too_long"}
+        message = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "text": text, "blocks": [],
+                   "ts": self.next_ts(), "streaming": True}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        channel.messages.append(message)
+        return {"ok": True, "channel": channel.id, "ts": message["ts"]}
+
+    def _chat_appendStream(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        message = self._streamed(args)
+        if isinstance(message, str):
+            return {"ok": False, "error": message}
+        text = self._stream_text(args)
+        if text is None:
+            return {"ok": False, "error": "invalid_chunks"}
+        if not text:
+            return {"ok": False, "error": "invalid_arguments", "detail": "markdown_text is required"}
+        message["text"] += text
+        return {"ok": True, "channel": args["channel"], "ts": message["ts"]}
+
+    def _chat_stopStream(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        message = self._streamed(args)
+        if isinstance(message, str):
+            return {"ok": False, "error": message}
+        text = self._stream_text(args)
+        if text is None:
+            return {"ok": False, "error": "invalid_chunks"}
+        if "blocks" in args and (problems := block_kit_problems(args["blocks"])):
+            return {"ok": False, "error": "invalid_blocks", "detail": "; ".join(problems)}
+        message["text"] += text
+        message["blocks"] = args.get("blocks") or []
+        if args.get("metadata"):
+            message["metadata"] = args["metadata"]
+        del message["streaming"]
+        return {"ok": True, "channel": args["channel"], "ts": message["ts"],
+                "message": {k: v for k, v in message.items() if k != "metadata"}}
+
+    # the assistant view: assistant.threads.* ------------------------------------------------------
+
+    def _assistant_channel(self, args: dict[str, Any], *, thread: bool = True, dm_only: bool = True) -> str | None:
+        """Why Slack refuses an assistant.threads call on this channel and thread, or None (setStatus also
+        works in channel threads since it takes `chat:write`; prompts and titles are the DM's)."""
+        channel = self.channels.get(str(args.get("channel_id") or ""))
+        if channel is None or (dm_only and not channel.is_im):
+            return "channel_not_found"
+        if thread and not args.get("thread_ts"):
+            return "invalid_arguments"
+        return None
+
+    def _assistant_threads_setStatus(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        error = self._assistant_channel(args, dm_only=False)
+        if error is None and not isinstance(args.get("status"), str):
+            error = "invalid_arguments"
+        return {"ok": False, "error": error} if error else {"ok": True}
+
+    def _assistant_threads_setTitle(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        error = self._assistant_channel(args)
+        if error is None and not args.get("title"):
+            error = "invalid_arguments"
+        return {"ok": False, "error": error} if error else {"ok": True}
+
+    def _assistant_threads_setSuggestedPrompts(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        error = self._assistant_channel(args, thread=False)  # the agent view puts prompts atop the DM, no thread
+        prompts = args.get("prompts")
+        if error is None and (not isinstance(prompts, list) or not 1 <= len(prompts) <= 4 or not all(
+                isinstance(p, dict) and set(p) == {"title", "message"} and p["title"] and p["message"]
+                for p in prompts)):
+            error = "invalid_arguments"
+        return {"ok": False, "error": error} if error else {"ok": True}
 
     def _chat_postEphemeral(self, args: dict[str, Any], team: str) -> dict[str, Any]:
         message = self._message(args)

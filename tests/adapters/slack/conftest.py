@@ -175,7 +175,7 @@ async def make_rig(sqlite_url: str) -> AsyncIterator[RigFactory]:
     opened: list[tuple[SlackRig, bool]] = []
 
     async def make(*, db_url: str | None = None, fake: FakeSlack | None = None, generator: Any = None,
-                   pacer_interval: float = 0.0, **env: Any) -> SlackRig:
+                   pacer_interval: float = 0.0, stream_interval: float = 0.0, **env: Any) -> SlackRig:
         own_fake = fake is None
         if fake is None:
             fake = FakeSlack()
@@ -190,7 +190,7 @@ async def make_rig(sqlite_url: str) -> AsyncIterator[RigFactory]:
         holder: dict[str, SlackAdapter] = {}
 
         def factory(svc: Services) -> SlackAdapter:
-            holder["adapter"] = SlackAdapter(svc, pacer_interval=pacer_interval)
+            holder["adapter"] = SlackAdapter(svc, pacer_interval=pacer_interval, stream_interval=stream_interval)
             return holder["adapter"]
 
         app = create_app(services, factories={"slack": factory})
