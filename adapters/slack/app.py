@@ -25,7 +25,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.slack import oauth, render
+from adapters.slack import home, oauth, render
 from adapters.slack.backfill import BackfillLimits
 from adapters.slack.client import ChannelPacer, build_client
 from adapters.slack.ingress import SlackIngress
@@ -120,6 +120,7 @@ class SlackAdapter:
         app.event("member_left_channel")(g(i.on_member_left))
         app.event("app_uninstalled")(g(i.on_app_uninstalled))
         app.event("tokens_revoked")(g(i.on_tokens_revoked))
+        app.event("app_home_opened")(g(i.on_home_opened))
         app.event(re.compile(r".*"))(i.on_other_event)  # last: everything else is acked and ignored
         app.command("/whybot")(g(i.on_command))
         app.action(render.WHY)(g(i.on_why))
@@ -129,6 +130,11 @@ class SlackAdapter:
         app.action(render.UNHELPFUL)(g(i.on_unhelpful))
         app.action(render.ITEM_FEEDBACK)(g(i.on_item_feedback))
         app.action(re.compile("^" + re.escape(render.FOLLOW_UP) + r"_\d+$"))(g(i.on_follow_up))
+        app.action(home.HOME_WHY)(g(i.on_home_why))
+        app.action(home.HOME_HIDE)(g(i.on_home_hide))
+        app.action(home.HOME_ADD)(g(i.on_home_add))
+        app.action(home.HOME_SCHEDULE)(g(i.on_home_schedule))
+        app.action(home.HOME_OFF)(g(i.on_home_off))
 
     @staticmethod
     async def _on_bolt_error(error: Exception) -> BoltResponse | None:
