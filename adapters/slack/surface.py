@@ -222,7 +222,13 @@ class SlackSurface:
     async def publish_home(self, tenant: str, user: str, home: Home) -> None:
         """views.publish of the `home` view for `user` (it replaces whatever their tab showed)."""
         client = await self.client(tenant)
-        await client.views_publish(user_id=user, view=home_view(home).to_dict())
+        try:
+            await client.views_publish(user_id=user, view=home_view(home).to_dict())
+        except SlackApiError as exc:
+            if exc.response.get("error") != "not_enabled":
+                raise
+            # Retrying cannot help until someone turns the Home tab on (the manifest does).
+            log.warning("Slack workspace %s has the app's Home tab turned off; enable it under App Home", tenant)
 
     # membership and installs -------------------------------------------------------------------
 

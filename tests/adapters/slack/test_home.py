@@ -15,6 +15,7 @@ from bot.gaps import Gap, GapTopic, KnowledgeGaps
 from bot.home import AdminHome, Home, HomeSubscription, RecentQuestion, schedule_choices
 from storage import tenant_key
 from tests.adapters.slack.conftest import ALICE, BOB, CAROL, GENERAL, SECRET, SlackRig, eventually
+from tests.conftest import settled
 from tests.peers.slack import TEAM, action_form, view_problems
 
 TENANT = tenant_key("slack", TEAM)
@@ -229,6 +230,15 @@ async def test_a_digest_for_a_channel_the_person_cannot_see_is_refused_without_s
     assert notice and "invite me to that channel first" in notice[0]
     assert "secret" not in texts(refused).lower()
     assert notice[0] in texts(unknown), "a channel Bob may not see and one nobody knows get the same answer"
+
+
+async def test_a_home_tab_turned_off_in_the_app_settings_is_logged_not_retried(rig: SlackRig) -> None:
+    rig.fake.home_tab_enabled = False
+    event = {"type": "app_home_opened", "user": BOB, "channel": "DBOB", "tab": "home", "event_ts": rig.fake.next_ts()}
+    assert (await rig.event(event)).status == 200
+    await rig.fake.wait_calls("views.publish")
+    await settled(rig.services)  # done, not handed back for a retry
+    assert len(rig.fake.called("views.publish")) == 1 and BOB not in rig.fake.home_views
 
 
 async def test_malformed_home_clicks_are_acknowledged_and_skipped(rig: SlackRig) -> None:
