@@ -9,7 +9,7 @@ update in place, show progress. The core owns the turn in between (bot/pipeline.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -20,6 +20,7 @@ from bot.suggestions import Opening
 from bot.turns import OpenedTurn
 
 if TYPE_CHECKING:
+    from bot.home import Home
     from bot.services import Services
 
 
@@ -105,6 +106,24 @@ class Surface(Delivery, Protocol):
 
     async def forget(self, tenant: str, detail: dict[str, Any]) -> None:
         """Platform-side clean-up after an uninstall (stored tokens)."""
+        ...
+
+
+@runtime_checkable
+class HomeSurface(Protocol):
+    """A platform with a per-person home (Slack's App Home). Optional: the pipeline checks for it, so a
+    platform without one (Teams, the playground) implements nothing."""
+
+    async def is_admin(self, tenant: str, user: str) -> bool:
+        """Whether `user` administers the workspace (they see knowledge gaps and engagement at home)."""
+        ...
+
+    async def learn_person(self, tenant_id: str, tenant: str, user: str) -> None:
+        """Make sure the person is known (their name and time zone, for the digests they set up at home)."""
+        ...
+
+    async def publish_home(self, tenant: str, user: str, home: Home) -> None:
+        """Draw `home` for `user`, replacing what they saw there."""
         ...
 
 

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 
 ENTRY_POINT_GROUP = "whybot.commands"
 # Help lists groups in this order; unknown groups (plugins) follow alphabetically.
-ORDER = ("core", "manifest", "import", "digest", "search", "synth", "eval", "train")
+ORDER = ("core", "manifest", "import", "digest", "search", "stats", "synth", "eval", "train")
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 

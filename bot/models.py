@@ -257,6 +257,11 @@ class Rationale(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
 
+    @property
+    def declined(self) -> bool:
+        """Whether the skill said it could not answer (its "declined: …" caveat)."""
+        return any(c.startswith("declined") for c in self.caveats)
+
 
 class Reply(BaseModel):
     """What a skill answers; adapters render it as Block Kit, an Adaptive Card or HTML."""

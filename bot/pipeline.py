@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bot import followup
-from bot.adapter import Surface
+from bot.adapter import HomeSurface, Surface
+from bot.home import HomeBuilder
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply
 from bot.progress import NO_PROGRESS, Progress
 from bot.scheduler import DigestScheduler
@@ -30,6 +31,7 @@ from bot.turns import (
     DigestTurn,
     ExplainTurn,
     FeedbackTurn,
+    HomeTurn,
     MembershipTurn,
     MessageTurn,
     OpenedTurn,
@@ -72,6 +74,8 @@ class TurnPipeline:
         self.services = services
         self.surfaces = surfaces
         self.digests = digests or DigestScheduler(services)
+        self.homes = HomeBuilder(services.storage, services.router, services.clock,
+                                 default_top_n=services.settings.digest_top_n)
 
     def surface(self, platform: Platform) -> Surface:
         try:
@@ -86,9 +90,11 @@ class TurnPipeline:
         if isinstance(turn, MessageTurn):
             return await self._message(turn, record)
         if isinstance(turn, ExplainTurn):
-            return await self._explain(turn)
+            return await self._explain(turn, record)
         if isinstance(turn, FeedbackTurn):
             return await self._feedback(turn)
+        if isinstance(turn, HomeTurn):
+            return await self._home(turn, record)
         if isinstance(turn, MembershipTurn):
             return await self._membership(turn)
         if isinstance(turn, UninstallTurn):
@@ -197,16 +203,20 @@ class TurnPipeline:
 
     # clicks ------------------------------------------------------------------------------------
 
-    async def _explain(self, turn: ExplainTurn) -> str:
+    async def _explain(self, turn: ExplainTurn, record: TurnRecord) -> str:
         surface = self.surface(turn.platform)
         router = self.services.router
         reply = await router.explain(turn.decision_id, turn.reader)
         if reply is None:
             await surface.notify(turn.reference, turn.reader.user, NOT_AVAILABLE)
             return "not available to this reader"
+        stored = await self.services.storage.decisions.get(turn.decision_id)
         if turn.expanded:
             self.services.metrics.why_clicks.labels(turn.platform.value).inc()
-        stored = await self.services.storage.decisions.get(turn.decision_id)
+            if stored is not None:
+                await self.services.storage.engagement.record_open(
+                    record.key, stored.id, stored.tenant_id, turn.reader.user, admin=turn.admin,
+                    at=self.services.clock())
         reference = {**((stored.posted_ref or {}) if stored is not None else {}), **turn.reference}
         await surface.update(reference, turn.reader.private, reply, expanded=turn.expanded, admin=turn.admin)
         return "expanded" if turn.expanded else "folded"
@@ -234,6 +244,31 @@ class TurnPipeline:
         shown = await opening(self.services.storage, tenant_id, reader, turn.viewing_channel, greet=turn.greet)
         await surface.opened(turn, shown)
         return f"opened: {len(shown.suggestions)} prompts" + (", in view: a channel" if shown.viewing_channel else "")
+
+    # home --------------------------------------------------------------------------------------
+
+    async def _home(self, turn: HomeTurn, record: TurnRecord) -> str:
+        """Apply a change made at home, then draw the home again for its one reader."""
+        surface = self.surface(turn.platform)
+        if not isinstance(surface, HomeSurface):
+            return f"{turn.platform.value} has no home to draw"
+        tenant_id = await self.services.ingest.tenant(turn.platform.value, turn.tenant)
+        await surface.learn_person(tenant_id, turn.tenant, turn.user)
+        reader = Reader(platform=turn.platform, tenant=turn.tenant, user=turn.user, private=True)
+        notice = None
+        if turn.change is not None:
+            if turn.change.op == "subscribe":  # a channel picked from the platform's own list: learn it first
+                await surface.learn_channel(tenant_id, turn.tenant, turn.change.channel, None, None)
+            notice = await self.homes.apply(tenant_id, reader, turn.change)
+        admin = await surface.is_admin(turn.tenant, turn.user)
+        home = await self.homes.build(tenant_id, reader, admin=admin, why=turn.why, notice=notice)
+        if home.opened is not None:
+            self.services.metrics.why_clicks.labels(turn.platform.value).inc()
+            await self.services.storage.engagement.record_open(record.key, home.opened, tenant_id, turn.user,
+                                                               admin=False, at=self.services.clock())
+        await surface.publish_home(turn.tenant, turn.user, home)
+        return "home drawn" + (f" after {turn.change.op} {turn.change.channel}" if turn.change else "") + (
+            f" with {home.opened} open" if home.opened else "") + (" (admin)" if admin else "")
 
     # membership and installs -------------------------------------------------------------------
 

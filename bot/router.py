@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from bot.engagement import classify
 from bot.intents import IntentClassifier, IntentPrediction
 from bot.models import (
     ChatEvent,
@@ -124,7 +125,7 @@ class Router:
         turns = []
         for reply in replies:
             rationale = reply.rationale
-            declined = any(c.startswith("declined") for c in rationale.caveats)
+            declined = rationale.declined
             cited = [] if declined else [c.source_id for c in reply.citations]
             asked = rationale.conversation.asked if rationale.conversation else ""
             turns.append(ConversationTurn(
@@ -164,11 +165,12 @@ class Router:
     async def save(self, reply: Reply, event: ChatEvent, tenant_id: str) -> None:
         """Store the decision behind Why?, with who may read it."""
         rationale = reply.rationale
+        question, outcome = classify(reply, event)
         await self.ctx.storage.decisions.save(
             decision_id=rationale.decision_id, tenant_id=tenant_id, channel_external_id=event.channel,
             user_external_id=event.user, private=reply.private, skill=rationale.skill,
             rationale=rationale.model_dump(mode="json"), reply=reply.model_dump(mode="json"),
-            created_at=rationale.created_at, thread_id=reply.thread_id,
+            created_at=rationale.created_at, thread_id=reply.thread_id, question=question, outcome=outcome,
         )
 
     async def handle(self, event: ChatEvent) -> Reply:

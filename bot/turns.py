@@ -113,6 +113,25 @@ class FeedbackTurn(_Base):
         return self
 
 
+class HomeChange(BaseModel):
+    """A digest subscription changed from someone's home (App Home): subscribe a channel, reschedule, stop."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op: Literal["subscribe", "reschedule", "unsubscribe"]
+    channel: str = Field(min_length=1, max_length=255)
+    schedule: str = Field(default="", max_length=64, description="`daily HH:MM` or `weekly DAY HH:MM`")
+
+
+class HomeTurn(_Base):
+    """Someone opened their home, or clicked in it: apply what they changed, then draw it again for them."""
+
+    type: Literal["home"] = "home"
+    user: str = Field(min_length=1)
+    why: str | None = Field(default=None, max_length=64, description="a decision whose rationale to open there")
+    change: HomeChange | None = None
+
+
 class MembershipTurn(_Base):
     """Somebody (or the bot itself) joined or left a channel."""
 
@@ -159,8 +178,8 @@ class DigestTurn(BaseModel):
     run_id: int
 
 
-Turn = Annotated[AnswerTurn | MessageTurn | ExplainTurn | FeedbackTurn | MembershipTurn | UninstallTurn | OpenedTurn
-                 | DigestTurn, Field(discriminator="type")]
+Turn = Annotated[AnswerTurn | MessageTurn | ExplainTurn | FeedbackTurn | HomeTurn | MembershipTurn | UninstallTurn
+                 | OpenedTurn | DigestTurn, Field(discriminator="type")]
 TURN: TypeAdapter[Turn] = TypeAdapter(Turn)
 
 

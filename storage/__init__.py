@@ -9,6 +9,7 @@ from storage.db import Database, DatabaseNotUpgraded, DatabaseUnavailable
 from storage.decisions import DecisionStore
 from storage.digest_runs import DigestRunRecord, DigestRunStore
 from storage.embeddings import EmbeddingStore, StoredVector, text_hash
+from storage.engagement import Audience, AudienceCounts, EngagementStore, QuestionRecord
 from storage.inbox import InboxRecord, InboxStats, InboxStore, NewTurn
 from storage.messages import MessageStore, NewMessage
 from storage.records import (
@@ -35,13 +36,14 @@ class Storage:
     channel_weights: ChannelWeightsStore
     inbox: InboxStore
     embeddings: EmbeddingStore
+    engagement: EngagementStore
 
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
         return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db),
                    SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), InboxStore(db),
-                   EmbeddingStore(db))
+                   EmbeddingStore(db), EngagementStore(db))
 
     @classmethod
     async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
@@ -54,6 +56,8 @@ class Storage:
 
 
 __all__ = [
+    "Audience",
+    "AudienceCounts",
     "ChannelRecord",
     "ChannelWeightsRecord",
     "Database",
@@ -63,12 +67,14 @@ __all__ = [
     "DigestRunRecord",
     "DocumentRecord",
     "EmbeddingStore",
+    "EngagementStore",
     "InboxRecord",
     "InboxStats",
     "ItemVote",
     "MessageRecord",
     "NewMessage",
     "NewTurn",
+    "QuestionRecord",
     "Storage",
     "StoredVector",
     "SubscriptionRecord",

@@ -24,11 +24,14 @@ class DecisionStore:
 
     async def save(self, *, decision_id: str, tenant_id: str, channel_external_id: str | None,
                    user_external_id: str | None, private: bool, skill: str, rationale: dict[str, Any],
-                   reply: dict[str, Any], created_at: datetime, thread_id: str | None = None) -> None:
+                   reply: dict[str, Any], created_at: datetime, thread_id: str | None = None,
+                   question: str | None = None, outcome: str | None = None) -> None:
+        """`question` and `outcome` are set for questions only (engagement counts them: storage/engagement.py)."""
         async with self.db.session() as s:
             s.add(Decision(id=decision_id, tenant_id=tenant_id, channel_external_id=channel_external_id,
                            user_external_id=user_external_id, private=private, skill=skill,
-                           rationale=rationale, reply=reply, created_at=created_at, thread_id=thread_id))
+                           rationale=rationale, reply=reply, created_at=created_at, thread_id=thread_id,
+                           question=question, outcome=outcome))
 
     async def in_thread(self, tenant_id: str, channel_external_id: str, thread_id: str, *, reader: str,
                         limit: int = 3) -> list[DecisionRecord]:

@@ -64,6 +64,14 @@ class SubscriptionStore:
             row.updated_at = now or datetime.now(UTC)
             return True
 
+    async def set_up_by(self, tenant_id: str, user_external_id: str) -> list[SubscriptionRecord]:
+        """The active subscriptions one person set up (or last changed), oldest first."""
+        async with self.db.session() as s:
+            rows = await s.scalars(select(DigestSubscription).where(
+                DigestSubscription.tenant_id == tenant_id, DigestSubscription.created_by == user_external_id,
+                DigestSubscription.active.is_(True)).order_by(DigestSubscription.id))
+            return [_record(r) for r in rows]
+
     async def active(self) -> list[SubscriptionRecord]:
         async with self.db.session() as s:
             rows = await s.scalars(select(DigestSubscription).where(DigestSubscription.active.is_(True))

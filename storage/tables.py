@@ -200,7 +200,11 @@ class Decision(Base):
     """A reply's rationale, readable only within its tenant and from where the reply was shown."""
 
     __tablename__ = "decisions"
-    __table_args__ = (Index("ix_decisions_thread", "tenant_id", "channel_external_id", "thread_id"),)
+    __table_args__ = (
+        Index("ix_decisions_thread", "tenant_id", "channel_external_id", "thread_id"),
+        Index("ix_decisions_tenant_created", "tenant_id", "created_at"),
+        Index("ix_decisions_asker", "tenant_id", "user_external_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
@@ -213,6 +217,10 @@ class Decision(Base):
     posted_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     thread_id: Mapped[str | None] = mapped_column(String(255), nullable=True,
                                                   doc="the thread the reply was posted in (for follow-ups)")
+    question: Mapped[str | None] = mapped_column(
+        Text, nullable=True, doc="what was asked, when the request was a question (None: a command, a digest)")
+    outcome: Mapped[str | None] = mapped_column(
+        String(16), nullable=True, doc="answered, declined or failed for questions; None for everything else")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, index=True)
 
 
@@ -229,6 +237,22 @@ class Feedback(Base):
     helpful: Mapped[bool] = mapped_column(Boolean)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class DecisionOpen(Base):
+    """One Why? opened on a decision, kept for engagement per week (a Prometheus counter forgets on restart
+    and knows no decision). `key` is the turn that opened it, so a retried turn counts once."""
+
+    __tablename__ = "decision_opens"
+    __table_args__ = (Index("ix_decision_opens_tenant_opened", "tenant_id", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_external_id: Mapped[str] = mapped_column(String(255))
+    admin: Mapped[bool] = mapped_column(Boolean, default=False, doc="opened with the details for admins")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class DigestSubscription(Base):
@@ -334,6 +358,7 @@ __all__ = [
     "ChannelWeights",
     "ConversationReference",
     "Decision",
+    "DecisionOpen",
     "DigestRun",
     "DigestSubscription",
     "Document",

@@ -25,7 +25,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.slack import oauth, render
+from adapters.slack import home, oauth, render
 from adapters.slack.backfill import BackfillLimits
 from adapters.slack.client import ChannelPacer, build_client
 from adapters.slack.ingress import SlackIngress
@@ -84,6 +84,10 @@ async def on_messages_tab(event: dict[str, Any]) -> bool:
     return isinstance(event, dict) and event.get("tab") == "messages"
 
 
+async def on_home_tab(event: dict[str, Any]) -> bool:
+    return isinstance(event, dict) and event.get("tab") == "home"
+
+
 class SlackAdapter:
     name = "slack"
 
@@ -130,6 +134,7 @@ class SlackAdapter:
         app.event("assistant_thread_context_changed")(g(i.on_assistant_context_changed))
         app.event("app_context_changed")(g(i.on_app_context_changed))
         app.event("app_home_opened", matchers=[on_messages_tab])(g(i.on_messages_tab_opened))
+        app.event("app_home_opened", matchers=[on_home_tab])(g(i.on_home_opened))
         app.event(re.compile(r".*"))(i.on_other_event)  # last: everything else is acked and ignored
         app.command("/whybot")(g(i.on_command))
         app.action(render.WHY)(g(i.on_why))
@@ -139,6 +144,11 @@ class SlackAdapter:
         app.action(render.UNHELPFUL)(g(i.on_unhelpful))
         app.action(render.ITEM_FEEDBACK)(g(i.on_item_feedback))
         app.action(re.compile("^" + re.escape(render.FOLLOW_UP) + r"_\d+$"))(g(i.on_follow_up))
+        app.action(home.HOME_WHY)(g(i.on_home_why))
+        app.action(home.HOME_HIDE)(g(i.on_home_hide))
+        app.action(home.HOME_ADD)(g(i.on_home_add))
+        app.action(home.HOME_SCHEDULE)(g(i.on_home_schedule))
+        app.action(home.HOME_OFF)(g(i.on_home_off))
 
     @staticmethod
     async def _on_bolt_error(error: Exception) -> BoltResponse | None:

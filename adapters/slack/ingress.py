@@ -17,7 +17,7 @@ from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from adapters.slack import assistant, normalize, render
+from adapters.slack import assistant, home, normalize, render
 from bot.inbox import InboxUnavailable
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
 from bot.services import Services
@@ -25,6 +25,8 @@ from bot.turns import (
     AnswerTurn,
     ExplainTurn,
     FeedbackTurn,
+    HomeChange,
+    HomeTurn,
     MembershipTurn,
     MessageTurn,
     OpenedTurn,
@@ -262,6 +264,15 @@ class SlackIngress:
             detail={"oauth_users": oauth_users, "bot": bot, "enterprise_id": context.enterprise_id},
             forget_data=bot and self.services.settings.slack_delete_data_on_uninstall), Priority.MEMBERSHIP)
 
+    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        """The Home tab opened: draw it (the Messages tab of App Home needs nothing)."""
+        self._count("app_home_opened")
+        if event.get("tab") != "home":
+            return
+        user = normalize.text_field(event, "user", required=True) or ""
+        await self._put(delivery_key(body, event), HomeTurn(platform=Platform.SLACK, tenant=_team(context, body),
+                                                            user=user), Priority.COMMAND)
+
     async def on_other_event(self) -> None:
         """Events we are subscribed to but do not use: acked (200) so Slack does not retry them."""
         self._count("other")
@@ -382,3 +393,44 @@ class SlackIngress:
             return AnswerTurn(platform=Platform.SLACK, tenant=reader.tenant, event=chat)
 
         await self._click(ack, body, action, context, make)
+
+    # App Home: one listener per action id; each change is a turn, and the worker redraws the home -------
+
+    async def _home_click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                          context: AsyncBoltContext, *, why: str | None = None,
+                          change: Callable[[], HomeChange | None] | None = None) -> None:
+        action_id = _text(action.get("action_id"))
+        self._count(f"action.{action_id}" if action_id in home.HOME_ACTION_IDS else "action.other")
+        user = normalize.text_field(_object(body, "user"), "id", required=True) or ""
+        changed = change() if change is not None else None
+        if change is not None and changed is None:
+            raise normalize.Unreadable(f"a {action_id or 'click'} in App Home whose value names nothing whybot knows")
+        turn = HomeTurn(platform=Platform.SLACK, tenant=_team(context, body), user=user, why=why, change=changed)
+        await self._put(self._click_key(body, action), turn, Priority.CLICK)
+        await ack()
+
+    async def on_home_why(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                          context: AsyncBoltContext) -> None:
+        await self._home_click(ack, body, action, context, why=_value(action)[:64] or None)
+
+    async def on_home_hide(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                           context: AsyncBoltContext) -> None:
+        await self._home_click(ack, body, action, context)
+
+    async def on_home_add(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                          context: AsyncBoltContext) -> None:
+        channel = normalize.text_field(action, "selected_conversation") or ""
+        await self._home_click(ack, body, action, context, change=lambda: HomeChange(
+            op="subscribe", channel=channel[:255]) if channel else None)
+
+    async def on_home_schedule(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any],
+                               action: dict[str, Any], context: AsyncBoltContext) -> None:
+        value = home.decode_schedule(_value(_object(action, "selected_option")))
+        await self._home_click(ack, body, action, context, change=lambda: HomeChange(
+            op="reschedule", channel=value[0], schedule=value[1]) if value else None)
+
+    async def on_home_off(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
+                          context: AsyncBoltContext) -> None:
+        channel = _value(action)[:255]
+        await self._home_click(ack, body, action, context, change=lambda: HomeChange(
+            op="unsubscribe", channel=channel) if channel else None)

@@ -9,7 +9,8 @@ lookup is PlatformUnsure, never a "not posted".
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,11 +21,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import assistant, normalize, render
 from adapters.slack.backfill import BackfillLimits, backfill_channel
 from adapters.slack.client import build_client
+from adapters.slack.home import home_view
 from adapters.slack.oauth import TokenSource
 from adapters.slack.poster import Poster, ResponseUrlError
 from adapters.slack.progress import SlackProgress
 from adapters.slack.sync import WorkspaceSync
 from bot.adapter import DeliveryTarget, PlatformUnsure
+from bot.home import Home
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.pipeline import NotReady
 from bot.progress import NO_PROGRESS, Progress
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 REPLY_METADATA = "whybot_reply"
 DELIVERY_METADATA = "whybot_delivery"
 LOOKUP_PAGES = 10  # up to 2,000 messages back through a busy channel before giving up
+ADMIN_TTL = 600.0  # seconds a users.info answer about being an admin is trusted
 NOT_IN_CHANNEL = ("I can't post in this channel yet. Invite me with `/invite @whybot` and I'll answer there; "
                   "here is the answer just for you.")
 
@@ -68,9 +72,12 @@ class SlackSurface:
 
     def __init__(self, services: Services, poster: Poster, tokens: TokenSource, *,
                  installation_store: AsyncInstallationStore | None = None,
-                 backfill_limits: BackfillLimits | None = None, stream_interval: float = 1.0) -> None:
+                 backfill_limits: BackfillLimits | None = None, stream_interval: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.services = services
         self.stream_interval = stream_interval
+        self.monotonic = monotonic
+        self._admins: dict[tuple[str, str], tuple[bool, float]] = {}  # (team, user) -> (admin, trusted until)
         self.poster = poster
         self.tokens = tokens
         self.sync = WorkspaceSync(services.storage)
@@ -275,6 +282,38 @@ class SlackSurface:
             client = await self.client(team)
             await client.chat_postEphemeral(channel=channel, user=user, text=notice.text, blocks=notice.blocks,
                                             thread_ts=reference.get("thread_ts"))
+
+    # App Home ----------------------------------------------------------------------------------
+
+    async def is_admin(self, tenant: str, user: str) -> bool:
+        """Workspace admins and owners (users.info), remembered for ADMIN_TTL; no answer is "not an admin"."""
+        now = self.monotonic()
+        cached = self._admins.get((tenant, user))
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            info = (await (await self.client(tenant)).users_info(user=user)).get("user") or {}
+        except SlackApiError as exc:
+            log.info("users.info %s failed (%s); drawing the home without admin sections", user,
+                     exc.response.get("error"))
+            return False
+        admin = bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+        self._admins[(tenant, user)] = (admin, now + ADMIN_TTL)
+        return admin
+
+    async def learn_person(self, tenant_id: str, tenant: str, user: str) -> None:
+        await self.sync.user(await self.client(tenant), tenant_id, user)
+
+    async def publish_home(self, tenant: str, user: str, home: Home) -> None:
+        """views.publish of the `home` view for `user` (it replaces whatever their tab showed)."""
+        client = await self.client(tenant)
+        try:
+            await client.views_publish(user_id=user, view=home_view(home).to_dict())
+        except SlackApiError as exc:
+            if exc.response.get("error") != "not_enabled":
+                raise
+            # Retrying cannot help until someone turns the Home tab on (the manifest does).
+            log.warning("Slack workspace %s has the app's Home tab turned off; enable it under App Home", tenant)
 
     # membership and installs -------------------------------------------------------------------
 

@@ -70,6 +70,14 @@ def test_events_and_scopes_agree(run: RunCli) -> None:
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # or users cannot DM the bot
 
 
+def test_the_home_tab_is_on_and_its_event_subscribed(run: RunCli) -> None:
+    """App Home is drawn on app_home_opened (no scope needed); views.publish refuses a disabled Home tab."""
+    for args in (("--url", "https://whybot.example.com"), ("--socket-mode",)):
+        manifest = slack(run, *args)
+        assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+        assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
+
+
 def test_schema_gaps_we_check_ourselves(run: RunCli) -> None:
     """The schema spells background_color's pattern as `regex`, which JSON Schema ignores."""
     info = slack(run, "--url", "https://whybot.example.com")["display_information"]

@@ -3,7 +3,8 @@
 It speaks Slack's wire format (form, query or JSON arguments; `{"ok": ...}` answers; cursor pagination;
 429 with Retry-After when told to) and checks posted blocks against Block Kit's limits the way Slack
 rejects them (`invalid_blocks`), so a test can tell that nothing we send would be refused.
-Everything received is recorded in `calls` and `responses` for assertions.
+Everything received is recorded in `calls` and `responses` for assertions; App Home tabs published with
+views.publish are kept per user in `home_views`, checked against Block Kit's view limits.
 """
 
 from __future__ import annotations
@@ -50,13 +51,49 @@ class FakeChannel:
     messages: list[dict[str, Any]] = field(default_factory=list)  # history, oldest first
 
 
-def block_kit_problems(blocks: Any) -> list[str]:
-    """Why Slack would answer `invalid_blocks` for these blocks (empty list: it would accept them)."""
+CONVERSATION_KINDS = {"im", "mpim", "private", "public"}
+
+
+def element_problems(where: str, e: dict[str, Any]) -> list[str]:
+    """Why Slack would refuse one interactive element (buttons, select menus)."""
+    problems: list[str] = []
+    kind = e.get("type")
+    if len(e.get("action_id", "")) > 255:
+        problems.append(f"{where}: action_id longer than 255")
+    if kind == "button":
+        if not 1 <= len(e.get("text", {}).get("text", "")) <= 75:
+            problems.append(f"{where}: button text not 1..75 characters")
+        if len(e.get("value", "")) > 2000:
+            problems.append(f"{where}: button value longer than 2000")
+        if e.get("style") not in (None, "primary", "danger"):
+            problems.append(f"{where}: unknown button style")
+    elif kind in ("static_select", "overflow"):
+        options = e.get("options") or []
+        if not 1 <= len(options) <= (5 if kind == "overflow" else 100):
+            problems.append(f"{where}: {len(options)} options")
+        for o in options:
+            if len(o.get("text", {}).get("text", "")) > 75 or len(o.get("value", "")) > 150:
+                problems.append(f"{where}: option text over 75 or value over 150 characters")
+        initial = e.get("initial_option")
+        if initial is not None and initial not in options:
+            problems.append(f"{where}: initial_option is not one of the options")
+    elif kind == "conversations_select":
+        include = (e.get("filter") or {}).get("include")
+        if include is not None and (not include or not set(include) <= CONVERSATION_KINDS):
+            problems.append(f"{where}: filter.include must be a non-empty list of {sorted(CONVERSATION_KINDS)}")
+    if kind != "overflow" and "placeholder" in e and len(e["placeholder"].get("text", "")) > 150:
+        problems.append(f"{where}: placeholder longer than 150")
+    return problems
+
+
+def block_kit_problems(blocks: Any, *, max_blocks: int = 50) -> list[str]:
+    """Why Slack would answer `invalid_blocks` for these blocks (empty list: it would accept them).
+    Messages take 50 blocks, views (App Home, modals) 100."""
     problems: list[str] = []
     if not isinstance(blocks, list):
         return ["blocks is not a list"]
-    if len(blocks) > 50:
-        problems.append(f"{len(blocks)} blocks (max 50)")
+    if len(blocks) > max_blocks:
+        problems.append(f"{len(blocks)} blocks (max {max_blocks})")
     for i, b in enumerate(blocks):
         if len(b.get("block_id", "")) > 255:
             problems.append(f"block {i}: block_id longer than 255")
@@ -67,6 +104,8 @@ def block_kit_problems(blocks: Any) -> list[str]:
             text = b.get("text", {}).get("text", "")
             if not text or len(text) > 3000:
                 problems.append(f"block {i}: section text of {len(text)} characters (1..3000)")
+            if "accessory" in b:
+                problems += element_problems(f"block {i} accessory", b["accessory"])
         if kind == "context" and len(b.get("elements", [])) > 10:
             problems.append(f"block {i}: more than 10 context elements")
         if kind == "actions":
@@ -77,13 +116,28 @@ def block_kit_problems(blocks: Any) -> list[str]:
             if len(ids) != len(set(ids)):
                 problems.append(f"block {i}: duplicate action_id")
             for e in elements:
-                if len(e.get("text", {}).get("text", "")) > 75:
-                    problems.append(f"block {i}: button text longer than 75")
-                if len(e.get("value", "")) > 2000:
-                    problems.append(f"block {i}: button value longer than 2000")
-                if len(e.get("action_id", "")) > 255:
-                    problems.append(f"block {i}: action_id longer than 255")
+                problems += element_problems(f"block {i}", e)
+    block_ids = [b["block_id"] for b in blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        problems.append("duplicate block_id")
     return problems
+
+
+def view_problems(view: Any, *, kind: str) -> list[str]:
+    """Why Slack would answer `invalid_arguments` for a view of `kind` (home or modal)."""
+    if not isinstance(view, dict):
+        return ["must provide an object [json-pointer:/view]"]
+    problems = []
+    if view.get("type") != kind:
+        problems.append(f"view type must be {kind!r}")
+    if kind == "home" and ("submit" in view or "close" in view or "title" in view):
+        problems.append("a home view has no title, submit or close")
+    if len(view.get("private_metadata", "")) > 3000 or len(view.get("callback_id", "")) > 255:
+        problems.append("private_metadata over 3000 or callback_id over 255 characters")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not blocks:
+        return [*problems, "a view needs 1..100 blocks"]
+    return problems + block_kit_problems(blocks, max_blocks=100)
 
 
 def ts_of(n: float) -> str:
@@ -108,6 +162,9 @@ class FakeSlack:
         self._changed = asyncio.Event()
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent back over Socket Mode
+        self.home_tab_enabled = True
+        self.home_views: dict[str, dict[str, Any]] = {}  # user -> their App Home view, as views.publish stored it
+        self._views = 0
 
     # setup -------------------------------------------------------------------------------------
 
@@ -115,9 +172,12 @@ class FakeSlack:
         self.channels[channel.id] = channel
         return channel
 
-    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False) -> None:
+    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False, admin: bool = False,
+                 owner: bool = False) -> None:
         self.users[user_id] = {"id": user_id, "team_id": self.team_id, "name": name.lower(), "real_name": name,
-                               "tz": tz, "is_bot": is_bot, "profile": {"display_name": name, "real_name": name}}
+                               "tz": tz, "is_bot": is_bot, "is_admin": admin or owner, "is_owner": owner,
+                               "is_primary_owner": False,
+                               "profile": {"display_name": name, "real_name": name}}
 
     def fail_next(self, method: str, status: int, *, headers: dict[str, str] | None = None,
                   body: dict[str, Any] | None = None) -> None:
@@ -186,9 +246,10 @@ class FakeSlack:
                 args.update(json.loads(raw))
             else:
                 args.update(dict((await request.post()).items()))
-        for key in ("blocks", "metadata", "prompts", "chunks"):
+        for key in ("blocks", "metadata", "prompts", "chunks", "view"):
             if isinstance(args.get(key), str):
-                args[key] = json.loads(args[key])
+                with contextlib.suppress(ValueError):  # left a string: the method refuses it as Slack does
+                    args[key] = json.loads(args[key])
         return args
 
     async def _api(self, request: web.Request) -> web.Response:
@@ -444,6 +505,32 @@ class FakeSlack:
         page, cursor = self._page(list(self.users.values()), args)
         return {"ok": True, "members": page, "cache_ts": int(self._clock),
                 "response_metadata": {"next_cursor": cursor}}
+
+    def _views_publish(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        """Publish a user's Home tab. `hash`, when given, must match what the tab holds (race protection)."""
+        user, view = args.get("user_id"), args.get("view")
+        problems = ["missing required field: user_id"] if not user else []
+        problems += view_problems(view, kind="home")
+        if problems:
+            return {"ok": False, "error": "invalid_arguments",
+                    "response_metadata": {"messages": [f"[ERROR] {p}" for p in problems]}}
+        if not self.home_tab_enabled:
+            return {"ok": False, "error": "not_enabled"}
+        if user not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        current = self.home_views.get(str(user))
+        if args.get("hash") and (current is None or current["hash"] != args["hash"]):
+            return {"ok": False, "error": "hash_conflict"}
+        self._views += 1
+        view_id = current["id"] if current else f"V{self._views:08d}"
+        stored = {"id": view_id, "team_id": team, "type": "home", "blocks": view["blocks"],
+                  "private_metadata": view.get("private_metadata", ""), "callback_id": view.get("callback_id", ""),
+                  "state": {"values": {}}, "hash": f"{int(self._clock)}.{self._views:08d}", "clear_on_close": False,
+                  "notify_on_close": False, "close": None, "submit": None, "previous_view_id": None,
+                  "root_view_id": view_id, "app_id": "A0FAKE", "external_id": view.get("external_id", ""),
+                  "app_installed_team_id": team, "bot_id": self.bot_id}
+        self.home_views[str(user)] = stored
+        return {"ok": True, "view": stored}
 
     def _oauth(self, args: dict[str, Any]) -> dict[str, Any]:
         grant = self.oauth_codes.get(args.get("code", ""))
