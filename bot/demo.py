@@ -1,149 +1,146 @@
-"""The demo workspace `whybot demo` seeds: a small team with the kinds of threads a real one has.
+"""The demo workspace `whybot demo` seeds: Acme, a small company with the kinds of threads a real one has.
 
-Timestamps are relative to now so "last 24h" summaries and digests always have something to show.
+Twelve people with roles, public channels (#engineering, #incidents, #product, #support, #announcements,
+#random, #deploys), private ones only some people are in (#leadership, #hiring), direct messages, and a
+few documents: decisions and sign-offs, incidents with timelines and resolutions, questions answered and
+one left unanswered. What they said is in `demo_workspace.txt` (see bot/demo_script.py); timestamps are
+relative to now, so the last 24 hours always hold enough for a digest.
+
+The playground's example buttons (`EXAMPLES`) are defined here, next to the data they ask about; a test
+asks each of them and checks the answer.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from bot.demo_script import DEPLOY_BOT, DEPLOYS_CHANNEL, dm_channel, script
 from bot.ingest import Ingestor
 from bot.models import Platform
 from storage import NewMessage, Storage, tenant_key
 
 DEMO_TENANT = "demo"
+DEMO_NAME = "Acme (demo)"
 BOT_USER = "whybot"
 
-PEOPLE: dict[str, tuple[str, str, str]] = {
-    # id: (display name, role, time zone)
-    "alice": ("Alice Chen", "Engineering lead", "Europe/Berlin"),
-    "bob": ("Bob Okafor", "SRE", "Europe/London"),
-    "carol": ("Carol Diaz", "Product manager", "America/New_York"),
-    "dan": ("Dan Kowalski", "Support engineer", "Europe/Warsaw"),
-    "erin": ("Erin Park", "Designer", "America/Los_Angeles"),
-    "frank": ("Frank Moreau", "New backend engineer", "Europe/Paris"),
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    role: str
+    tz: str
+
+
+PEOPLE: dict[str, Person] = {
+    "alice": Person("Alice Chen", "Engineering lead", "Europe/Berlin"),
+    "bob": Person("Bob Okafor", "SRE", "Europe/London"),
+    "carol": Person("Carol Diaz", "Product manager", "America/New_York"),
+    "dan": Person("Dan Kowalski", "Support engineer", "Europe/Warsaw"),
+    "erin": Person("Erin Park", "Designer", "America/Los_Angeles"),
+    "frank": Person("Frank Moreau", "New backend engineer", "Europe/Paris"),
+    "grace": Person("Grace Liu", "VP of Engineering", "America/New_York"),
+    "hiro": Person("Hiro Tanaka", "Mobile engineer", "Asia/Tokyo"),
+    "leo": Person("Leo Novak", "Security engineer", "Europe/Prague"),
+    "maya": Person("Maya Johnson", "Customer success manager", "America/Los_Angeles"),
+    "priya": Person("Priya Nair", "Data engineer", "Asia/Kolkata"),
+    "sam": Person("Sam Rivera", "Head of People", "America/Chicago"),
 }
 
-CHANNELS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
-    # id: (topic, private, members)
-    "engineering": ("Building the product", False, ("alice", "bob", "carol", "erin", "frank")),
-    "incidents": ("Outages and their follow-ups", False, ("alice", "bob", "dan")),
-    "support": ("Customer questions", False, ("dan", "carol", "alice")),
-    "announcements": ("Company news", False, tuple(PEOPLE)),
-    "random": ("Everything else", False, tuple(PEOPLE)),
-    "leadership": ("Private: leads only", True, ("alice", "carol")),
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    topic: str
+    members: tuple[str, ...]
+    private: bool = False
+    kind: str = "channel"  # or "dm"
+
+
+EVERYONE = tuple(PEOPLE)
+CHANNELS: dict[str, Channel] = {
+    "engineering": Channel("Building the product",
+                           ("alice", "bob", "carol", "erin", "frank", "grace", "hiro", "leo", "priya")),
+    "incidents": Channel("Outages and their follow-ups", ("alice", "bob", "dan", "frank", "grace", "leo", "priya")),
+    "product": Channel("What we build next and why", ("alice", "carol", "dan", "erin", "grace", "hiro", "maya")),
+    "support": Channel("Customer questions", ("alice", "carol", "dan", "frank", "leo", "maya")),
+    "announcements": Channel("Company news", EVERYONE),
+    "random": Channel("Everything else", EVERYONE),
+    DEPLOYS_CHANNEL: Channel("Every production deploy", ("alice", "bob", "frank", "hiro", "priya", DEPLOY_BOT)),
+    "leadership": Channel("Private: leads only", ("alice", "carol", "grace"), private=True),
+    "hiring": Channel("Private: open roles and candidates", ("alice", "bob", "grace", "sam"), private=True),
+    dm_channel("bob", "frank"): Channel("", ("bob", "frank"), private=True, kind="dm"),
+    dm_channel("alice", "carol"): Channel("", ("alice", "carol"), private=True, kind="dm"),
+    dm_channel("alice", "frank"): Channel("", ("alice", "frank"), private=True, kind="dm"),
+    dm_channel("dan", "maya"): Channel("", ("dan", "maya"), private=True, kind="dm"),
+    # Everyone's direct message with whybot, where it answers from all the asker may read.
+    **{dm_channel(p, BOT_USER): Channel("", (p,), private=True, kind="dm") for p in PEOPLE},
 }
 
 
-@dataclass(frozen=True)
-class Line:
-    channel: str
-    user: str
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A question the playground offers as a button: who asks (None: whoever is picked), where, and what
+    it shows. `in_thread` asks in the thread of the page's last answer (a follow-up)."""
+
+    label: str
     text: str
-    hours_ago: float
-    reply_to: int | None = None  # index of the thread root in THREADS
-    reactions: int = 0
+    channel: str
+    user: str | None = None
+    in_thread: bool = False
 
 
-LINES: list[Line] = [
-    # 0 incident with its resolution
-    Line("incidents", "bob", "🚨 Incident: checkout API returning 502s for about 30% of requests since 09:40 UTC. "
-         "I'm on it, paging <@alice>.", 20, reactions=4),
-    Line("incidents", "alice", "Looking. Error rate started right after the 09:35 deploy of payments-gateway v2.14.",
-         19.9, reply_to=0),
-    Line("incidents", "bob", "Rolled back payments-gateway to v2.13 at 10:05; 502s are gone.", 19.6, reply_to=0,
-         reactions=3),
-    Line("incidents", "alice", "Root cause: v2.14 lowered the database connection pool from 50 to 5, so requests "
-         "queued and the load balancer timed out. Fix is in review; postmortem on Thursday. "
-         "https://wiki.example.com/postmortems/checkout-502", 18.5, reply_to=0, reactions=5),
-    Line("incidents", "dan", "Thanks! I told the three customers who wrote in that it's resolved.", 18.0, reply_to=0),
-    # 5 decision
-    Line("engineering", "alice", "Decision on the billing service database: we decided to go with PostgreSQL 16. "
-         "Redis stays only as a cache. Carol and Bob agreed in the design review.", 30, reactions=6),
-    Line("engineering", "carol", "👍 Agreed, and the migration plan is in the design doc.", 29.5, reply_to=5),
-    # 7 question answered
-    Line("engineering", "frank", "How do I get access to the staging environment?", 6),
-    Line("engineering", "bob", "Request it with the access form at https://it.example.com/staging-access and I "
-         "approve it the same day. You'll need the VPN profile too.", 5.7, reply_to=7, reactions=2),
-    Line("engineering", "frank", "Got it, thanks Bob!", 5.5, reply_to=7),
-    # 10 release freeze with deadline
-    Line("engineering", "carol", "Heads up: the release freeze for 3.2 starts Thursday at 18:00 UTC. Please cut "
-         "your branches by Wednesday end of day; anything later waits for 3.3.", 10, reactions=8),
-    Line("engineering", "erin", "Does the freeze include the new onboarding screens?", 9.5, reply_to=10),
-    Line("engineering", "carol", "Yes, onboarding screens are in 3.2, so they need to be merged before the freeze.",
-         9.2, reply_to=10),
-    # 13 action items
-    Line("engineering", "alice", "Action items from planning: <@bob> migrate the CI runners to the new cluster by "
-         "Friday; <@dan> update the on-call runbook; <@erin> share the settings page mockups.", 26, reactions=2),
-    # 14 unanswered question
-    Line("engineering", "erin", "Does anyone know if the mobile app still supports iOS 15?", 3),
-    # 15 support question answered
-    Line("support", "dan", "Customer asks: what is our refund policy for annual plans?", 12),
-    Line("support", "carol", "Annual plans can be refunded in full within 30 days through the billing portal; "
-         "after that we refund the unused months pro rata.", 11.5, reply_to=15, reactions=1),
-    # 17 announcements
-    Line("announcements", "carol", "The office is closed next Monday for the public holiday. On-call continues "
-         "as usual.", 28, reactions=10),
-    Line("announcements", "alice", "New on-call rotation starts next week: Bob, then Frank (shadowing), then Alice. "
-         "The schedule is in PagerDuty.", 15, reactions=3),
-    # 19 chit-chat
-    Line("random", "erin", "Who's up for lunch at the new ramen place? 🍜", 4, reactions=3),
-    Line("random", "frank", "Me! haha, I've been waiting all week", 3.9, reply_to=19),
-    Line("random", "dan", "Look at my cat judging my code review 😂", 2, reactions=7),
-    # 22 private fact
-    Line("leadership", "carol", "Confidential: the Q3 reorg plan merges the support and success teams under one "
-         "director. Please don't share until the all-hands.", 8),
-    Line("leadership", "alice", "Understood. We should tell Dan personally before the all-hands.", 7.5, reply_to=22),
-    # 24 old thread, outside the 24 h window
-    Line("engineering", "bob", "Reminder: the TLS certificates for api.example.com expire on the 30th; renewal is "
-         "automated with cert-manager but check the dashboard.", 60),
-]
-
-DOCUMENTS: list[tuple[str, str, str]] = [
-    ("docs/onboarding.md", "Onboarding guide",
-     "Welcome to the team. On your first day, get a laptop from IT and set up the VPN profile. Staging access is "
-     "requested with the access form; production access needs a manager's approval and takes two days. "
-     "The weekly engineering sync is on Tuesdays at 15:00 UTC."),
-    ("docs/oncall-runbook.md", "On-call runbook",
-     "When the checkout API error rate goes above 5%, page the on-call SRE. First check the last deploy and roll "
-     "back if it correlates. Database connection pool exhaustion shows up as 502s from the load balancer. "
-     "Escalate to the engineering lead after 30 minutes."),
-]
+EXAMPLES: tuple[Example, ...] = (
+    Example("Ask a question", "@whybot when does the release freeze start?", "engineering"),
+    Example("Ask it in other words", "@whybot when do we stop merging for 3.2?", "engineering"),
+    Example("Follow up in the thread", "@whybot and who said that?", "engineering", in_thread=True),
+    Example("Who decided?", "@whybot who decided on the billing database?", "engineering"),
+    Example("Who knows?", "@whybot who knows about the CI runners?", "engineering"),
+    Example("Summarize a channel", "/whybot summarize #incidents last 24h", "incidents"),
+    Example("Today's digest", "/whybot digest now", "engineering"),
+    Example("An honest “not found”", "@whybot does the mobile app still support iOS 15?", "engineering"),
+    Example("Private channel, as a non-member", "@whybot what is the Q3 reorg plan?", "engineering", user="frank"),
+    Example("Private channel, as a member", "@whybot what is the Q3 reorg plan?", "leadership", user="carol"),
+    Example("In your DM with whybot", "what is the salary band for the senior SRE job?",
+            dm_channel("sam", BOT_USER), user="sam"),
+)
 
 
 def _ts(moment: datetime, index: int) -> str:
+    """A Slack-like message id: the time, with the line's index in the last digits so it is unique."""
     return f"{moment.timestamp():.6f}"[:-3] + f"{index:03d}"
 
 
 async def seed_demo(ingest: Ingestor, storage: Storage, *, clock: Callable[[], datetime]) -> bool:
-    """Seed the demo workspace once; returns False when it is already there."""
+    """Seed the demo workspace once (a second run changes nothing); returns False when it is already there."""
     tenant_id = tenant_key(Platform.PLAYGROUND.value, DEMO_TENANT)
-    if await storage.workspace.tenant_exists(tenant_id):
+    if await storage.workspace.tenant_exists(tenant_id) and await storage.messages.count(tenant_id):
         return False
-    await ingest.tenant(Platform.PLAYGROUND.value, DEMO_TENANT, "Acme (demo)")
-    for user_id, (name, _role, tz) in PEOPLE.items():
-        await storage.workspace.upsert_user(tenant_id, user_id, name=user_id, display_name=name, tz=tz)
-    await storage.workspace.upsert_user(tenant_id, BOT_USER, name=BOT_USER, display_name="whybot", is_bot=True)
-    for channel_id, (topic, private, members) in CHANNELS.items():
-        await storage.workspace.upsert_channel(tenant_id, channel_id, name=channel_id, is_private=private,
-                                               topic=topic)
-        await storage.workspace.set_members(tenant_id, channel_id, [*members, BOT_USER])
+    await ingest.tenant(Platform.PLAYGROUND.value, DEMO_TENANT, DEMO_NAME)
+    workspace = storage.workspace
+    for user_id, person in PEOPLE.items():
+        await workspace.upsert_user(tenant_id, user_id, name=user_id, display_name=person.name, tz=person.tz)
+    await workspace.upsert_user(tenant_id, BOT_USER, name=BOT_USER, display_name="whybot", is_bot=True)
+    await workspace.upsert_user(tenant_id, DEPLOY_BOT, name=DEPLOY_BOT, display_name="Deploy bot", is_bot=True)
+    for channel_id, channel in CHANNELS.items():
+        await workspace.upsert_channel(tenant_id, channel_id, name=channel_id, kind=channel.kind,
+                                       is_private=channel.private, topic=channel.topic)
+        await workspace.set_members(tenant_id, channel_id, [*channel.members, BOT_USER])
     now = clock()
-    ids: list[str] = []
-    for index, line in enumerate(LINES):
-        created = now - timedelta(hours=line.hours_ago)
-        ts = _ts(created, index)
-        ids.append(ts)
-        root = ids[line.reply_to] if line.reply_to is not None else None
-        await ingest.message(tenant_id, NewMessage(
-            channel_external_id=line.channel, external_id=ts, text=line.text, created_at=created,
-            user_external_id=line.user, thread_external_id=root, reaction_count=line.reactions,
-            mention_count=line.text.count("<@"), permalink=playground_permalink(line.channel, ts),
-        ))
-    for path, title, text in DOCUMENTS:
-        await ingest.document(tenant_id, path, title, text)
+    demo = script()
+    assert len(demo.lines) < 1000, "_ts keeps three digits for the index"
+    replies = Counter(line.reply_to for line in demo.lines if line.reply_to is not None)
+    ids = [_ts(now - line.age, index) for index, line in enumerate(demo.lines)]
+    await ingest.messages(tenant_id, [
+        NewMessage(channel_external_id=line.channel, external_id=ids[index], text=line.text,
+                   created_at=now - line.age, user_external_id=line.user,
+                   thread_external_id=ids[line.reply_to] if line.reply_to is not None else None,
+                   reaction_count=line.reactions, reply_count=replies[index], mention_count=line.text.count("<@"),
+                   is_bot=line.is_bot, permalink=playground_permalink(line.channel, ids[index]))
+        for index, line in enumerate(demo.lines)])
+    for document in demo.documents:
+        await ingest.document(tenant_id, document.path, document.title, document.text)
     return True
 
 

@@ -41,6 +41,7 @@ class InboxRecord:
     decision_id: str | None
     posted_ref: dict[str, Any] | None
     note: str
+    progress: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,7 @@ class InboxStats:
 def _record(r: InboxItem) -> InboxRecord:
     return InboxRecord(r.id, r.key, r.kind, r.priority, dict(r.payload), r.status, r.attempts, r.claimed_by,
                        r.lease_until, r.created_at, r.decision_id, dict(r.posted_ref) if r.posted_ref else None,
-                       r.note)
+                       r.note, dict(r.progress) if r.progress else None)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -146,6 +147,15 @@ class InboxStore:
         async with self.db.session() as s:
             await s.execute(update(InboxItem).where(InboxItem.id == item_id).values(posted_ref=posted_ref)
                             .execution_options(synchronize_session=False))
+
+    async def record_progress(self, key: str, progress: dict[str, Any]) -> bool:
+        """What a running turn shows so far (its status line, the answer as written), for a page that polls
+        while another process answers. Only a running turn takes it: a late write never lands on a
+        finished one. False when nothing was written."""
+        async with self.db.session() as s:
+            result = await s.execute(update(InboxItem).where(InboxItem.key == key[:255], InboxItem.status == RUNNING)
+                                     .values(progress=progress).execution_options(synchronize_session=False))
+            return int(getattr(result, "rowcount", 0) or 0) == 1
 
     async def finish(self, item_id: int, worker: str, now: datetime, *, failed: bool = False,
                      note: str = "") -> bool:

@@ -297,6 +297,8 @@ class InboxItem(Base):
     decision_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     posted_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, nullable=True, doc="what the turn shows while it runs (status line, text so far), for pages that poll")
 
 
 class ConversationReference(Base):

@@ -111,8 +111,15 @@ class WorkspaceStore:
 
     async def set_members(self, tenant_id: str, channel_external_id: str, user_external_ids: Iterable[str]) -> None:
         """Replace a channel's membership with exactly these users."""
-        channel_id = await self.ensure_channel(tenant_id, channel_external_id)
-        user_ids = [await self.ensure_user(tenant_id, uid) for uid in dict.fromkeys(user_external_ids)]
+        wanted = list(dict.fromkeys(user_external_ids))
+        async with self.db.session() as s:  # one read for what we know; a write only for what is new
+            channel_id = await s.scalar(select(Channel.id).where(Channel.tenant_id == tenant_id,
+                                                                 Channel.external_id == channel_external_id))
+            known = dict((await s.execute(select(User.external_id, User.id).where(
+                User.tenant_id == tenant_id, User.external_id.in_(wanted)))).tuples().all())
+        if channel_id is None:
+            channel_id = await self.ensure_channel(tenant_id, channel_external_id)
+        user_ids = [known.get(uid) or await self.ensure_user(tenant_id, uid) for uid in wanted]
         async with self.db.session() as s:
             await s.execute(delete(ChannelMember).where(ChannelMember.channel_id == channel_id))
             for uid in user_ids:

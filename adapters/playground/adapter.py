@@ -26,10 +26,10 @@ from yarl import URL
 from adapters.playground.render import rationale_html, reply_html
 from adapters.playground.surface import PlaygroundSurface, message_ts
 from bot import safe_json
-from bot.demo import BOT_USER, DEMO_TENANT, playground_permalink
+from bot.demo import BOT_USER, DEMO_NAME, DEMO_TENANT, EXAMPLES, PEOPLE, playground_permalink
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply, Trigger
 from bot.services import Services
-from bot.turns import AnswerTurn, Priority
+from bot.turns import AnswerTurn, Priority, load
 from storage import ChannelRecord, InboxRecord, MessageRecord, NewMessage, tenant_key
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class PostMessage(BaseModel):
     user: str = Field(min_length=1, max_length=255)
     text: str = Field(max_length=MAX_TEXT)
     thread_id: str | None = Field(default=None, max_length=255)
+    # How long to wait for the answer here; the page asks for a short wait and then polls the turn, so it
+    # can show the status line and the answer as it is written.
+    wait_s: float | None = Field(default=None, ge=0, le=60)
 
 
 class DecisionAction(BaseModel):
@@ -180,12 +183,27 @@ class PlaygroundAdapter:
             user = users[0].external_id
         channels = [c for c in await self.services.storage.workspace.channels(self.tenant_id)
                     if self._member_view(c, user)]
+        names = {u.external_id: u.label for u in users} | {BOT_USER: "whybot"}
+        listed = sorted(((c, self._label(c, user, names)) for c in channels),
+                        key=lambda x: (x[0].kind == "dm", x[1].lower()))  # channels, then DMs, by name
         return web.json_response({
-            "workspace": "Acme (demo)", "me": user, "bot": BOT_USER,
+            "workspace": DEMO_NAME, "me": user, "bot": BOT_USER,
             "generator": self.services.generator.name,
-            "users": [{"id": u.external_id, "name": u.label} for u in users],
-            "channels": [{"id": c.external_id, "name": c.name, "private": c.is_private} for c in channels],
+            "users": [{"id": u.external_id, "name": u.label,
+                       "role": PEOPLE[u.external_id].role if u.external_id in PEOPLE else ""} for u in users],
+            "channels": [{"id": c.external_id, "name": label, "private": c.is_private, "kind": c.kind}
+                         for c, label in listed],
+            "examples": [{"label": e.label, "text": e.text, "channel": e.channel, "user": e.user,
+                          "in_thread": e.in_thread} for e in EXAMPLES],
         })
+
+    @staticmethod
+    def _label(channel: ChannelRecord, user: str, names: dict[str, str]) -> str:
+        """A channel's name; a direct message is named after the others in it, as a chat app does."""
+        if channel.kind != "dm":
+            return channel.name
+        others = sorted(channel.member_ids - {user, BOT_USER})
+        return ", ".join(names.get(m, m) for m in others) if others else "whybot"
 
     async def _channel_for(self, user: str, channel_id: str) -> ChannelRecord | None:
         channel = await self.services.storage.workspace.channel(self.tenant_id, channel_id)
@@ -242,7 +260,7 @@ class PlaygroundAdapter:
         key = f"playground:{uuid.uuid4().hex}"
         await self.services.inbox.put(key, AnswerTurn(platform=Platform.PLAYGROUND, tenant=self.tenant, event=event),
                                       Priority.COMMAND if event.trigger == Trigger.COMMAND else Priority.ANSWER)
-        answered = await self._wait(key, REPLY_WAIT_S)
+        answered = await self._wait(key, REPLY_WAIT_S if body.wait_s is None else min(body.wait_s, REPLY_WAIT_S))
         reply = await self._reply_json(answered) if answered is not None else None
         return web.json_response({"message": posted, "reply": reply, "turn": key, "pending": answered is None},
                                  status=200 if answered is not None else 202)
@@ -269,14 +287,30 @@ class PlaygroundAdapter:
         return self._message_json(record, decisions)
 
     async def turn(self, request: web.Request) -> web.Response:
+        """A question's state for the page that asked it: while it runs, the status line and the answer as
+        written so far; once done, the reply. Only the asker sees it (the status line counts what they
+        may read)."""
         key = request.match_info["key"]
         item = await self.services.storage.inbox.by_key(key) if key.startswith("playground:") else None
-        if item is None:
+        if item is None or self._asker(item) != request.query.get("user"):
             return _error(404, "no such request")
-        return web.json_response({"turn": key, "pending": item.status not in ("done", "failed")})
+        if item.status not in ("done", "failed"):
+            progress = item.progress or {}
+            return web.json_response({"turn": key, "pending": True, "status": progress.get("status"),
+                                      "text": progress.get("text")})
+        return web.json_response({"turn": key, "pending": False, "reply": await self._reply_json(item)})
+
+    @staticmethod
+    def _asker(item: InboxRecord) -> str | None:
+        try:
+            turn = load(item.payload)
+        except ValueError:
+            return None
+        return turn.event.user if isinstance(turn, AnswerTurn) else None
 
     def _normalize(self, body: PostMessage, channel: ChannelRecord, now: datetime) -> ChatEvent | None:
-        """A /whybot command or an @whybot mention becomes an event; other text is only history."""
+        """A /whybot command, an @whybot mention or a message in a DM with whybot becomes an event; other
+        text is only history."""
         kind = ConversationKind.DM if channel.kind == "dm" else (
             ConversationKind.GROUP if channel.kind == "group" else ConversationKind.CHANNEL)
         common: dict[str, Any] = {"platform": Platform.PLAYGROUND, "tenant": self.tenant,
@@ -285,7 +319,8 @@ class PlaygroundAdapter:
         if _COMMAND.match(body.text):
             text = _COMMAND.sub("", body.text, count=1).strip()
             return ChatEvent(**common, text=text, trigger=Trigger.COMMAND, thread_id=body.thread_id)
-        if _MENTION.search(body.text):
+        if _MENTION.search(body.text) or (kind == ConversationKind.DM and channel.member_ids == {body.user, BOT_USER}):
+            # In a direct message with whybot every message is for it, as in Slack's app DM.
             return ChatEvent(**common, text=_MENTION.sub("", body.text).strip(), trigger=Trigger.MENTION)
         return None
 

@@ -1,16 +1,18 @@
 """How a worker answers in the playground: replies are bot messages stored in the channel, which the page
-reads back; Why? is answered by the page's own request, so there is nothing to update in place."""
+reads back; progress (status lines, the answer as written) goes on the turn's inbox row, which the page
+polls; Why? is answered by the page's own request, so there is nothing to update in place."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from adapters.playground.progress import PlaygroundProgress
 from bot.adapter import DeliveryTarget
 from bot.demo import BOT_USER, playground_permalink
 from bot.markup import to_plain
 from bot.models import ChatEvent, Platform, Reply
-from bot.progress import NO_PROGRESS, Progress
+from bot.progress import Progress
 from bot.services import Services
 from bot.suggestions import Opening
 from bot.turns import OpenedTurn
@@ -51,7 +53,8 @@ class PlaygroundSurface:
         return {"channel": channel, "ts": ts}
 
     async def progress(self, event: ChatEvent, key: str) -> Progress:
-        return NO_PROGRESS
+        """Status lines and the answer as written, on the turn's inbox row for the page to poll."""
+        return PlaygroundProgress(self.services.storage.inbox, key)
 
     async def send(self, event: ChatEvent, reply: Reply, *, key: str) -> dict[str, Any]:
         return await self._store(event.tenant, event.channel, reply, reply.thread_id)

@@ -53,7 +53,8 @@ async def test_ask_says_it_does_not_know_and_shows_what_it_searched(demo: Servic
 async def test_an_unanswered_question_is_not_an_answer(demo: Services) -> None:
     reply = await demo.router.handle(ask("does the mobile app still support iOS 15?"))
     assert reply.title == "I couldn't find this"
-    assert "nobody answered" in reply.body
+    # Said either way: no source but the question itself, or only weak ones beside the question.
+    assert "nobody answered" in reply.body or "only asks it" in reply.body
 
 
 async def test_private_facts_never_leave_their_channel(demo: Services) -> None:
@@ -70,7 +71,7 @@ async def test_private_facts_never_leave_their_channel(demo: Services) -> None:
 
 async def test_summarize_thread_and_channel(demo: Services) -> None:
     incidents = await demo.storage.messages.channel_messages("playground:demo", "incidents")
-    root = incidents[0].external_id
+    root = next(m.external_id for m in incidents if m.text.startswith("🚨 Incident: checkout API"))
     reply = await demo.router.handle(ask("", command="summarize", channel="incidents", thread_id=root))
     assert reply.title.startswith("Thread in #incidents: 5 messages")
     assert "Rolled back" in reply.body or "Root cause" in reply.body

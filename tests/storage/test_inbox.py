@@ -82,3 +82,19 @@ async def test_concurrent_workers_never_claim_the_same_turn(storage: Storage) ->
     results = await asyncio.gather(*(drain(f"w{i}") for i in range(4)))
     claimed = [i for r in results for i in r]
     assert len(claimed) == 40 and len(set(claimed)) == 40
+
+
+async def test_progress_is_kept_only_while_the_turn_runs(storage: Storage) -> None:
+    """A page polls a running turn's progress (status line, text so far); a late write from a worker that
+    already finished must not land on the row."""
+    await storage.inbox.put("playground:p1", "answer", {}, priority=5, now=NOW)
+    assert not await storage.inbox.record_progress("playground:p1", {"status": "queued"}), "not claimed yet"
+    item = await storage.inbox.claim("w", NOW, LEASE)
+    assert item is not None and item.progress is None
+    shown = {"status": "Searching what you can see in 7 channels…", "text": "Request staging access wi"}
+    assert await storage.inbox.record_progress("playground:p1", shown)
+    assert (await storage.inbox.by_key("playground:p1")).progress == shown  # type: ignore[union-attr]
+    assert await storage.inbox.finish(item.id, "w", NOW)
+    assert not await storage.inbox.record_progress("playground:p1", {"status": "late", "text": None})
+    assert (await storage.inbox.by_key("playground:p1")).progress == shown  # type: ignore[union-attr]
+    assert not await storage.inbox.record_progress("playground:nope", shown)

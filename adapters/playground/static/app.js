@@ -2,7 +2,9 @@
 // People's text is always inserted with textContent; only server-rendered, escaped reply HTML uses innerHTML.
 "use strict";
 
-const state = { me: null, channel: null, channels: [], thread: null };
+const state = { me: null, channel: null, channels: [], thread: null, examples: [], lastThread: {} };
+const POLL_MS = 300; // while a question is answered: status line and the answer as it is written
+const POST_WAIT_S = 1; // the POST waits this long for a quick answer before the page starts polling
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options = {}) {
@@ -85,9 +87,11 @@ async function loadChannel(channelId, highlight) {
   $("thread-banner").hidden = true;
   for (const li of $("channels").children) li.classList.toggle("active", li.dataset.id === channelId);
   const data = await api(`/api/playground/channels/${encodeURIComponent(channelId)}/messages?user=${encodeURIComponent(state.me)}`);
-  $("channel-name").textContent = data.channel.name;
-  $("channel-name").className = data.channel.private ? "private" : "public";
-  $("channel-note").textContent = data.channel.private ? "private channel" : "";
+  const known = state.channels.find((c) => c.id === channelId);
+  const dm = known && known.kind === "dm";
+  $("channel-name").textContent = known ? known.name : data.channel.name;
+  $("channel-name").className = dm ? "dm" : data.channel.private ? "private" : "public";
+  $("channel-note").textContent = dm ? "direct message" : data.channel.private ? "private channel" : "";
   const list = $("messages");
   list.replaceChildren(...orderThreads(data.messages).map(renderMessage));
   const target = highlight && list.querySelector(`[data-id="${CSS.escape(highlight)}"]`);
@@ -97,7 +101,7 @@ async function loadChannel(channelId, highlight) {
   } else {
     list.scrollTop = list.scrollHeight;
   }
-  $("text").placeholder = `Message #${data.channel.name} — try @whybot when does the release freeze start?`;
+  $("text").placeholder = dm ? `Message ${known.name}` : `Message #${data.channel.name} — mention @whybot or use /whybot`;
 }
 
 function enterThread(id) {
@@ -113,16 +117,54 @@ async function loadState() {
   $("workspace").textContent = data.workspace;
   $("engine").textContent = `answers written by: ${data.generator}`;
   const me = $("me");
-  me.replaceChildren(...data.users.map((u) => new Option(u.name, u.id, false, u.id === data.me)));
+  me.replaceChildren(...data.users.map((u) => new Option(u.role ? `${u.name} · ${u.role}` : u.name, u.id, false,
+    u.id === data.me)));
   state.channels = data.channels;
-  $("channels").replaceChildren(...data.channels.map((c) => {
+  state.examples = data.examples || [];
+  const item = (c) => {
     const li = document.createElement("li");
     li.dataset.id = c.id;
-    li.className = c.private ? "private" : "public";
+    li.className = c.kind === "dm" ? "dm" : c.private ? "private" : "public";
     li.textContent = c.name;
     li.addEventListener("click", () => loadChannel(c.id).catch((e) => showError(e.message)));
     return li;
+  };
+  $("channels").replaceChildren(...data.channels.filter((c) => c.kind !== "dm").map(item));
+  $("dms").replaceChildren(...data.channels.filter((c) => c.kind === "dm").map(item));
+  const names = new Map(data.users.map((u) => [u.id, u.name]));
+  $("examples").replaceChildren(...state.examples.map((example, index) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.example = String(index);
+    button.textContent = example.label;
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = example.user ? `as ${names.get(example.user) || example.user}` : example.text;
+    button.append(who);
+    button.title = example.text;
+    button.addEventListener("click", () => runExample(example).catch((e) => showError(e.message)));
+    return button;
   }));
+}
+
+async function switchPerson(user) {
+  state.me = user;
+  $("me").value = user;
+  localStorage.setItem("whybot.me", user);
+  await loadState();
+}
+
+async function runExample(example) {
+  // An example may need a person (a private channel shows nothing to a non-member) and a channel.
+  showError("");
+  if (example.user && example.user !== state.me) await switchPerson(example.user);
+  if (example.channel !== state.channel) await loadChannel(example.channel);
+  let thread = null;
+  if (example.in_thread) {
+    thread = state.lastThread[state.channel];
+    if (!thread) throw new Error("Ask a question here first: a follow-up goes in the thread of its answer.");
+  }
+  await send(example.text, thread);
 }
 
 function fromHash() {
@@ -130,23 +172,74 @@ function fromHash() {
   return { channel: params.get("channel"), message: params.get("message") };
 }
 
-async function send(text) {
+function workingRow(after) {
+  // Where whybot shows what it is doing while it answers; the reply card replaces it.
+  const row = document.createElement("div");
+  row.className = "msg working" + (after && after.classList.contains("reply-in-thread") ? " reply-in-thread" : "");
+  const avatar = document.createElement("div");
+  avatar.className = "avatar bot";
+  avatar.textContent = "W";
+  const content = document.createElement("div");
+  const meta = document.createElement("div");
+  meta.className = "meta";
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = "whybot";
+  meta.append(name);
+  const status = document.createElement("div");
+  status.className = "progress-status";
+  status.textContent = "Working on it…";
+  const text = document.createElement("div");
+  text.className = "progress-text";
+  content.append(meta, status, text);
+  row.append(avatar, content);
+  if (after) after.after(row); else $("messages").append(row);
+  row.scrollIntoView({ block: "nearest" });
+  return row;
+}
+
+async function follow(sent, channel) {
+  // A question still being answered: show its status line and the answer as it is written until it is done.
+  const list = $("messages");
+  const question = sent.message && list.querySelector(`[data-id="${CSS.escape(sent.message.id)}"]`);
+  let after = question;
+  while (after && after.nextElementSibling && after.nextElementSibling.classList.contains("reply-in-thread")) {
+    after = after.nextElementSibling; // below the thread's replies so far
+  }
+  const row = workingRow(after);
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    const turn = await api(`/api/playground/turns/${encodeURIComponent(sent.turn)}?user=${encodeURIComponent(state.me)}`);
+    if (!turn.pending) return turn.reply;
+    if (state.channel !== channel) continue; // keep waiting, but draw nothing in another channel
+    if (turn.status) row.querySelector(".progress-status").textContent = turn.status;
+    if (turn.text) row.querySelector(".progress-text").textContent = turn.text;
+  }
+  row.querySelector(".progress-status").textContent = "Still working: the answer will appear in this channel.";
+  return null;
+}
+
+async function send(text, thread = state.thread) {
   showError("");
   $("send").disabled = true;
+  const channel = state.channel;
   try {
     const sent = await api("/api/playground/messages", {
       method: "POST",
-      body: JSON.stringify({ channel: state.channel, user: state.me, text, thread_id: state.thread }),
+      body: JSON.stringify({ channel, user: state.me, text, thread_id: thread, wait_s: POST_WAIT_S }),
     });
-    await loadChannel(state.channel);
-    // A busy worker answers later: the question is safe in the inbox, so wait for it here.
-    for (let tries = 0; sent.pending && tries < 120; tries += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const turn = await api(`/api/playground/turns/${encodeURIComponent(sent.turn)}`);
-      if (!turn.pending) {
-        await loadChannel(state.channel);
-        break;
-      }
+    let reply = sent.reply;
+    if (sent.pending) {
+      // The question is safe in the inbox; a worker answers it, maybe in another process, maybe slowly.
+      if (state.channel === channel) await loadChannel(channel);
+      reply = await follow(sent, channel);
+    }
+    if (reply && reply.thread_id) state.lastThread[channel] = reply.thread_id;
+    if (state.channel === channel) {
+      await loadChannel(channel);
+      const card = reply && $("messages").querySelector(`[data-id="${CSS.escape(reply.id)}"]`);
+      if (card) card.scrollIntoView({ block: "nearest" });
     }
   } finally {
     $("send").disabled = false;
@@ -212,9 +305,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   });
   $("leave-thread").addEventListener("click", () => { state.thread = null; $("thread-banner").hidden = true; });
   $("me").addEventListener("change", async (event) => {
-    state.me = event.target.value;
-    localStorage.setItem("whybot.me", state.me);
-    await loadState();
+    await switchPerson(event.target.value);
     const still = state.channels.some((c) => c.id === state.channel);
     await loadChannel(still ? state.channel : state.channels[0].id);
   });

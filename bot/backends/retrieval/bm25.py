@@ -364,11 +364,11 @@ class BM25Retriever:
         allowed_codes = np.fromiter([*allowed, TENANT_WIDE], dtype=np.int64)
         candidates: list[tuple[float, int]] = []
         hidden_scores: list[npt.NDArray[np.float32]] = []
+        weights = self._idf(index, query_terms)
         for segment in index.live_segments():
-            ids = segment.model.get_tokens_ids(query_terms)
-            if not ids:
+            scores = self._segment_scores(segment, query_terms, weights)
+            if scores is None:
                 continue
-            scores = segment.model.get_scores(ids)
             window = slice(segment.first_slot, segment.first_slot + segment.size)
             live = alive[window] if scope is None else alive[window] & scope[window]
             visible = live & np.isin(channels[window], allowed_codes)
@@ -384,6 +384,28 @@ class BM25Retriever:
         floor = best[-1][0] if len(best) == k else 0.0
         withheld = sum(int(np.count_nonzero(h > max(floor, 0.0))) for h in hidden_scores)
         return best, min(withheld, k)
+
+    @staticmethod
+    def _segment_scores(segment: _Segment, query_terms: list[str],
+                        weights: dict[str, float]) -> npt.NDArray[np.float32] | None:
+        """BM25 scores of one segment with the tenant's idf instead of the segment's own. A small segment
+        (the messages of the last minutes) would otherwise give a word all of its few messages share
+        almost no weight: "anything about zebrafish?" asked right after someone wrote about zebrafish
+        found the older "anything" messages instead."""
+        model = segment.model
+        indptr = model.scores["indptr"]
+        scores: npt.NDArray[np.float32] | None = None
+        for term in query_terms:
+            token = model.vocab_dict.get(term)
+            if token is None:
+                continue
+            df = int(indptr[token + 1] - indptr[token])
+            local = math.log(1 + (segment.size - df + 0.5) / (df + 0.5))
+            if df == 0 or local <= 0:
+                continue
+            part = model.get_scores([token]) * np.float32(weights.get(term, local) / local)
+            scores = part if scores is None else scores + part
+        return scores
 
     @staticmethod
     def _idf(index: _TenantIndex, query_terms: list[str]) -> dict[str, float]:

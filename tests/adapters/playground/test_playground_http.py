@@ -220,3 +220,57 @@ async def test_a_thread_reply_continues_the_conversation(base: str) -> None:
                                                             "channel": "engineering"})
     assert status == 200 and "Continues:" in why["html"] and "searched as:" in why["html"]
     assert "release freeze" in why["html"]
+
+
+# What each of the page's example buttons must show (keyed by its label: a new example needs a line here).
+EXAMPLE_SHOWS: dict[str, tuple[list[str], list[str]]] = {
+    # label: (in the reply, never in the reply)
+    "Ask a question": (["Thursday at 18:00 UTC", ">Why?</button>"], []),
+    "Ask it in other words": (["Thursday at 18:00 UTC"], ["find this"]),
+    "Follow up in the thread": (["Carol Diaz"], ["find this"]),
+    "Who decided?": (["Alice Chen", "decided"], []),
+    "Who knows?": (["Bob Okafor"], []),
+    "Summarize a channel": (["#incidents, last 24h", "checkout API"], []),
+    "Today's digest": (["Digest for #engineering", "release freeze"], []),
+    "An honest “not found”": (["find this"], []),
+    "Private channel, as a non-member": (["find this"], ["director", "leadership", "reorg plan merges"]),
+    "Private channel, as a member": (["director"], []),
+    "In your DM with whybot": (["95–115k EUR"], []),
+}
+
+
+async def test_every_example_button_is_answered_by_the_demo(base: str) -> None:
+    """The playground's example buttons ask what the demo can answer (and show the privacy rule)."""
+    _, state, _ = await _get(base, "/api/playground/state?user=alice")
+    examples = state["examples"]
+    assert [e["label"] for e in examples] == list(EXAMPLE_SHOWS)
+    threads: dict[str, str] = {}
+    for example in examples:
+        user = example["user"] or "frank"
+        payload = {"channel": example["channel"], "user": user, "text": example["text"],
+                   "thread_id": threads.get(example["channel"]) if example["in_thread"] else None}
+        status, body = await _post(base, "/api/playground/messages", payload)
+        assert status == 200, (example, body)
+        html = body["reply"]["reply_html"]
+        shows, hides = EXAMPLE_SHOWS[example["label"]]
+        assert all(s in html for s in shows), (example["label"], html)
+        assert not any(h in html for h in hides), (example["label"], html)
+        if example["in_thread"]:
+            assert body["reply"]["thread_id"] == payload["thread_id"], "a follow-up is answered in its thread"
+        threads[example["channel"]] = body["reply"]["thread_id"]
+
+
+async def test_people_roles_and_direct_messages_in_the_state(base: str) -> None:
+    _, state, _ = await _get(base, "/api/playground/state?user=frank")
+    assert {"id": "frank", "name": "Frank Moreau", "role": "New backend engineer"} in state["users"]
+    dms = {c["id"]: c["name"] for c in state["channels"] if c["kind"] == "dm"}
+    assert dms == {"dm-frank-whybot": "whybot", "dm-bob-frank": "Bob Okafor", "dm-alice-frank": "Alice Chen"}
+    status, _, _ = await _get(base, "/api/playground/channels/dm-alice-carol/messages?user=frank")
+    assert status == 404, "someone else's direct message"
+    # In a DM with whybot every message is a question; in a DM between people it is only history.
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "dm-frank-whybot", "user": "frank", "text": "how do I get access to the staging environment?"})
+    assert status == 200 and "access form" in body["reply"]["reply_html"]
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "dm-bob-frank", "user": "frank", "text": "thanks for the help with staging!"})
+    assert status == 200 and body["reply"] is None
