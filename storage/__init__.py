@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.channel_rules import ChannelRuleRecord, ChannelRuleStore
 from storage.channel_weights import ChannelWeightsRecord, ChannelWeightsStore, ItemVote
 from storage.db import Database, DatabaseNotUpgraded, DatabaseUnavailable
 from storage.decisions import DecisionStore
@@ -11,6 +12,7 @@ from storage.digest_runs import DigestRunRecord, DigestRunStore
 from storage.embeddings import EmbeddingStore, StoredVector, text_hash
 from storage.inbox import InboxRecord, InboxStats, InboxStore, NewTurn
 from storage.messages import MessageStore, NewMessage
+from storage.rate_limits import Admission, Limit, RateLimitStore
 from storage.records import (
     ChannelRecord,
     DecisionRecord,
@@ -35,13 +37,15 @@ class Storage:
     channel_weights: ChannelWeightsStore
     inbox: InboxStore
     embeddings: EmbeddingStore
+    channel_rules: ChannelRuleStore
+    rate_limits: RateLimitStore
 
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
         return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db),
                    SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), InboxStore(db),
-                   EmbeddingStore(db))
+                   EmbeddingStore(db), ChannelRuleStore(db), RateLimitStore(db))
 
     @classmethod
     async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
@@ -54,7 +58,9 @@ class Storage:
 
 
 __all__ = [
+    "Admission",
     "ChannelRecord",
+    "ChannelRuleRecord",
     "ChannelWeightsRecord",
     "Database",
     "DatabaseNotUpgraded",
@@ -66,6 +72,7 @@ __all__ = [
     "InboxRecord",
     "InboxStats",
     "ItemVote",
+    "Limit",
     "MessageRecord",
     "NewMessage",
     "NewTurn",
