@@ -52,7 +52,8 @@ async def test_deleting_a_channel_removes_its_messages_vectors_and_documents_onl
     kept = await storage.messages.upsert(tenant, NewMessage("CKEEP", "9.0", "salary bands are public now", T0, "U2"))
     vector = (np.ones(4, dtype=np.float32) / 2).tobytes()
     await storage.embeddings.put(tenant, "m1", [(m.id, text_hash(m.text), vector, 4) for m in [*gone, kept]])
-    await storage.messages.upsert_document(tenant, "gone.md", "Gone doc", "salary bands table", channel_external_id="CGONE")
+    await storage.messages.upsert_document(tenant, "gone.md", "Gone doc", "salary bands table",
+                                           channel_external_id="CGONE")
     await storage.messages.upsert_document(tenant, "keep.md", "Kept doc", "salary bands policy")
 
     assert await storage.messages.delete_channel(tenant, "CGONE") == (3, 1)
