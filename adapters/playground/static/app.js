@@ -130,8 +130,16 @@ function fromHash() {
   return { channel: params.get("channel"), message: params.get("message") };
 }
 
+// Why whybot did not answer: shown to the person who asked only (like Slack's "only visible to you").
+function showNote(text) {
+  const note = $("note");
+  note.hidden = !text;
+  $("note-text").textContent = text || "";
+}
+
 async function send(text) {
   showError("");
+  showNote("");
   $("send").disabled = true;
   try {
     const sent = await api("/api/playground/messages", {
@@ -139,12 +147,14 @@ async function send(text) {
       body: JSON.stringify({ channel: state.channel, user: state.me, text, thread_id: state.thread }),
     });
     await loadChannel(state.channel);
+    showNote(sent.note);
     // A busy worker answers later: the question is safe in the inbox, so wait for it here.
     for (let tries = 0; sent.pending && tries < 120; tries += 1) {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       const turn = await api(`/api/playground/turns/${encodeURIComponent(sent.turn)}`);
       if (!turn.pending) {
         await loadChannel(state.channel);
+        showNote(turn.note);
         break;
       }
     }
