@@ -189,7 +189,7 @@ class TurnPipeline:
         skill, _, _ = router.route(event)
         if unanswerable is not None:
             text = unanswered.UNREADABLE_TEXT if unanswerable == unanswered.Reason.UNREADABLE else \
-                "Not answered: the message came from a bot or the system, not a person."
+                unanswered.NOT_A_PERSON_TEXT
             return await self._not_answered(event, tenant_id, record, unanswerable, text)
         if rules.excluded and skill.name != RULES_SKILL:
             return await self._not_answered(event, tenant_id, record, unanswered.Reason.EXCLUDED,
@@ -227,9 +227,7 @@ class TurnPipeline:
     async def _excluded_text(self, tenant_id: str, event: ChatEvent, rules: ChannelRules) -> str:
         channel = await self.services.storage.workspace.channel(tenant_id, event.channel)
         name = channel_label(channel.name if channel else None, "this channel")
-        return (f"I don't read {name}: it was excluded from whybot (`settings exclude`), so I keep nothing said "
-                "here and don't answer here. Ask me in another channel or in a direct message; whoever may change "
-                "this channel's rules can undo it with `settings include`.")
+        return unanswered.excluded_text(name, rules.excluded_at)
 
     async def _not_answered(self, event: ChatEvent, tenant_id: str, record: TurnRecord,
                             reason: unanswered.Reason, text: str) -> str:

@@ -30,6 +30,14 @@ TITLES = {Reason.RATE_LIMITED: "Slow down a little", Reason.EXCLUDED: "I don't r
           Reason.UNREADABLE: "I can't read that", Reason.NOT_A_PERSON: "Not answered: not a person"}
 UNREADABLE_TEXT = ("I can only read text, not files or images. Tell me in words what you'd like to know, "
                    "e.g. `ask when is the release freeze?`")
+NOT_A_PERSON_TEXT = "Not answered: the message came from a bot or the system, not a person."
+
+
+def excluded_text(channel: str, since: datetime | None) -> str:
+    when = f" on {since:%d %b %Y}" if since else ""
+    return (f"I don't read {channel}: it was excluded from whybot{when} (`settings exclude`), so I keep nothing "
+            "said here and don't answer here. Ask me in another channel or in a direct message; whoever may "
+            "change this channel's rules can undo it with `settings include`.")
 
 
 def tells_the_asker(reason: Reason) -> bool:

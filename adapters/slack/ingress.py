@@ -157,7 +157,7 @@ class SlackIngress:
         elif normalize.unreadable_dm(event, bot_user_id=bot_user):
             answer = normalize.direct_message_event(body, event, team_id=team, bot_user_id=bot_user)
             unanswerable = Reason.UNREADABLE
-        elif normalize.bot_dm(event, bot_user_id=bot_user):
+        elif normalize.bot_dm(event, bot_user_id=bot_user, bot_id=context.bot_id):
             answer = normalize.non_person_event(body, event, team_id=team, bot_user_id=bot_user, kind=kind)
             unanswerable = Reason.NOT_A_PERSON
         elif normalize.thread_follow_up(event, bot_user_id=bot_user):

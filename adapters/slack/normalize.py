@@ -162,11 +162,13 @@ def unreadable_dm(event: dict[str, Any], *, bot_user_id: str | None = None) -> b
     return is_dm(event) and event.get("subtype") == "file_share" and _person(event, bot_user_id)
 
 
-def bot_dm(event: dict[str, Any], *, bot_user_id: str | None = None) -> bool:
-    """Another app or Slackbot writing in the bot's DM: not answered (recorded as such)."""
+def bot_dm(event: dict[str, Any], *, bot_user_id: str | None = None, bot_id: str | None = None) -> bool:
+    """Another app writing in the bot's DM: not answered (recorded as such). Not whybot's own posts, and not
+    Slackbot's notices ("you were removed from #x"): those tell the bot something, they ask nothing."""
     user = event.get("user") or event.get("bot_id")
     return (is_dm(event) and event.get("subtype") in (None, "bot_message") and isinstance(user, str) and bool(user)
-            and user != bot_user_id and by_a_bot(event))
+            and user not in (bot_user_id, SLACKBOT) and (not bot_id or event.get("bot_id") != bot_id)
+            and by_a_bot(event))
 
 
 def non_person_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str, bot_user_id: str | None,
