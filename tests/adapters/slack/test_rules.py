@@ -227,3 +227,16 @@ async def test_a_file_in_the_dm_and_a_bots_mention_are_not_answered(rig: SlackRi
 
 async def _stored(rig: SlackRig, channel: str, ts: str) -> bool:
     return await rig.services.storage.messages.find(TENANT, channel, ts) is not None
+
+
+async def test_joining_an_excluded_channel_reads_none_of_its_history(rig: SlackRig) -> None:
+    roles(rig)
+    rig.fake.channels[RANDOM].messages.append({"type": "message", "user": BOB, "ts": rig.fake.next_ts(),
+                                               "text": "Old news about the kiwi launch."})
+    await command(rig, "settings exclude", user=ALICE, channel=RANDOM, name="random", hook="exclude")
+    joined = {"type": "member_joined_channel", "user": BOT_USER, "channel": RANDOM, "channel_type": "C",
+              "team": TEAM, "event_ts": rig.fake.next_ts()}
+    assert (await rig.event(joined)).status == 200
+    await settled(rig.services)
+    assert not rig.fake.called("conversations.history"), "no history is read from an excluded channel"
+    assert not await rig.services.storage.messages.channel_messages(TENANT, RANDOM)
