@@ -146,7 +146,9 @@ def start_whybot(tmp: Path, ws: Workspace, api_url: str, *, extra_env: dict[str,
     port = free_port()
     env = {**os.environ, "WHYBOT_HOST": "127.0.0.1", "WHYBOT_PORT": str(port), "WHYBOT_DATABASE_URL": ws.db_url,
            "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_BOT_TOKEN": BENCH_TOKEN, "SLACK_API_URL": api_url,
-           "WHYBOT_PLAYGROUND": "false", **(extra_env or {})}
+           "WHYBOT_PLAYGROUND": "false",
+           # load from a few synthetic people, far past any person's rate limit
+           "WHYBOT_RATE_LIMIT_PER_MINUTE": "0", "WHYBOT_RATE_LIMIT_PER_HOUR": "0", **(extra_env or {})}
     for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
         env.pop(key, None)
     log = open(tmp / "whybot.log", "w")  # noqa: SIM115 - closed by Proc.stop

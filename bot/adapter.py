@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from bot.models import ChatEvent, Platform, Reply
 from bot.progress import Progress
+from bot.rules import Authority
 from bot.suggestions import Opening
 from bot.turns import OpenedTurn
 
@@ -97,7 +98,12 @@ class Surface(Delivery, Protocol):
         ...
 
     async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:
-        """A short note only `user` sees (not available, thanks)."""
+        """A short note only `user` sees (not available, thanks, why a request was not answered)."""
+        ...
+
+    async def rules_authority(self, tenant_id: str, event: ChatEvent) -> Authority:
+        """Whether `event.user` may change the rules of `event.channel` (they change whybot for everyone
+        there), and who may, in words. People in WHYBOT_ADMINS may everywhere (`bot.rules.admins`)."""
         ...
 
     async def joined(self, tenant_id: str, tenant: str, channel: str, reference: dict[str, Any]) -> None:

@@ -41,6 +41,8 @@ class Metrics:
                                    ["platform", "status", "late"], registry=self.registry)
         self.why_clicks = Counter("whybot_why_clicks_total", "Why? expansions", ["platform"],
                                   registry=self.registry)
+        self.not_answered = Counter("whybot_not_answered_total", "Requests whybot decided not to answer, by reason",
+                                    ["platform", "reason"], registry=self.registry)
 
         # Read from the inbox table when scraped, so they count every worker process and replica.
         self.queue_depth = Gauge("whybot_queue_depth", "Turns in the inbox, by state", ["state"],

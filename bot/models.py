@@ -35,6 +35,8 @@ class Trigger(StrEnum):
     MESSAGE = "message"
     ACTION = "action"
     SCHEDULE = "schedule"
+    UNASKED = "unasked"  # a top-level question in a channel, not addressed to whybot: answered only where
+    #                      the channel's rule says so (bot/rules.py AnswerMode.QUESTIONS)
 
 
 class DigestRequest(BaseModel):
@@ -254,6 +256,8 @@ class Rationale(BaseModel):
     caveats: list[str] = Field(default_factory=list)
     left_out: list[str] = Field(default_factory=list, description="what was not included and why")
     withheld_sources: int = Field(default=0, description="sources hidden because the reader cannot see them")
+    rules: list[str] = Field(default_factory=list,
+                             description="channel rules and permissions that shaped this reply, in words for Why?")
     timings_ms: dict[str, float] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
 

@@ -8,6 +8,12 @@ A turn may be run again after its worker died. What the first run recorded on th
 where the second one starts: a stored decision is resent rather than decided again, and a recorded
 post ends the turn. Between "sent" and "recorded" the platform is asked (`find_sent`); a platform
 that cannot say stops the turn with PlatformUnsure, and the worker retries later rather than guess.
+
+Before answering, the channel's rules (bot/rules.py) and the asker's rate limits (bot/ratelimit.py) may
+decide not to: an excluded channel, a person over their limit, a file or a bot. Then the decision is
+stored (skill "none") and the asker is told why, privately (bot/unanswered.py). A question nobody
+addressed to whybot (Trigger.UNASKED) is answered only where the channel's rule says so, only when it
+found something, and never told anything otherwise.
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from bot import followup
+from bot import followup, unanswered
 from bot.adapter import HomeSurface, Surface
 from bot.home import HomeBuilder
-from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply
+from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply, Trigger
+from bot.naming import channel_label
 from bot.progress import NO_PROGRESS, Progress
+from bot.ratelimit import RateLimiter
+from bot.router import new_decision_id
+from bot.rules import ChannelRules, RulesBook
 from bot.scheduler import DigestScheduler
 from bot.services import Services
 from bot.suggestions import opening
@@ -45,6 +55,10 @@ log = logging.getLogger(__name__)
 
 NOT_AVAILABLE = "That explanation is not available to you (it may have expired or belong to another conversation)."
 FEEDBACK_THANKS = "Thanks, noted. It helps me rank better next time."
+RULES_SKILL = "settings"  # answered even in an excluded channel, so it can be included again
+UNLIMITED_SKILLS = frozenset({RULES_SKILL, "help"})  # cheap, and how a person finds out what to do
+ANSWERED_UNASKED = ("this channel's rule is to answer questions asked here without a mention (`settings answer "
+                    "questions`), so I answered without being asked")
 
 
 class NotReady(RuntimeError):
@@ -76,6 +90,8 @@ class TurnPipeline:
         self.digests = digests or DigestScheduler(services)
         self.homes = HomeBuilder(services.storage, services.router, services.clock,
                                  default_top_n=services.settings.digest_top_n)
+        self.rules = RulesBook(services.storage, services.settings)
+        self.limiter = RateLimiter(services.storage, services.settings, services.clock)
 
     def surface(self, platform: Platform) -> Surface:
         try:
@@ -129,11 +145,12 @@ class TurnPipeline:
     async def _answer_turn(self, turn: AnswerTurn, record: TurnRecord) -> str:
         tenant_id = await self.services.ingest.tenant(turn.platform.value, turn.tenant)
         await self._facts(tenant_id, turn.event.channel, turn.channel, turn.person, turn.reference)
-        return await self.answer(turn.event, tenant_id, record)
+        return await self.answer(turn.event, tenant_id, record, unanswerable=turn.unanswerable)
 
     async def answer(self, event: ChatEvent, tenant_id: str, record: TurnRecord, *,
-                     only_in_conversation: bool = False) -> str:
-        """Answer `event` once. With `only_in_conversation`, only when whybot answered in its thread before."""
+                     only_in_conversation: bool = False, unanswerable: unanswered.Reason | None = None) -> str:
+        """Answer `event` once. With `only_in_conversation`, only when whybot answered in its thread before;
+        with `unanswerable`, not at all (the asker is told why)."""
         if record.posted_ref:
             return "already posted by an earlier attempt"
         surface = self.surface(event.platform)
@@ -141,6 +158,9 @@ class TurnPipeline:
         progress: Progress = NO_PROGRESS  # a resent decision shows no progress: it is already written
         if record.decision_id:  # an earlier attempt decided and may have sent: resend the same answer, once
             stored = await self.services.storage.decisions.get(record.decision_id)
+            reason = unanswered.reason_of(stored) if stored is not None else None
+            if stored is not None and reason is not None:  # decided not to answer: tell the asker (again)
+                return await self._tell(event, record, Reply.model_validate(stored.reply), reason)
             if stored is not None:
                 reply = Reply.model_validate(stored.reply)
                 found = await surface.find_sent(event, record.key, reply.decision_id)
@@ -148,25 +168,91 @@ class TurnPipeline:
                     await self._posted(record, reply, found)
                     return "found already posted on the platform; not sent again"
         if reply is None:
-            event = await surface.learn(tenant_id, event)
-            started = time.perf_counter()
-            conversation = await self.services.router.conversation(event, tenant_id)  # context, once
-            if only_in_conversation and (conversation is None or not followup.is_question(event.text)):
-                return "stored: not a question in a thread whybot answered in"
-            progress = await surface.progress(event, record.key)
-            reply = await self.services.router.answer(event, tenant_id, conversation, progress=progress)
-            reply = await surface.with_links(event.tenant, reply)
-            await self.services.router.save(reply, event, tenant_id)
-            await record.record_decision(reply.decision_id)
-            skill = reply.rationale.skill
-            self.services.metrics.reply_seconds.labels(skill).observe(time.perf_counter() - started)
-            self.services.metrics.replies.labels(event.platform.value, skill).inc()
+            decided = await self._decide(event, tenant_id, record, surface, only_in_conversation=only_in_conversation,
+                                         unanswerable=unanswerable)
+            if isinstance(decided, str):
+                return decided
+            reply, progress = decided
         posted = await progress.finish(reply, key=record.key) or await surface.send(event, reply, key=record.key)
         await self._posted(record, reply, posted)
         if reply.private_note and not reply.private:
             await surface.notify({**event.reference, "channel": event.channel, "team_id": event.tenant},
                                  event.user, reply.private_note)
         return f"answered with {reply.decision_id}"
+
+    async def _decide(self, event: ChatEvent, tenant_id: str, record: TurnRecord, surface: Surface, *,
+                      only_in_conversation: bool, unanswerable: unanswered.Reason | None
+                      ) -> str | tuple[Reply, Progress]:
+        """The reply to send (stored, with the progress that shows it), or why there is none (a note)."""
+        router = self.services.router
+        unasked = event.trigger == Trigger.UNASKED
+        rules = await self.rules.get(tenant_id, event.channel)
+        if unasked and not rules.answers_unasked:
+            return "stored: not addressed to whybot, in a channel that answers mentions only"
+        conversation = None
+        if only_in_conversation:
+            conversation = await router.conversation(event, tenant_id)
+            if conversation is None or not followup.is_question(event.text):
+                return "stored: not a question in a thread whybot answered in"
+        if unasked:  # a plain question: searched as asked, whatever else its words resemble
+            event = event.model_copy(update={"command": "ask", "args": event.text})
+        skill, _, _ = router.route(event)
+        if unanswerable is not None:
+            text = unanswered.UNREADABLE_TEXT if unanswerable == unanswered.Reason.UNREADABLE else \
+                unanswered.NOT_A_PERSON_TEXT
+            return await self._not_answered(event, tenant_id, record, unanswerable, text)
+        if rules.excluded and skill.name != RULES_SKILL:
+            return await self._not_answered(event, tenant_id, record, unanswered.Reason.EXCLUDED,
+                                            await self._excluded_text(tenant_id, event, rules))
+        if skill.name not in UNLIMITED_SKILLS:
+            verdict = await self.limiter.admit(tenant_id, event.user, record.key)
+            if not verdict.allowed:
+                if unasked:  # they did not ask whybot, so there is nothing to tell them
+                    return f"not answered unasked: the asker is over their limit per {verdict.window}"
+                return await self._not_answered(event, tenant_id, record, unanswered.Reason.RATE_LIMITED,
+                                                verdict.message)
+        event = await surface.learn(tenant_id, event)
+        started = time.perf_counter()
+        if not only_in_conversation:
+            conversation = await router.conversation(event, tenant_id)  # context, once
+        authority = await surface.rules_authority(tenant_id, event) if skill.name == RULES_SKILL else None
+        # Nobody is waiting on an unasked question, and it may go unanswered: no progress to show.
+        progress = NO_PROGRESS if unasked else await surface.progress(event, record.key)
+        reply = await router.answer(event, tenant_id, conversation, progress=progress, authority=authority)
+        if unasked:
+            if reply.rationale.declined or reply.rationale.skill != "ask":
+                return "not answered unasked: nothing good enough to say"
+            reply = reply.model_copy(update={"rationale": reply.rationale.model_copy(
+                update={"rules": [*reply.rationale.rules, ANSWERED_UNASKED]})})
+        reply = await surface.with_links(event.tenant, reply)
+        await router.save(reply, event, tenant_id)
+        await record.record_decision(reply.decision_id)
+        name = reply.rationale.skill
+        self.services.metrics.reply_seconds.labels(name).observe(time.perf_counter() - started)
+        self.services.metrics.replies.labels(event.platform.value, name).inc()
+        return reply, progress
+
+    async def _excluded_text(self, tenant_id: str, event: ChatEvent, rules: ChannelRules) -> str:
+        channel = await self.services.storage.workspace.channel(tenant_id, event.channel)
+        name = channel_label(channel.name if channel else None, "this channel")
+        return unanswered.excluded_text(name, rules.excluded_at)
+
+    async def _not_answered(self, event: ChatEvent, tenant_id: str, record: TurnRecord,
+                            reason: unanswered.Reason, text: str) -> str:
+        """Store the decision not to answer (so Why?, App Home and stats see it), then tell the asker."""
+        reply = unanswered.reply_for(event, reason, text, new_decision_id())
+        await self.services.router.save(reply, event, tenant_id)
+        await record.record_decision(reply.decision_id)
+        self.services.metrics.not_answered.labels(event.platform.value, reason.value).inc()
+        return await self._tell(event, record, reply, reason)
+
+    async def _tell(self, event: ChatEvent, record: TurnRecord, reply: Reply, reason: unanswered.Reason) -> str:
+        """Why there is no answer, to the asker alone; recorded on the turn (the playground shows it from there)."""
+        if unanswered.tells_the_asker(reason):
+            await self.surface(event.platform).notify(
+                {**event.reference, "channel": event.channel, "team_id": event.tenant}, event.user, reply.body)
+        await record.record_posted({"not_answered": reply.decision_id, "reason": reason.value, "note": reply.body})
+        return f"not answered ({reason.value}): {reply.decision_id}"
 
     async def _posted(self, record: TurnRecord, reply: Reply, posted: dict[str, Any]) -> None:
         await record.record_posted(posted)
@@ -179,6 +265,12 @@ class TurnPipeline:
         tenant_id = await ingest.tenant(turn.platform.value, turn.tenant)
         await self._facts(tenant_id, turn.channel_id, turn.channel, turn.person, turn.reference)
         surface = self.surface(turn.platform)
+        if (await self.rules.get(tenant_id, turn.channel_id)).excluded:  # nothing said here is kept
+            if turn.answer is not None and turn.op == "new":
+                return await self.answer(turn.answer, tenant_id, record,
+                                         only_in_conversation=turn.answer_in_conversation_only,
+                                         unanswerable=turn.unanswerable)
+            return f"{turn.op} in an excluded channel: not stored"
         if turn.op in ("edit", "delete", "undelete"):
             found: object
             if turn.op == "edit":
@@ -197,7 +289,11 @@ class TurnPipeline:
         note = "stored"
         if turn.answer is not None:  # answered before it is stored, so a question is never its own evidence
             note = await self.answer(turn.answer, tenant_id, record,
-                                     only_in_conversation=turn.answer_in_conversation_only)
+                                     only_in_conversation=turn.answer_in_conversation_only,
+                                     unanswerable=turn.unanswerable)
+            if self.services.router.route(turn.answer)[0].name == RULES_SKILL and \
+                    (await self.rules.get(tenant_id, turn.channel_id)).excluded:  # it was `settings exclude`
+                return note
         await ingest.message(tenant_id, turn.message)
         return note
 
@@ -279,6 +375,8 @@ class TurnPipeline:
                           conversation if isinstance(conversation, dict) else {})
         if turn.is_bot:
             if turn.joined:
+                if (await self.rules.get(tenant_id, turn.channel_id)).excluded:
+                    return "joined an excluded channel: its history is not read"
                 await self.surface(turn.platform).joined(tenant_id, turn.tenant, turn.channel_id, turn.reference)
                 return "joined: channel learned"
             return "the bot left"

@@ -147,15 +147,22 @@ def _viewing(r: Rationale) -> str | None:
     return f"**Scope:** {where}, the channel you were viewing; name another channel to look elsewhere"
 
 
+def _rules(r: Rationale) -> str:
+    """The channel rules or permissions that shaped the reply (answered unasked, who may change rules)."""
+    return ("**Rules:** " + "; ".join(r.rules[:2])) if r.rules else ""
+
+
 def why_lines(reply: Reply) -> list[str]:
     """The Why? people see: at most six short lines, no scores, ids or settings."""
     reply = numbered(reply)
     r = reply.rationale
-    lines = [line for line in (_continues(r), _viewing(r), _where(r), _found(reply), _ranked(r), _writer(r),
+    lines = [line for line in (_rules(r), _continues(r), _viewing(r), _where(r), _found(reply), _ranked(r), _writer(r),
                                _left_out(r)) if line]
     if r.skill == "help":
         lines.append("**How I chose this:** you asked for help, so this lists what I can do")
-    elif not lines:
+    elif r.skill == "settings":
+        lines.append("**How I chose this:** you asked about this channel's rules")
+    elif not lines or lines == [_rules(r)]:
         lines.append(f"**How I chose this:** you asked me to {r.skill}" if r.route.kind == RouteKind.EXPLICIT
                      else f"**How I chose this:** your message read like a request to {r.skill}")
     return lines[:WHY_MAX_LINES]
@@ -247,6 +254,8 @@ def full_text(r: Rationale) -> str:
             f"tokens={g.prompt_tokens or 0}+{g.completion_tokens or 0} retries={g.retries} latency_ms={g.latency_ms}"
             + (f" fallback_from={g.fallback_from}" if g.fallback_from else ""),
             f"  {g.reason}" if g.reason else ""]
+    if r.rules:
+        out += ["", "RULES", *[f"  - {x}" for x in r.rules]]
     if r.left_out or r.caveats or r.withheld_sources:
         out += ["", "LEFT OUT AND CAVEATS", *[f"  - {x}" for x in r.left_out], *[f"  - {x}" for x in r.caveats]]
         if r.withheld_sources:

@@ -21,6 +21,7 @@ from bot.models import (
 )
 from bot.progress import NO_PROGRESS, Progress
 from bot.replies import problem_reply
+from bot.rules import Authority
 from bot.skill import Skill, SkillContext, SkillError, SkillRequest
 from bot.visibility import Visibility
 from storage import DecisionRecord, tenant_key
@@ -135,15 +136,16 @@ class Router:
         return Conversation(thread_id=event.thread_id, turns=turns)
 
     async def answer(self, event: ChatEvent, tenant_id: str, conversation: Conversation | None = None, *,
-                     progress: Progress = NO_PROGRESS) -> Reply:
+                     progress: Progress = NO_PROGRESS, authority: Authority | None = None) -> Reply:
         """Route and run the skill. Never raises for bad input: errors become a helpful reply. The reply
         carries a new decision id; the caller stores it (`save`) once it knows where it will be shown.
-        `conversation` is the thread's earlier turns (`conversation()`), loaded once per turn by the caller."""
+        `conversation` is the thread's earlier turns (`conversation()`), loaded once per turn by the caller;
+        `authority`, whether the asker may change this channel's rules (the platform says, for `settings`)."""
         started = time.perf_counter()
         skill, args, route = self.route_in(event, conversation)
         reader = reader_for(event)
         request = SkillRequest(event=event, args=args, route=route, reader=reader, tenant_id=tenant_id,
-                               conversation=conversation, progress=progress)
+                               conversation=conversation, progress=progress, authority=authority)
         try:
             reply = await skill.run(request, self.ctx)
         except SkillError as exc:

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
         description="longest wait to commit a turn before answering the platform 5xx (Slack gives up at 3 s)",
     )
     decision_retention_days: int = Field(default=90, ge=1, validation_alias="WHYBOT_DECISION_RETENTION_DAYS")
+    rate_limit_per_minute: int = Field(
+        default=10, ge=0, validation_alias="WHYBOT_RATE_LIMIT_PER_MINUTE",
+        description="requests one person may make in any minute (0 = no limit); counted in the database, "
+                    "so across every worker and replica",
+    )
+    rate_limit_per_hour: int = Field(default=100, ge=0, validation_alias="WHYBOT_RATE_LIMIT_PER_HOUR",
+                                     description="requests one person may make in any hour (0 = no limit)")
+    admins: str = Field(
+        default="", validation_alias="WHYBOT_ADMINS",
+        description="comma-separated platform user ids (Slack U…, Teams 29:…) who may change any channel's "
+                    "rules, besides the people each platform names (Slack admins and channel creators, …)",
+    )
 
     # Slack
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")

@@ -14,6 +14,7 @@ from bot.backends.llm.base import TextGenerator
 from bot.backends.retrieval.base import Retriever
 from bot.models import ChatEvent, Conversation, Reader, Reply, Route
 from bot.progress import NO_PROGRESS, Progress
+from bot.rules import Authority
 from bot.settings import Settings
 from storage import Storage
 
@@ -28,6 +29,8 @@ class SkillRequest(BaseModel):
     tenant_id: str
     conversation: Conversation | None = None  # the earlier turns of this thread, when it continues one
     progress: Progress = Field(default=NO_PROGRESS, exclude=True, description="where to say what is happening")
+    authority: Authority | None = Field(default=None, description="whether the asker may change this channel's "
+                                                                  "rules (asked of the platform for `settings`)")
 
 
 @dataclass

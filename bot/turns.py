@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from bot.models import ChatEvent, ConversationKind, Platform, Reader
+from bot.unanswered import Reason
 from storage import NewMessage
 
 
@@ -58,6 +59,8 @@ class AnswerTurn(_Base):
     channel: ChannelFacts | None = None
     person: PersonFacts | None = None
     reference: dict[str, Any] = Field(default_factory=dict, description="a conversation reference to keep")
+    unanswerable: Reason | None = Field(default=None, description="addressed to whybot, but nothing it can "
+                                                                  "answer (a file, a bot): told why, not answered")
 
 
 class MessageTurn(_Base):
@@ -75,6 +78,8 @@ class MessageTurn(_Base):
     answer_in_conversation_only: bool = Field(
         default=False, description="answer only if whybot answered in this thread (a plain thread reply), so "
                                    "it never barges into other people's threads")
+    unanswerable: Reason | None = Field(default=None, description="addressed to whybot, but nothing it can "
+                                                                  "answer (a file, a bot): told why, not answered")
     channel: ChannelFacts | None = None
     person: PersonFacts | None = None
     reference: dict[str, Any] = Field(default_factory=dict)

@@ -7,6 +7,7 @@ A public channel's readers are "everyone", so private content never goes there. 
 to one group (a Teams team's standard channel: `audience_scope`) counts as public only where the
 answer is shown inside that same group, or to a private reader (a DM) who is a stored member of that
 group (the team roster, `ChannelRecord.audience_members`). An unknown roster admits no one.
+A channel excluded with `/whybot settings exclude` admits no one, not even from inside it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ class Visibility:
         self.tenant_id = tenant_id
         self._channels = {c.external_id: c for c in channels if c.tenant_id == tenant_id}
         self.audience = self._audience()
-        self._allowed = {c.external_id for c in self._channels.values() if self._may_see(c)}
-        if reader.channel:
+        self._allowed = {c.external_id for c in self._channels.values() if not c.excluded and self._may_see(c)}
+        here = self._channels.get(reader.channel or "")
+        if reader.channel and not (here is not None and here.excluded):
             self._allowed.add(reader.channel)
 
     def _audience(self) -> frozenset[str] | None:

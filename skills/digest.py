@@ -4,7 +4,10 @@ Grammar (one for Slack, Teams and the playground):
   digest now [24h|7d]            the digest for this channel, now
   digest daily HH:MM [tz=Zone]   every day at that local time
   digest weekly DAY HH:MM [tz=]  every week
+  digest on                      subscribe on the channel's default schedule
   digest off | digest status
+Whatever is not said comes from the channel's digest defaults (`settings digest …`, bot/rules.py): the
+window and top N of `digest` without arguments, the top N and schedule of a new subscription.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from bot.backends.llm.base import with_notice
 from bot.evidence import evidence, passage_from_message
 from bot.headlines import write_headlines
 from bot.models import FollowUp, Inputs, Rationale, Reply, ReplyItem, ReplySection, Trigger, ViewScope
+from bot.rules import DigestDefaults, RulesBook
 from bot.schedule import next_run
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
@@ -55,7 +59,7 @@ class DigestSkill:
     name = "digest"
     aliases = ("digests", "highlights")
     summary = "The channel's most important threads, now or on a schedule."
-    usage = ("digest now [24h|7d]", "digest daily HH:MM [tz=Europe/Berlin]", "digest weekly DAY HH:MM",
+    usage = ("digest [now] [24h|7d]", "digest daily HH:MM [tz=Europe/Berlin]", "digest weekly DAY HH:MM", "digest on",
              "digest off", "digest status")
     examples = ("digest now", "digest daily 09:00", "digest weekly mon 09:00 tz=Europe/Berlin")
 
@@ -70,17 +74,20 @@ class DigestSkill:
         args = _TOP.sub("", _TZ.sub("", args)).strip()
         words = args.split()
         verb = words[0].lower() if words else "now"
-        if verb in ("daily", "weekly"):
-            return await self._subscribe(request, ctx, words, tz_match.group(1) if tz_match else None,
-                                         int(top_match.group(1)) if top_match else ctx.settings.digest_top_n)
+        defaults = (await RulesBook(ctx.storage, ctx.settings).get(request.tenant_id, request.event.channel)).digest
+        top_n = int(top_match.group(1)) if top_match else defaults.top_n
+        tz = tz_match.group(1) if tz_match else None
+        if verb in ("daily", "weekly") and len(words) > 1:
+            return await self._subscribe(request, ctx, words, tz, top_n)
+        if verb in ("on", "subscribe", "daily", "weekly"):
+            return await self._subscribe_default(request, ctx, defaults, tz, top_n)
         if verb == "off":
             return await self._off(request, ctx)
         if verb == "status":
             return await self._status(request, ctx)
         if verb == "now" or parse_window(args, ctx.clock())[1] == "":
-            top_n = int(top_match.group(1)) if top_match else ctx.settings.digest_top_n
             span = " ".join(words[1:]) if verb == "now" else args
-            return await self.build(request, ctx, span, top_n)
+            return await self.build(request, ctx, span or defaults.window, top_n)
         raise SkillError(f"`digest {args}` is not something I know.")
 
     # the digest itself ---------------------------------------------------------------------------
@@ -225,11 +232,20 @@ class DigestSkill:
 
     # subscriptions -----------------------------------------------------------------------------
 
+    async def _subscribe_default(self, request: SkillRequest, ctx: SkillContext, defaults: DigestDefaults,
+                                 tz: str | None, top_n: int) -> Reply:
+        """`digest on`: the channel's default schedule (`settings digest daily 09:00`)."""
+        if not defaults.cron or not defaults.description:
+            raise SkillError("This channel has no default digest schedule. Say when, e.g. `digest daily 09:00`, "
+                             "or set one with `settings digest daily 09:00`.")
+        return await self._subscribe(request, ctx, [], tz or defaults.tz, top_n,
+                                     preset=(defaults.cron, defaults.description))
+
     async def _subscribe(self, request: SkillRequest, ctx: SkillContext, words: list[str], tz: str | None,
-                         top_n: int) -> Reply:
+                         top_n: int, *, preset: tuple[str, str] | None = None) -> Reply:
         if request.event.trigger == Trigger.SCHEDULE:
             raise SkillError("A scheduled digest cannot change subscriptions.")
-        cron, description = parse_schedule(words)
+        cron, description = preset or parse_schedule(words)
         zone = tz or await self._user_tz(request, ctx) or "UTC"
         try:
             schedule.zone(zone)

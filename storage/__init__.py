@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from storage.channel_rules import ChannelRuleRecord, ChannelRuleStore
 from storage.channel_weights import ChannelWeightsRecord, ChannelWeightsStore, ItemVote
 from storage.db import Database, DatabaseNotUpgraded, DatabaseUnavailable
 from storage.decisions import DecisionStore
@@ -12,6 +13,7 @@ from storage.embeddings import EmbeddingStore, StoredVector, text_hash
 from storage.engagement import Audience, AudienceCounts, EngagementStore, QuestionRecord
 from storage.inbox import InboxRecord, InboxStats, InboxStore, NewTurn
 from storage.messages import MessageStore, NewMessage
+from storage.rate_limits import Admission, Limit, RateLimitStore
 from storage.records import (
     ChannelRecord,
     DecisionRecord,
@@ -37,13 +39,15 @@ class Storage:
     inbox: InboxStore
     embeddings: EmbeddingStore
     engagement: EngagementStore
+    channel_rules: ChannelRuleStore
+    rate_limits: RateLimitStore
 
     @classmethod
     def over(cls, db: Database) -> Storage:
         workspace = WorkspaceStore(db)
         return cls(db, workspace, MessageStore(db, workspace), DecisionStore(db),
                    SubscriptionStore(db), DigestRunStore(db), ChannelWeightsStore(db), InboxStore(db),
-                   EmbeddingStore(db), EngagementStore(db))
+                   EmbeddingStore(db), EngagementStore(db), ChannelRuleStore(db), RateLimitStore(db))
 
     @classmethod
     async def open(cls, url: str, *, auto_upgrade: bool | None = None) -> Storage:
@@ -56,9 +60,11 @@ class Storage:
 
 
 __all__ = [
+    "Admission",
     "Audience",
     "AudienceCounts",
     "ChannelRecord",
+    "ChannelRuleRecord",
     "ChannelWeightsRecord",
     "Database",
     "DatabaseNotUpgraded",
@@ -71,6 +77,7 @@ __all__ = [
     "InboxRecord",
     "InboxStats",
     "ItemVote",
+    "Limit",
     "MessageRecord",
     "NewMessage",
     "NewTurn",

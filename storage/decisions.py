@@ -79,6 +79,18 @@ class DecisionStore:
                 .order_by(Decision.created_at.desc()).limit(1))
             return str(found) if found is not None else None
 
+    async def by_skill(self, tenant_id: str, skill: str, *, since: datetime, until: datetime | None = None,
+                       limit: int = 500) -> list[DecisionRecord]:
+        """A tenant's decisions of one skill in [since, until), newest first: e.g. skill "none", the requests
+        whybot decided not to answer (bot/unanswered.py reads their reason)."""
+        conditions = [Decision.tenant_id == tenant_id, Decision.skill == skill, Decision.created_at >= since]
+        if until is not None:
+            conditions.append(Decision.created_at < until)
+        async with self.db.session() as s:
+            rows = await s.scalars(select(Decision).where(*conditions)
+                                   .order_by(Decision.created_at.desc(), Decision.id.desc()).limit(limit))
+            return [_record(r) for r in rows]
+
     async def purge_older_than(self, cutoff: datetime) -> int:
         async with self.db.session() as s:
             result = await s.execute(delete(Decision).where(Decision.created_at < cutoff))

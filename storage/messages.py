@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from storage.db import Database
 from storage.records import DocumentRecord, MessageRecord
-from storage.tables import Channel, Document, Message, User
+from storage.tables import Channel, Document, Message, MessageEmbedding, User
 from storage.upsert import insert_for, upsert
 from storage.workspace import WorkspaceStore
 
@@ -233,6 +233,21 @@ class MessageStore:
                 Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
                 Message.deleted.is_(False)).order_by(Message.created_at.desc(), Message.id.desc()).limit(limit))).all()
         return [_record(r) for r in reversed(rows)]
+
+    async def delete_channel(self, tenant_id: str, channel_external_id: str) -> tuple[int, int]:
+        """Remove everything stored from one channel: its messages (with their vectors and, on PostgreSQL,
+        their search rows: both go with the row) and the documents tied to it (their passages cascade).
+        Returns (messages, documents) removed. The channel row itself stays: its rules live on it."""
+        async with self.db.session() as s:
+            channel_id = await s.scalar(select(Channel.id).where(Channel.tenant_id == tenant_id,
+                                                                 Channel.external_id == channel_external_id))
+            if channel_id is None:
+                return 0, 0
+            ids = select(Message.id).where(Message.channel_id == channel_id).scalar_subquery()
+            await s.execute(delete(MessageEmbedding).where(MessageEmbedding.message_id.in_(ids)))
+            messages = await s.execute(delete(Message).where(Message.channel_id == channel_id))
+            documents = await s.execute(delete(Document).where(Document.channel_id == channel_id))
+            return int(getattr(messages, "rowcount", 0) or 0), int(getattr(documents, "rowcount", 0) or 0)
 
     async def count(self, tenant_id: str | None = None) -> int:
         async with self.db.session() as s:

@@ -23,6 +23,8 @@ class ChannelRecord:
     audience_scope: str | None = None
     # The stored members of the group `audience_scope` names (a Teams team's roster); empty when unknown.
     audience_members: frozenset[str] = field(default_factory=frozenset)
+    # Excluded with `/whybot settings exclude`: nothing from it is stored, searched or shown anywhere.
+    excluded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -353,10 +353,48 @@ class ChannelWeights(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
 
 
+class ChannelRule(Base):
+    """What whybot may do in one channel, set with `/whybot settings`: read it at all, answer questions
+    asked without a mention, and the channel's digest defaults. No row = the defaults."""
+
+    __tablename__ = "channel_rules"
+    __table_args__ = (UniqueConstraint("tenant_id", "channel_external_id", name="uq_channel_rules_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    channel_external_id: Mapped[str] = mapped_column(String(255))
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    excluded_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    excluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answer_mode: Mapped[str] = mapped_column(String(16), default="mention")
+    digest_window_hours: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    digest_top_n: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    digest_cron: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    digest_tz: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    digest_description: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(255), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class RateEvent(Base):
+    """One request a person made, counted against their rate limits; `key` is the turn's, so a retried
+    turn counts once. Rows older than the longest window are purged."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_person", "tenant_id", "user_external_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_external_id: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 __all__ = [
     "Base",
     "Channel",
     "ChannelMember",
+    "ChannelRule",
     "ChannelWeights",
     "ConversationReference",
     "Decision",
@@ -366,6 +404,7 @@ __all__ = [
     "Document",
     "Feedback",
     "Message",
+    "RateEvent",
     "Tenant",
     "UTCDateTime",
     "User",

@@ -7,11 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 
 from storage.db import Database
 from storage.records import ChannelRecord, UserRecord, tenant_key
-from storage.tables import Channel, ChannelMember, Team, TeamMember, Tenant, User
+from storage.tables import Channel, ChannelMember, ChannelRule, Team, TeamMember, Tenant, User
 from storage.upsert import upsert
 
 
@@ -210,8 +210,11 @@ class WorkspaceStore:
         Every question reads all of a tenant's channels (visibility), so this selects plain columns:
         building ORM objects cost ~5x more in a workspace of 500 channels."""
         async with self.db.session() as s:
-            query = select(Channel.id, Channel.tenant_id, Channel.external_id, Channel.name, Channel.kind,
-                           Channel.is_private, Channel.audience_scope).where(Channel.tenant_id == tenant_id)
+            query = (select(Channel.id, Channel.tenant_id, Channel.external_id, Channel.name, Channel.kind,
+                            Channel.is_private, Channel.audience_scope, ChannelRule.excluded)
+                     .outerjoin(ChannelRule, and_(ChannelRule.tenant_id == Channel.tenant_id,
+                                                  ChannelRule.channel_external_id == Channel.external_id))
+                     .where(Channel.tenant_id == tenant_id))
             if external_ids is not None:
                 query = query.where(Channel.external_id.in_(list(external_ids)))
             rows = (await s.execute(query.order_by(Channel.name))).all()
@@ -240,8 +243,8 @@ class WorkspaceStore:
         empty: frozenset[str] = frozenset()
         return [ChannelRecord(cid, tenant, external, name, kind, bool(private),
                               frozenset(members[cid]) if cid in members else empty, scope,
-                              teams.get(scope, empty) if scope else empty)
-                for cid, tenant, external, name, kind, private, scope in rows]
+                              teams.get(scope, empty) if scope else empty, bool(excluded))
+                for cid, tenant, external, name, kind, private, scope, excluded in rows]
 
     async def channel(self, tenant_id: str, external_id: str) -> ChannelRecord | None:
         found = await self.channels(tenant_id, [external_id])

@@ -109,7 +109,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {"WHYBOT_DATABASE_URL": database_url, "WHYBOT_WORKER_MODE": "inline",
                                  # a loaded 2-core CI box can stall SQLite for a while; tests of the
                                  # timeout itself set it back
-                                 "WHYBOT_INBOX_WRITE_TIMEOUT": 10.0, **overrides}
+                                 "WHYBOT_INBOX_WRITE_TIMEOUT": 10.0,
+                                 # tests ask one person's questions in bursts; rate-limit tests set limits
+                                 "WHYBOT_RATE_LIMIT_PER_MINUTE": 0, "WHYBOT_RATE_LIMIT_PER_HOUR": 0, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 

@@ -28,6 +28,8 @@ from adapters.playground.surface import PlaygroundSurface, message_ts
 from bot import safe_json
 from bot.demo import BOT_USER, DEMO_NAME, DEMO_TENANT, EXAMPLES, PEOPLE, playground_permalink
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Reply, Trigger
+from bot.questions import asks_the_channel
+from bot.rules import RulesBook
 from bot.services import Services
 from bot.turns import AnswerTurn, Priority, load
 from storage import ChannelRecord, InboxRecord, MessageRecord, NewMessage, tenant_key
@@ -41,6 +43,8 @@ _MENTION = re.compile(r"(?<![\w@])@whybot\b[:,]?\s*", re.IGNORECASE)
 _COMMAND = re.compile(r"^\s*/whybot\b\s*", re.IGNORECASE)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PREFIXES = ("/static/", "/api/playground/")
+EXCLUDED_NOTE = ("whybot doesn't read this channel (it was excluded with `/whybot settings exclude`), so your "
+                 "message was not kept. `/whybot settings include` lets it read here again.")
 
 
 class PostMessage(BaseModel):
@@ -243,9 +247,14 @@ class PlaygroundAdapter:
         if channel is None:
             return _error(404, "no such channel, or it is private and you are not a member")
         now = self.services.clock()
-        event = self._normalize(body, channel, now)
+        rules = await RulesBook(self.services.storage, self.services.settings).get(self.tenant_id,
+                                                                                  channel.external_id)
+        event = self._normalize(body, channel, now, answers_unasked=rules.answers_unasked)
         posted: dict[str, Any] | None = None
-        if event is None or event.trigger == Trigger.MENTION:
+        if rules.excluded and (event is None or event.trigger != Trigger.COMMAND):
+            if event is None:  # nothing said here is kept, and nobody asked whybot anything
+                return web.json_response({"message": None, "reply": None, "note": EXCLUDED_NOTE})
+        elif event is None or event.trigger in (Trigger.MENTION, Trigger.UNASKED):
             ts = message_ts(now)
             stored = await self.services.ingest.message(self.tenant_id, NewMessage(
                 channel_external_id=channel.external_id, external_id=ts, text=body.text, created_at=now,
@@ -258,12 +267,22 @@ class PlaygroundAdapter:
         if event is None:
             return web.json_response({"message": posted, "reply": None})
         key = f"playground:{uuid.uuid4().hex}"
+        priority = {Trigger.COMMAND: Priority.COMMAND, Trigger.UNASKED: Priority.HISTORY}.get(event.trigger,
+                                                                                             Priority.ANSWER)
         await self.services.inbox.put(key, AnswerTurn(platform=Platform.PLAYGROUND, tenant=self.tenant, event=event),
-                                      Priority.COMMAND if event.trigger == Trigger.COMMAND else Priority.ANSWER)
+                                      priority)
         answered = await self._wait(key, REPLY_WAIT_S if body.wait_s is None else min(body.wait_s, REPLY_WAIT_S))
         reply = await self._reply_json(answered) if answered is not None else None
-        return web.json_response({"message": posted, "reply": reply, "turn": key, "pending": answered is None},
+        return web.json_response({"message": posted, "reply": reply, "turn": key, "pending": answered is None,
+                                  "note": self._note(answered)},
                                  status=200 if answered is not None else 202)
+
+    @staticmethod
+    def _note(item: InboxRecord | None) -> str | None:
+        """Why the turn was not answered, for the person who asked (the pipeline records it on the turn)."""
+        where = (item.posted_ref or {}) if item is not None else {}
+        note = where.get("note")
+        return note if where.get("not_answered") and isinstance(note, str) else None
 
     async def _wait(self, key: str, seconds: float) -> InboxRecord | None:
         """The finished turn, if the worker finished it within `seconds` (the page polls /turns/{key} if not)."""
@@ -298,7 +317,8 @@ class PlaygroundAdapter:
             progress = item.progress or {}
             return web.json_response({"turn": key, "pending": True, "status": progress.get("status"),
                                       "text": progress.get("text")})
-        return web.json_response({"turn": key, "pending": False, "reply": await self._reply_json(item)})
+        return web.json_response({"turn": key, "pending": False, "reply": await self._reply_json(item),
+                                  "note": self._note(item)})
 
     @staticmethod
     def _asker(item: InboxRecord) -> str | None:
@@ -308,9 +328,11 @@ class PlaygroundAdapter:
             return None
         return turn.event.user if isinstance(turn, AnswerTurn) else None
 
-    def _normalize(self, body: PostMessage, channel: ChannelRecord, now: datetime) -> ChatEvent | None:
-        """A /whybot command, an @whybot mention or a message in a DM with whybot becomes an event; other
-        text is only history."""
+    def _normalize(self, body: PostMessage, channel: ChannelRecord, now: datetime, *,
+                   answers_unasked: bool = False) -> ChatEvent | None:
+        """A /whybot command, an @whybot mention or a message in a DM with whybot becomes an event; so does a
+        top-level question where the channel's rule is to answer questions (the worker checks the rule
+        again); other text is only history."""
         kind = ConversationKind.DM if channel.kind == "dm" else (
             ConversationKind.GROUP if channel.kind == "group" else ConversationKind.CHANNEL)
         common: dict[str, Any] = {"platform": Platform.PLAYGROUND, "tenant": self.tenant,
@@ -322,6 +344,9 @@ class PlaygroundAdapter:
         if _MENTION.search(body.text) or (kind == ConversationKind.DM and channel.member_ids == {body.user, BOT_USER}):
             # In a direct message with whybot every message is for it, as in Slack's app DM.
             return ChatEvent(**common, text=_MENTION.sub("", body.text).strip(), trigger=Trigger.MENTION)
+        if answers_unasked and kind == ConversationKind.CHANNEL and not body.thread_id \
+                and asks_the_channel(body.text):
+            return ChatEvent(**common, text=body.text.strip(), trigger=Trigger.UNASKED)
         return None
 
     async def _reader(self, body: DecisionAction) -> Reader | None:

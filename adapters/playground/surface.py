@@ -13,6 +13,7 @@ from bot.demo import BOT_USER, playground_permalink
 from bot.markup import to_plain
 from bot.models import ChatEvent, Platform, Reply
 from bot.progress import Progress
+from bot.rules import Authority
 from bot.services import Services
 from bot.suggestions import Opening
 from bot.turns import OpenedTurn
@@ -73,7 +74,12 @@ class PlaygroundSurface:
         return None
 
     async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:
+        """The page shows notes from the turn it waits on (the pipeline records them there)."""
         return None
+
+    async def rules_authority(self, tenant_id: str, event: ChatEvent) -> Authority:
+        """The playground is one person trying whybot out: everyone may change everything."""
+        return Authority(may_change=True, who="anyone in the playground", because="everyone may, in the playground")
 
     async def joined(self, tenant_id: str, tenant: str, channel: str, reference: dict[str, Any]) -> None:
         return None

@@ -34,6 +34,7 @@ from bot.turns import (
     Turn,
     UninstallTurn,
 )
+from bot.unanswered import Reason
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,14 @@ class SlackIngress:
         team = _team(context, body)
         channel = _text(event.get("channel"))
         hint = event.get("channel_type") if isinstance(event.get("channel_type"), str) else None
-        chat = normalize.mention_event(body, event, team_id=team, bot_user_id=context.bot_user_id,
-                                       kind=normalize.kind_of(None, channel, hint))
+        kind = normalize.kind_of(None, channel, hint)
+        bot = normalize.by_a_bot(event)
+        chat = (normalize.non_person_event if bot else normalize.mention_event)(
+            body, event, team_id=team, bot_user_id=context.bot_user_id, kind=kind)
         chat = chat.model_copy(update={"reference": {**chat.reference, "channel_type": hint}})
-        await self._put(delivery_key(body, event), AnswerTurn(platform=Platform.SLACK, tenant=team, event=chat),
-                        Priority.ANSWER)
+        await self._put(delivery_key(body, event), AnswerTurn(
+            platform=Platform.SLACK, tenant=team, event=chat, unanswerable=Reason.NOT_A_PERSON if bot else None),
+            Priority.ANSWER)
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
         """History for every message we can see; DMs to the bot are also answered."""
@@ -150,17 +154,29 @@ class SlackIngress:
             return
         answer: ChatEvent | None = None
         follow_up = False
-        if normalize.answerable_dm(event, bot_user_id=context.bot_user_id):
+        unanswerable: Reason | None = None
+        bot_user = context.bot_user_id
+        kind = normalize.kind_of(None, channel, hint)
+        if normalize.answerable_dm(event, bot_user_id=bot_user):
             answer = self._in_assistant(normalize.direct_message_event(body, event, team_id=team,
-                                                                       bot_user_id=context.bot_user_id),
-                                        event, context.bot_user_id)
-        elif normalize.thread_follow_up(event, bot_user_id=context.bot_user_id):
-            answer = normalize.thread_message_event(body, event, team_id=team, bot_user_id=context.bot_user_id,
-                                                    kind=normalize.kind_of(None, channel, hint))
+                                                                       bot_user_id=bot_user), event, bot_user)
+        elif normalize.unreadable_dm(event, bot_user_id=bot_user):
+            answer = normalize.direct_message_event(body, event, team_id=team, bot_user_id=bot_user)
+            unanswerable = Reason.UNREADABLE
+        elif normalize.bot_dm(event, bot_user_id=bot_user, bot_id=context.bot_id):
+            answer = normalize.non_person_event(body, event, team_id=team, bot_user_id=bot_user, kind=kind)
+            unanswerable = Reason.NOT_A_PERSON
+        elif normalize.thread_follow_up(event, bot_user_id=bot_user):
+            answer = normalize.thread_message_event(body, event, team_id=team, bot_user_id=bot_user, kind=kind)
             follow_up = True
+        elif normalize.unasked_question(event, bot_user_id=bot_user):
+            answer = normalize.thread_message_event(body, event, team_id=team, bot_user_id=bot_user, kind=kind)
+            answer = answer.model_copy(update={"trigger": Trigger.UNASKED})
+        # An unasked question is history first: answered only where the channel's rule says so.
+        urgent = answer is not None and answer.trigger != Trigger.UNASKED
         await self._put(key, MessageTurn(**base, op="new", message=item, answer=answer,
-                                         answer_in_conversation_only=follow_up),
-                        Priority.ANSWER if answer is not None else Priority.HISTORY)
+                                         answer_in_conversation_only=follow_up, unanswerable=unanswerable),
+                        Priority.ANSWER if urgent else Priority.HISTORY)
 
     @staticmethod
     def _in_assistant(chat: ChatEvent, event: dict[str, Any], bot_user_id: str | None) -> ChatEvent:

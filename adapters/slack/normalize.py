@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.importers.slack_text import message_text
 from bot.models import ChatEvent, ConversationKind, Platform, Trigger
+from bot.questions import asks_the_channel
 from storage import ChannelRecord, NewMessage
 
 SLACKBOT = "USLACKBOT"
@@ -143,6 +144,53 @@ def thread_follow_up(event: dict[str, Any], *, bot_user_id: str | None = None) -
             and event.get("subtype") is None and isinstance(event.get("user"), str) and bool(event.get("user"))
             and event.get("user") not in (SLACKBOT, bot_user_id) and not event.get("bot_id")
             and not event.get("bot_profile") and not mentioned)
+
+
+def by_a_bot(event: dict[str, Any]) -> bool:
+    """Written by an app or Slackbot rather than a person."""
+    return (bool(event.get("bot_id")) or bool(event.get("bot_profile")) or event.get("subtype") == "bot_message"
+            or event.get("user") == SLACKBOT)
+
+
+def _person(event: dict[str, Any], bot_user_id: str | None) -> bool:
+    user = event.get("user")
+    return isinstance(user, str) and bool(user) and user != bot_user_id and not by_a_bot(event)
+
+
+def unreadable_dm(event: dict[str, Any], *, bot_user_id: str | None = None) -> bool:
+    """A file (or image) a person sent the bot in its DM: stored, but nothing the bot can read to answer."""
+    return is_dm(event) and event.get("subtype") == "file_share" and _person(event, bot_user_id)
+
+
+def bot_dm(event: dict[str, Any], *, bot_user_id: str | None = None, bot_id: str | None = None) -> bool:
+    """Another app writing in the bot's DM: not answered (recorded as such). Not whybot's own posts, and not
+    Slackbot's notices ("you were removed from #x"): those tell the bot something, they ask nothing."""
+    user = event.get("user") or event.get("bot_id")
+    return (is_dm(event) and event.get("subtype") in (None, "bot_message") and isinstance(user, str) and bool(user)
+            and user not in (bot_user_id, SLACKBOT) and (not bot_id or event.get("bot_id") != bot_id)
+            and by_a_bot(event))
+
+
+def non_person_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str, bot_user_id: str | None,
+                     kind: ConversationKind) -> ChatEvent:
+    """A bot's or Slackbot's message addressed to whybot, as an event (never answered: it names no person)."""
+    author = text_field(event, "user") or text_field(event, "bot_id") or SLACKBOT
+    return mention_event(body, {**event, "user": author}, team_id=team_id, bot_user_id=bot_user_id, kind=kind)
+
+
+def unasked_question(event: dict[str, Any], *, bot_user_id: str | None = None) -> bool:
+    """A person's top-level message in a channel (public or private, not a DM or group DM) that does not
+    mention whybot but asks the channel a real question (bot/questions.py): answered only where the
+    channel's rule is to answer questions, which the worker checks."""
+    text = event.get("text")
+    channel = event.get("channel")
+    kind = event.get("channel_type")
+    in_channel = kind in ("channel", "group") or (kind is None and isinstance(channel, str)
+                                                   and channel[:1] in ("C", "G"))
+    top_level = not event.get("thread_ts") or event.get("thread_ts") == event.get("ts")
+    mentioned = bool(bot_user_id) and isinstance(text, str) and f"<@{bot_user_id}>" in text
+    return (in_channel and top_level and event.get("subtype") is None and _person(event, bot_user_id)
+            and isinstance(text, str) and not mentioned and asks_the_channel(text))
 
 
 def thread_message_event(body: dict[str, Any], event: dict[str, Any], *, team_id: str, bot_user_id: str | None,

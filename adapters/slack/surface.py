@@ -4,13 +4,17 @@ respond, redraw a message for Why?, read history when invited, and tell whether 
 Replies that everyone sees carry the turn's key in their message metadata, so after a crash between
 "posted" and "recorded" the next attempt finds the message instead of posting it twice. A failed
 lookup is PlatformUnsure, never a "not posted".
+
+Who may change a channel's rules: its creator (conversations.info `creator`) and workspace admins and
+owners (users.info `is_admin`, `is_owner`), read from Slack and kept for ROLE_TTL; in a DM the person, in
+a group DM anyone in it; people in WHYBOT_ADMINS everywhere.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +35,7 @@ from bot.home import Home
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.pipeline import NotReady
 from bot.progress import NO_PROGRESS, Progress
+from bot.rules import Authority, admins
 from bot.services import Services
 from bot.suggestions import Opening
 from bot.turns import OpenedTurn
@@ -43,6 +48,8 @@ LOOKUP_PAGES = 10  # up to 2,000 messages back through a busy channel before giv
 ADMIN_TTL = 600.0  # seconds a users.info answer about being an admin is trusted
 NOT_IN_CHANNEL = ("I can't post in this channel yet. Invite me with `/invite @whybot` and I'll answer there; "
                   "here is the answer just for you.")
+ROLE_TTL_S = 600.0  # how long a person's admin flags and a channel's creator are trusted without asking again
+CHANNEL_RULES = "the channel's creator and workspace admins or owners"
 
 
 class NotInstalled(RuntimeError):
@@ -84,6 +91,7 @@ class SlackSurface:
         self.installation_store = installation_store
         self.backfill_limits = backfill_limits or BackfillLimits()
         self._clients: dict[str, AsyncWebClient] = {}
+        self._known: dict[tuple[str, str], tuple[float, str | None]] = {}  # (team, user or channel) -> (until, fact)
 
     async def client(self, team_id: str) -> AsyncWebClient:
         token = await self.tokens.for_team(team_id)
@@ -314,6 +322,50 @@ class SlackSurface:
                 raise
             # Retrying cannot help until someone turns the Home tab on (the manifest does).
             log.warning("Slack workspace %s has the app's Home tab turned off; enable it under App Home", tenant)
+
+    async def rules_authority(self, tenant_id: str, event: ChatEvent) -> Authority:
+        if event.user in admins(self.services.settings):
+            return Authority(may_change=True, who=f"{CHANNEL_RULES}, and whybot admins",
+                             because="you are a whybot admin (WHYBOT_ADMINS)")
+        if event.conversation_kind == ConversationKind.DM:
+            return Authority(may_change=True, who="you", because="this is your direct message with me")
+        if event.conversation_kind == ConversationKind.GROUP:
+            return Authority(may_change=True, who="anyone in this conversation", because="you are in it")
+        role = await self._remembered(event.tenant, event.user, self._workspace_role)
+        if role:
+            return Authority(may_change=True, who=CHANNEL_RULES, because=f"you are a workspace {role}")
+        creator = await self._remembered(event.tenant, event.channel, self._creator)
+        if creator and creator == event.user:
+            return Authority(may_change=True, who=CHANNEL_RULES, because="you created this channel")
+        return Authority(may_change=False, who=CHANNEL_RULES,
+                         because="you are neither the channel's creator nor a workspace admin or owner")
+
+    async def _remembered(self, team: str, key: str,
+                          read: Callable[[AsyncWebClient, str], Awaitable[str | None]]) -> str | None:
+        """A fact about a person or channel from Slack, kept for ROLE_TTL_S (unknown when Slack fails)."""
+        cached = self._known.get((team, key))
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            fact = await read(await self.client(team), key)
+        except SlackApiError as exc:
+            log.info("could not read %s from Slack: %s", key, exc.response.get("error"))
+            return None
+        self._known[(team, key)] = (time.monotonic() + ROLE_TTL_S, fact)
+        return fact
+
+    @staticmethod
+    async def _workspace_role(client: AsyncWebClient, user: str) -> str | None:
+        info = (await client.users_info(user=user)).get("user") or {}
+        if info.get("is_primary_owner") or info.get("is_owner"):
+            return "owner"
+        return "admin" if info.get("is_admin") else None
+
+    @staticmethod
+    async def _creator(client: AsyncWebClient, channel: str) -> str | None:
+        info = (await client.conversations_info(channel=channel)).get("channel") or {}
+        creator = info.get("creator")
+        return creator if isinstance(creator, str) and creator else None
 
     # membership and installs -------------------------------------------------------------------
 

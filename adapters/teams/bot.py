@@ -39,6 +39,7 @@ from bot.turns import (
     PersonFacts,
     Priority,
 )
+from bot.unanswered import Reason
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,13 @@ class WhyBot(ActivityHandler):
     def _with_reply_to(self, event: ChatEvent, activity: Activity) -> ChatEvent:
         return event.model_copy(update={"reference": {**event.reference, "reply_to": reply_to(activity)}})
 
-    async def _answer(self, activity: Activity, event: ChatEvent, priority: Priority = Priority.ANSWER) -> None:
+    async def _answer(self, activity: Activity, event: ChatEvent, priority: Priority = Priority.ANSWER,
+                      unanswerable: Reason | None = None) -> None:
         conv = normalize.conversation_of(activity)
         await self.services.inbox.put(activity_key(activity), AnswerTurn(
             platform=Platform.TEAMS, tenant=conv.tenant, event=self._with_reply_to(event, activity),
-            channel=channel_facts(activity, conv), reference=normalize.reference_of(activity, conv)), priority)
+            channel=channel_facts(activity, conv), reference=normalize.reference_of(activity, conv),
+            unanswerable=unanswerable), priority)
 
     # messages ----------------------------------------------------------------------------------
 
@@ -118,15 +121,29 @@ class WhyBot(ActivityHandler):
             return
         message = normalize.message_of(activity)
         if message is None:
+            if normalize.carries_files(activity) and normalize.kind_of(activity) == ConversationKind.DM:
+                # Only a file, in the personal chat: nothing to store or read, but the person is told why.
+                event = normalize.command_event(activity, "", event_id=activity.id)
+                if event is not None:
+                    await self._answer(activity, event, unanswerable=Reason.UNREADABLE)
             return
         conv = message.conversation
-        answer = self._with_reply_to(normalize.chat_event(message, event_id=activity.id), activity) \
-            if message.addressed_to_bot else None
+        answer: ChatEvent | None = None
+        unanswerable: Reason | None = None
+        if message.addressed_to_bot:
+            answer = self._with_reply_to(normalize.chat_event(message, event_id=activity.id), activity)
+            if not message.text and normalize.carries_files(activity):
+                unanswerable = Reason.UNREADABLE
+        elif normalize.unasked_question(activity, message):
+            answer = self._with_reply_to(normalize.chat_event(message, event_id=activity.id), activity)
+            answer = answer.model_copy(update={"trigger": Trigger.UNASKED, "thread_id": message.message_id})
+        # An unasked question is history first: answered only where the channel's rule says so.
+        urgent = answer is not None and answer.trigger != Trigger.UNASKED
         await self.services.inbox.put(activity_key(activity), MessageTurn(
             platform=Platform.TEAMS, tenant=conv.tenant, op="new", channel_id=conv.channel,
             message=normalize.history_item(message), answer=answer, channel=channel_facts(activity, conv),
-            person=PersonFacts(id=message.user, name=message.user_name or None), reference=message.reference),
-            Priority.ANSWER if answer is not None else Priority.HISTORY)
+            person=PersonFacts(id=message.user, name=message.user_name or None), reference=message.reference,
+            unanswerable=unanswerable), Priority.ANSWER if urgent else Priority.HISTORY)
 
     async def on_message_update_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot import safe_json
 from bot.models import ChatEvent, ConversationKind, Platform, Reader, Trigger
+from bot.questions import asks_the_channel
 from storage import NewMessage
 
 log = logging.getLogger(__name__)
@@ -253,6 +254,28 @@ def message_of(activity: Activity) -> TeamsMessage | None:
         user_name=activity.from_property.name or "", text=text, mentioned=bot_mentioned(activity),
         created_at=parse_timestamp(activity), reference=reference_of(activity, conversation),
         team_group_id=group)
+
+
+_NOT_FILES = ("text/html", "text/plain", "application/vnd.microsoft.card.")  # the message body, our own cards
+
+
+def carries_files(activity: Activity) -> bool:
+    """Attachments that are files or images (Teams also attaches the message's own HTML body)."""
+    return any(isinstance(a.content_type, str) and not a.content_type.startswith(_NOT_FILES)
+               for a in activity.attachments or [])
+
+
+def mentions_someone(activity: Activity) -> bool:
+    """Whether the message @mentions anyone at all (a person, a tag, the bot)."""
+    return bool(TurnContext.get_mentions(activity))
+
+
+def unasked_question(activity: Activity, message: TeamsMessage) -> bool:
+    """A new post (not a thread reply) in a team channel, mentioning no one, that asks the channel a real
+    question (bot/questions.py): answered only where the channel's rule is to answer questions."""
+    conv = message.conversation
+    return (conv.kind == ConversationKind.CHANNEL and conv.thread_id is None and not message.mentioned
+            and not mentions_someone(activity) and asks_the_channel(message.text))
 
 
 def deep_link(message: TeamsMessage) -> str | None:

@@ -10,6 +10,18 @@ Teams sends channel ids and people's ids; names and team membership come from th
 (`GET /v3/teams/{teamId}/conversations`) and its paged roster (`GET /v3/conversations/{teamId}/pagedmembers`),
 read when whybot is added to a team or first hears from one, and again at most every `roster_ttl`.
 The roster is what lets a personal chat answer from the channels of the person's teams (bot/visibility.py).
+
+Notes for one person (`notify`: why a request was not answered, a note only the asker may read) go to a
+personal chat: Teams has no ephemeral messages outside the targeted-messages developer preview, and a note in
+a channel or group chat would be read by everyone there. In a personal chat they are a normal message; from a
+channel or group chat whybot opens (or finds) its 1:1 chat with the person (`POST /v3/conversations`). When
+Teams refuses that (the app is not available to the person), the note is logged and dropped, never posted
+where others would read it.
+
+Who may change a channel's rules (`rules_authority`): in a personal chat the person, in a group chat anyone
+in it, in a team channel the team's full members (roster `userRole` "user"; guests and anonymous users may
+not). Bot Framework does not say who owns a team (that takes Microsoft Graph), so WHYBOT_ADMINS is how an
+operator names the people who may anywhere.
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ from typing import Any
 from botbuilder.core import BotAdapter, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ConversationReference
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 from botframework.connector.aio import ConnectorClient
 
 from adapters.teams.delivery import TeamsDelivery, answer_activity, native_feedback
@@ -32,6 +44,7 @@ from bot.adapter import DeliveryTarget
 from bot.models import ChatEvent, ConversationKind, Platform, Reply
 from bot.naming import looks_like_id
 from bot.progress import NO_PROGRESS, Progress
+from bot.rules import Authority, admins
 from bot.services import Services
 from bot.suggestions import Opening
 from bot.turns import OpenedTurn
@@ -43,6 +56,8 @@ ROSTER_PAGE = 200  # Teams' default page; it serves 50 to 500
 ROSTER_PAGES = 250  # 50,000 people: a bound, not an expectation
 STALE_TEAMS_PER_TURN = 5
 GENERAL = "General"  # the channel list leaves the General channel's name out (clients localize it)
+ROLE_TTL = timedelta(minutes=10)  # how long a team member's role (userRole) is trusted without asking again
+TEAM_RULES = "the team's members (not guests)"
 
 
 def conversation_reference(raw: Any) -> ConversationReference:
@@ -66,6 +81,7 @@ class TeamsSurface:
         self.stream_interval = stream_interval  # seconds between stream updates (Teams throttles faster ones)
         self._team_locks: dict[str, asyncio.Lock] = {}  # one read of a team at a time in this process
         self.delivery = TeamsDelivery(services.storage)
+        self._roles: dict[tuple[str, str], tuple[float, str | None]] = {}  # (team, user) -> (until, userRole)
 
     async def _continue(self, reference: ConversationReference,
                         step: Callable[[TurnContext, ConnectorClient], Awaitable[None]]) -> None:
@@ -272,17 +288,76 @@ class TeamsSurface:
         await self._continue(target, step)
 
     async def notify(self, reference: dict[str, Any], user: str, text: str) -> None:
+        """A message only `user` reads: in the personal chat it came from, or in whybot's 1:1 chat with them."""
         try:
             target = conversation_reference(reference.get("reply_to"))
         except LookupError:
             return
+        personal = (target.conversation.conversation_type or "").lower() == "personal" or (
+            not target.conversation.conversation_type and not target.conversation.is_group)
 
         async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
+            conversation_id = target.conversation.id
+            if not personal:
+                tenant = target.conversation.tenant_id or reference.get("team_id") or None
+                created = await connector.conversations.create_conversation(ConversationParameters(
+                    is_group=False, bot=target.bot, members=[ChannelAccount(id=user)], tenant_id=tenant,
+                    channel_data={"tenant": {"id": tenant}} if tenant else None))
+                conversation_id = created.id
             activity = TurnContext.apply_conversation_reference(MessageFactory.text(text), target)
             activity.reply_to_id = None
-            await connector.conversations.send_to_conversation(target.conversation.id, activity)
+            activity.conversation.id = conversation_id
+            if not personal:
+                activity.conversation.conversation_type = "personal"
+                activity.conversation.is_group = False
+            await connector.conversations.send_to_conversation(conversation_id, activity)
 
-        await self._continue(target, step)
+        try:
+            await self._continue(target, step)
+        except Exception as exc:  # a note that cannot be private is not sent at all
+            if personal:
+                raise
+            log.warning("could not reach %s in a personal chat for a private note: %s", user, exc)
+
+    async def rules_authority(self, tenant_id: str, event: ChatEvent) -> Authority:
+        if event.user in admins(self.services.settings):
+            return Authority(may_change=True, who=f"{TEAM_RULES} and whybot admins",
+                             because="you are a whybot admin (WHYBOT_ADMINS)")
+        if event.conversation_kind == ConversationKind.DM:
+            return Authority(may_change=True, who="you", because="this is your own chat with me")
+        if event.conversation_kind == ConversationKind.GROUP:
+            return Authority(may_change=True, who="anyone in this chat", because="you are in this chat")
+        team = await self._team_of(tenant_id, event.channel)
+        role = await self._team_role(team, event.user, event.reference.get("reply_to")) if team else None
+        if role == "user":
+            return Authority(may_change=True, who=TEAM_RULES, because="you are a member of this team")
+        because = f"Teams lists you as a {role} of this team" if role else "I could not look you up in this team"
+        return Authority(may_change=False, who=TEAM_RULES, because=because)
+
+    async def _team_role(self, team: str, user: str, raw_reference: Any) -> str | None:
+        """The person's `userRole` in the team's roster ("user", "guest", "anonymous"), cached for ROLE_TTL."""
+        cached = self._roles.get((team, user))
+        now = self.services.clock().timestamp()
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            reference = conversation_reference(raw_reference)
+        except LookupError:
+            return None
+        found: dict[str, str | None] = {}
+
+        async def step(turn_context: TurnContext, connector: ConnectorClient) -> None:
+            member = await connector.conversations.get_conversation_member(team, user)
+            role = (member.additional_properties or {}).get("userRole") if member is not None else None
+            found["role"] = role if isinstance(role, str) else None
+
+        try:
+            await self._continue(reference, step)
+        except Exception as exc:  # unknown is "may not": the refusal says who may
+            log.info("could not read %s's role in Teams team %s: %s", user, team, exc)
+            return None
+        self._roles[(team, user)] = (now + ROLE_TTL.total_seconds(), found.get("role"))
+        return found.get("role")
 
     # membership ---------------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ def test_url_manifest_validates_and_uses_one_events_url(run: RunCli) -> None:
     assert command["command"] == "/whybot"
     assert command["url"] == "https://whybot.example.com/slack/events"
     assert command["should_escape"] is False
-    for word in ("ask …", "summarize …", "digest now|daily HH:MM|weekly DAY HH:MM|off|status", "help"):
+    for word in ("ask …", "summarize …", "digest now|daily HH:MM|weekly DAY HH:MM|off|status", "settings …", "help"):
         assert word in command["usage_hint"]
     assert manifest["oauth_config"]["redirect_urls"] == ["https://whybot.example.com/slack/oauth_redirect"]
     assert (settings["socket_mode_enabled"], settings["org_deploy_enabled"], settings["token_rotation_enabled"]) == (

@@ -52,7 +52,7 @@ def test_bot_scopes_commands_and_consent(run: RunCli) -> None:
     assert sorted(bot["scopes"]) == ["groupChat", "personal", "team"]
     assert sorted(scope for group in bot["commandLists"] for scope in group["scopes"]) == sorted(bot["scopes"])
     for group in bot["commandLists"]:
-        assert [c["title"] for c in group["commands"]] == ["ask", "summarize", "digest", "help"]
+        assert [c["title"] for c in group["commands"]] == ["ask", "summarize", "digest", "settings", "help"]
     digest = next(c for c in bot["commandLists"][0]["commands"] if c["title"] == "digest")
     assert "now|daily HH:MM|weekly DAY HH:MM|off|status" in digest["description"]
     rsc = manifest["authorization"]["permissions"]["resourceSpecific"]

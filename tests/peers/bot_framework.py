@@ -5,6 +5,8 @@ It speaks the Connector REST API's wire format (v3) the way botframework-connect
   POST /v3/conversations/{conversationId}/activities/{activityId}       reply to activity
   PUT  /v3/conversations/{conversationId}/activities/{activityId}       update activity
   GET  /v3/conversations/{conversationId}/members                       conversation roster
+  GET  /v3/conversations/{conversationId}/members/{memberId}            one member (with `userRole`), 404 if absent
+  POST /v3/conversations                                                create (find) the 1:1 chat with a person
   GET  /v3/conversations/{teamId}/pagedmembers?pageSize=&continuationToken=   team roster, paged
   GET  /v3/teams/{teamId}/conversations                                 a team's channels
 Posted activities are checked the way Teams checks them: the AI entities (one root schema.org Message, at
@@ -153,6 +155,7 @@ class FakeConnector:
     fail_typing: int = 0  # and this many typing POSTs
     stop_after: int | None = None  # the person presses Stop once a stream has shown this many updates
     before_created: Callable[[Call], Awaitable[None]] | None = None  # runs once a message is accepted, before its 201
+    unreachable: set[str] = field(default_factory=set)  # people whybot cannot open a personal chat with
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _posted_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _order: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -165,6 +168,8 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", self._post)
         app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", self._put)
         app.router.add_get("/v3/conversations/{conversation_id}/members", self._members)
+        app.router.add_get("/v3/conversations/{conversation_id}/members/{member_id}", self._member)
+        app.router.add_post("/v3/conversations", self._create_conversation)
         app.router.add_get("/v3/conversations/{conversation_id}/pagedmembers", self._paged_members)
         app.router.add_get("/v3/teams/{team_id}/conversations", self._team_channels)
         self._changed = asyncio.Condition()
@@ -289,6 +294,34 @@ class FakeConnector:
         self.reads.append((request.path, dict(request.query)))
         return web.json_response(self.members.get(request.match_info["conversation_id"], []))
 
+    async def _member(self, request: web.Request) -> web.Response:
+        """One member of a conversation or team, as the roster lists them (`userRole` user/guest/anonymous)."""
+        self.reads.append((request.path, dict(request.query)))
+        wanted = request.match_info["member_id"]
+        for member in self.members.get(request.match_info["conversation_id"], []):
+            if member.get("id") == wanted:
+                return web.json_response(member)
+        return web.json_response({"error": {"code": "MemberNotFoundInConversation",
+                                             "message": "The member is not in the conversation."}}, status=404)
+
+    async def _create_conversation(self, request: web.Request) -> web.Response:
+        """ConversationParameters in, ConversationResourceResponse out. A personal chat with one person has
+        one id however often it is asked for, as in Teams (`a:` ids); refused for people in `unreachable`."""
+        body = await request.json()
+        self.calls.append(Call("CREATE", "", None, body, dict(request.headers)))
+        assert self._changed is not None
+        async with self._changed:
+            self._changed.notify_all()
+        members = [m.get("id") for m in body.get("members") or [] if isinstance(m, dict)]
+        if body.get("isGroup") or len(members) != 1 or not members[0]:
+            return web.json_response({"error": {"code": "BadArgument", "message": "one member, not a group"}},
+                                     status=400)
+        if members[0] in self.unreachable:
+            return web.json_response({"error": {"code": "Forbidden", "message": "app not installed for user"}},
+                                     status=403)
+        return web.json_response({"id": f"a:personal-{members[0]}", "activityId": None,
+                                  "serviceUrl": self.url}, status=201)
+
     async def _paged_members(self, request: web.Request) -> web.Response:
         self.reads.append((request.path, dict(request.query)))
         everyone = self.members.get(request.match_info["conversation_id"], [])
@@ -303,12 +336,15 @@ class FakeConnector:
         self.reads.append((request.path, dict(request.query)))
         return web.json_response({"conversations": self.team_channels.get(request.match_info["team_id"], [])})
 
-    def add_team(self, team: str, channels: dict[str, str | None], people: list[tuple[str, str]]) -> None:
-        """A team with channels (id -> name; None for General, as Teams lists it) and members (id, name)."""
+    def add_team(self, team: str, channels: dict[str, str | None], people: list[tuple[str, str]], *,
+                 guests: frozenset[str] = frozenset()) -> None:
+        """A team with channels (id -> name; None for General, as Teams lists it) and members (id, name);
+        the ids in `guests` are guests of the team (`userRole: guest`)."""
         self.team_channels[team] = [{"id": cid, **({"name": name} if name else {})} for cid, name in channels.items()]
         self.members[team] = [{"id": uid, "name": name, "aadObjectId": f"aad-{uid}", "givenName": name.split()[0],
                                "userPrincipalName": f"{name.split()[0].lower()}@contoso.example",
-                               "tenantId": TENANT, "userRole": "user"} for uid, name in people]
+                               "tenantId": TENANT, "userRole": "guest" if uid in guests else "user"}
+                              for uid, name in people]
 
     async def wait_for(self, count: int, within: float = 5.0) -> list[Call]:
         """The first `count` calls, waiting for them to arrive."""

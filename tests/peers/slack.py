@@ -48,6 +48,7 @@ class FakeChannel:
     is_mpim: bool = False
     user: str | None = None  # the other person in a DM
     members: list[str] = field(default_factory=list)
+    creator: str | None = None  # conversations.info `creator`: who made the channel
     messages: list[dict[str, Any]] = field(default_factory=list)  # history, oldest first
 
 
@@ -172,10 +173,11 @@ class FakeSlack:
         self.channels[channel.id] = channel
         return channel
 
-    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False, admin: bool = False,
-                 owner: bool = False) -> None:
+    def add_user(self, user_id: str, name: str, *, tz: str = "UTC", is_bot: bool = False, is_admin: bool = False,
+                 is_owner: bool = False) -> None:
+        """A person as users.info describes them; workspace owners are admins too, as on Slack."""
         self.users[user_id] = {"id": user_id, "team_id": self.team_id, "name": name.lower(), "real_name": name,
-                               "tz": tz, "is_bot": is_bot, "is_admin": admin or owner, "is_owner": owner,
+                               "tz": tz, "is_bot": is_bot, "is_admin": is_admin or is_owner, "is_owner": is_owner,
                                "is_primary_owner": False,
                                "profile": {"display_name": name, "real_name": name}}
 
@@ -437,6 +439,12 @@ class FakeSlack:
         return {"ok": False, "error": error} if error else {"ok": True}
 
     def _chat_postEphemeral(self, args: dict[str, Any], team: str) -> dict[str, Any]:
+        """Only `user` sees it; Slack refuses a channel it cannot find or a user who is not in it."""
+        channel = self.channels.get(args.get("channel", ""))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel.members and args.get("user") not in channel.members:
+            return {"ok": False, "error": "user_not_in_channel"}
         message = self._message(args)
         if isinstance(message, str):
             return {"ok": False, "error": message.split(":")[0], "detail": message}
@@ -457,6 +465,8 @@ class FakeSlack:
             info["user"] = c.user
         else:
             info["name"] = c.name
+            if c.creator:
+                info["creator"] = c.creator
         return {"ok": True, "channel": info}
 
     @staticmethod

@@ -106,6 +106,8 @@ class Cluster:
                     "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": self.slack.api_url,
                     "OPENAI_BASE_URL": self.openai.base_url, "OPENAI_API_KEY": "test-key",
                     "WHYBOT_PLAYGROUND": "false", "WHYBOT_TURN_LEASE": "2", "WHYBOT_SCHEDULER": "false",
+                    # one person asks every question here, faster than any person would
+                    "WHYBOT_RATE_LIMIT_PER_MINUTE": "0", "WHYBOT_RATE_LIMIT_PER_HOUR": "0",
                     "PYTHONUNBUFFERED": "1", **extra})
         return env
 

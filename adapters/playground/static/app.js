@@ -211,7 +211,7 @@ async function follow(sent, channel) {
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     const turn = await api(`/api/playground/turns/${encodeURIComponent(sent.turn)}?user=${encodeURIComponent(state.me)}`);
-    if (!turn.pending) return turn.reply;
+    if (!turn.pending) return turn;
     if (state.channel !== channel) continue; // keep waiting, but draw nothing in another channel
     if (turn.status) row.querySelector(".progress-status").textContent = turn.status;
     if (turn.text) row.querySelector(".progress-text").textContent = turn.text;
@@ -220,8 +220,16 @@ async function follow(sent, channel) {
   return null;
 }
 
+// Why whybot did not answer: shown to the person who asked only (like Slack's "only visible to you").
+function showNote(text) {
+  const note = $("note");
+  note.hidden = !text;
+  $("note-text").textContent = text || "";
+}
+
 async function send(text, thread = state.thread) {
   showError("");
+  showNote("");
   $("send").disabled = true;
   const channel = state.channel;
   try {
@@ -230,14 +238,18 @@ async function send(text, thread = state.thread) {
       body: JSON.stringify({ channel, user: state.me, text, thread_id: thread, wait_s: POST_WAIT_S }),
     });
     let reply = sent.reply;
+    let note = sent.note;
     if (sent.pending) {
       // The question is safe in the inbox; a worker answers it, maybe in another process, maybe slowly.
       if (state.channel === channel) await loadChannel(channel);
-      reply = await follow(sent, channel);
+      const done = await follow(sent, channel);
+      reply = done && done.reply;
+      note = done && done.note;
     }
     if (reply && reply.thread_id) state.lastThread[channel] = reply.thread_id;
     if (state.channel === channel) {
       await loadChannel(channel);
+      showNote(note); // why whybot did not answer, for the asker only
       const card = reply && $("messages").querySelector(`[data-id="${CSS.escape(reply.id)}"]`);
       if (card) card.scrollIntoView({ block: "nearest" });
     }

@@ -191,3 +191,39 @@ async def test_a_slow_answer_shows_status_and_streams_before_the_card(fake_opena
             assert errors == []
         finally:
             await browser.close()
+
+
+async def test_why_not_is_a_note_only_the_asker_sees(demo: Services,
+                                                     serve: Callable[[web.Application], Awaitable[str]],
+                                                     chromium: Path) -> None:
+    """In a channel excluded with /whybot settings exclude, a mention gets no reply: the page says why in a
+    note marked as only visible to the asker, and the channel keeps none of it."""
+    from playwright.async_api import async_playwright, expect
+
+    base = await serve(create_app(demo, factories={"playground": create_adapter}))
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(base + "/")
+            await expect(page.locator("#channel-name")).to_have_text("engineering")
+            await expect(page.locator("#note")).to_be_hidden()
+            await page.fill("#text", "/whybot settings exclude")
+            await page.press("#text", "Enter")
+            await expect(page.locator(".reply").last).to_contain_text("Excluded #engineering")
+            await page.fill("#text", "@whybot when does the release freeze start?")
+            await page.press("#text", "Enter")
+            note = page.locator("#note")
+            await expect(note).to_be_visible()
+            await expect(note).to_contain_text("Only visible to you")
+            await expect(note).to_contain_text("I don't read #engineering")
+            await expect(page.locator(".msg .text", has_text="when does the release freeze start")).to_have_count(0)
+            await shoot(page, page.locator(".main"), "playground-why-not.png")
+            await page.fill("#text", "/whybot settings include")
+            await page.press("#text", "Enter")
+            await expect(note).to_be_hidden()
+            assert errors == []
+        finally:
+            await browser.close()

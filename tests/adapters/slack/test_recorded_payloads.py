@@ -54,6 +54,16 @@ def test_a_file_share_dm_is_stored_but_never_answered() -> None:
     assert not normalize.answerable_dm(FILE_SHARE_DM, bot_user_id=BOT)
 
 
+def test_why_not_is_told_for_a_file_recorded_for_an_app_and_skipped_for_slackbot_and_whybot() -> None:
+    assert normalize.unreadable_dm(FILE_SHARE_DM, bot_user_id=BOT), "the person is told files can't be read"
+    app_dm = {**APP_NOTIFICATION, "channel": "D1234567890", "channel_type": "im"}
+    assert normalize.bot_dm(app_dm, bot_user_id=BOT, bot_id="BWHYBOT"), "another app: recorded, not answered"
+    assert not normalize.bot_dm({**app_dm, "bot_id": "BWHYBOT"}, bot_user_id=BOT, bot_id="BWHYBOT"), "whybot itself"
+    assert not normalize.bot_dm(SLACKBOT_NOTICE, bot_user_id=BOT), "a Slackbot notice asks nothing"
+    assert not normalize.unasked_question({**APP_NOTIFICATION, "text": "Is the incident resolved yet?"},
+                                          bot_user_id=BOT), "an app's question is not a person's"
+
+
 def test_a_person_typing_in_the_dm_is_answered_but_not_the_bot_itself() -> None:
     assert normalize.answerable_dm(PERSON_DM, bot_user_id=BOT)
     assert not normalize.answerable_dm({**PERSON_DM, "user": BOT}, bot_user_id=BOT)
