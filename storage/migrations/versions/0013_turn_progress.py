@@ -1,7 +1,7 @@
 """inbox.progress: a running turn's status line and text so far, for a page that polls (the playground)
 
 Revision ID: 0013_turn_progress
-Revises: 0010_drop_processed_events
+Revises: 0012_engagement
 """
 from collections.abc import Sequence
 

@@ -1,8 +1,8 @@
 """channel_rules (exclude a channel, answer questions without a mention, digest defaults) and rate_events
 (per-person rate limits counted in the database, so every worker and replica sees the same count)
 
-Revision ID: 0011_channel_rules
-Revises: 0010_drop_processed_events
+Revision ID: 0014_channel_rules
+Revises: 0013_turn_progress
 """
 from collections.abc import Sequence
 
