@@ -16,8 +16,10 @@ from pydantic import BaseModel, Field
 from bot import schedule
 from bot.engagement import Access, Engagement, engagement
 from bot.gaps import KnowledgeGaps, knowledge_gaps, where_asked
-from bot.models import Reader, Reply
+from bot.home_rules import AuthorityOf, HomeRule, change_rule, rules_section
+from bot.models import ChatEvent, Reader, Reply
 from bot.router import Router
+from bot.rules import Authority, RulesBook
 from bot.turns import HomeChange
 from bot.visibility import Visibility
 from storage import ChannelRecord, Storage, SubscriptionRecord
@@ -72,10 +74,16 @@ class Home(BaseModel):
     schedules: list[ScheduleChoice] = Field(default_factory=list)
     recent: list[RecentQuestion] = Field(default_factory=list)
     admin: AdminHome | None = Field(default=None, description="only for workspace admins")
+    rules: list[HomeRule] = Field(default_factory=list, description="rules of channels this person may see")
+    more_rules: int = Field(default=0, description="channels they may see whose rules are not listed")
 
     @property
     def opened(self) -> str | None:
         return next((q.decision_id for q in self.recent if q.why is not None), None)
+
+
+async def _nobody(event: ChatEvent) -> Authority:
+    return Authority(may_change=False, who="the people this platform names admins")
 
 
 def schedule_choices() -> list[ScheduleChoice]:
@@ -88,17 +96,23 @@ def _choice_for(cron: str, choices: list[ScheduleChoice]) -> str:
 
 class HomeBuilder:
     def __init__(self, storage: Storage, router: Router, clock: Callable[[], datetime], *,
-                 default_top_n: int = 5) -> None:
+                 default_top_n: int = 5, rules: RulesBook | None = None) -> None:
         self.storage = storage
         self.router = router
         self.clock = clock
         self.default_top_n = default_top_n
+        self.rules = rules
 
     # changes -----------------------------------------------------------------------------------
 
-    async def apply(self, tenant_id: str, reader: Reader, change: HomeChange) -> str:
-        """Carry out a subscription change made in the home; returns what to tell its reader. A channel
-        whybot does not know and one the reader may not see get the same answer (no existence leaks)."""
+    async def apply(self, tenant_id: str, reader: Reader, change: HomeChange,
+                    authority_of: AuthorityOf | None = None) -> str:
+        """Carry out a change made in the home; returns what to tell its reader. A channel whybot does not
+        know and one the reader may not see get the same answer (no existence leaks). A rule change needs
+        the platform's word on who may (`authority_of`); without it, it is refused."""
+        if change.is_rule:
+            return await change_rule(self.router, tenant_id, reader, change,
+                                     await self.storage.workspace.channels(tenant_id), authority_of or _nobody)
         channel = await self.storage.workspace.channel(tenant_id, change.channel)
         if channel is None or channel.kind == "dm":
             return CANNOT_REACH
@@ -142,8 +156,10 @@ class HomeBuilder:
     # the home ----------------------------------------------------------------------------------
 
     async def build(self, tenant_id: str, reader: Reader, *, admin: bool, why: str | None = None,
-                    notice: str | None = None) -> Home:
-        """`reader`'s home; with `why`, that recent question's rationale open, trimmed for them."""
+                    notice: str | None = None, authority_of: AuthorityOf | None = None) -> Home:
+        """`reader`'s home; with `why`, that recent question's rationale open, trimmed for them. With
+        `authority_of` (and a RulesBook), the rules of the channels they may see, with controls where they
+        may change them."""
         now = self.clock()
         channels = await self.storage.workspace.channels(tenant_id)
         by_id = {c.external_id: c for c in channels}
@@ -169,10 +185,12 @@ class HomeBuilder:
             admin_home = AdminHome(
                 gaps=await knowledge_gaps(self.storage, tenant_id, now - GAP_WINDOW, now, may_see=may_see),
                 engagement=await engagement(self.storage, tenant_id, now, weeks=HOME_WEEKS, may_see=may_see))
-        # Hook: per-channel rules (issue 14, item 5) join the home here, built for the same reader.
+        rules = await rules_section(self.rules, tenant_id, reader, channels, authority_of) \
+            if self.rules is not None and authority_of is not None else None
         return Home(tenant=reader.tenant, user=reader.user, generated_at=now, notice=notice,
                     subscriptions=subscriptions, more_subscriptions=max(0, len(mine) - MAX_SUBSCRIPTIONS),
-                    schedules=choices, recent=recent, admin=admin_home)
+                    schedules=choices, recent=recent, admin=admin_home, rules=rules.rules if rules else [],
+                    more_rules=rules.more if rules else 0)
 
     @staticmethod
     def _subscription(sub: SubscriptionRecord, channel: ChannelRecord | None, choices: list[ScheduleChoice],

@@ -31,7 +31,7 @@ from bot.naming import channel_label
 from bot.progress import NO_PROGRESS, Progress
 from bot.ratelimit import RateLimiter
 from bot.router import new_decision_id
-from bot.rules import ChannelRules, RulesBook
+from bot.rules import Authority, ChannelRules, RulesBook
 from bot.scheduler import DigestScheduler
 from bot.services import Services
 from bot.suggestions import opening
@@ -88,9 +88,9 @@ class TurnPipeline:
         self.services = services
         self.surfaces = surfaces
         self.digests = digests or DigestScheduler(services)
-        self.homes = HomeBuilder(services.storage, services.router, services.clock,
-                                 default_top_n=services.settings.digest_top_n)
         self.rules = RulesBook(services.storage, services.settings)
+        self.homes = HomeBuilder(services.storage, services.router, services.clock,
+                                 default_top_n=services.settings.digest_top_n, rules=self.rules)
         self.limiter = RateLimiter(services.storage, services.settings, services.clock)
 
     def surface(self, platform: Platform) -> Surface:
@@ -352,12 +352,17 @@ class TurnPipeline:
         await surface.learn_person(tenant_id, turn.tenant, turn.user)
         reader = Reader(platform=turn.platform, tenant=turn.tenant, user=turn.user, private=True)
         notice = None
+
+        async def authority_of(event: ChatEvent) -> Authority:  # as for `/whybot settings` in that channel
+            return await surface.rules_authority(tenant_id, event)
+
         if turn.change is not None:
             if turn.change.op == "subscribe":  # a channel picked from the platform's own list: learn it first
                 await surface.learn_channel(tenant_id, turn.tenant, turn.change.channel, None, None)
-            notice = await self.homes.apply(tenant_id, reader, turn.change)
+            notice = await self.homes.apply(tenant_id, reader, turn.change, authority_of)
         admin = await surface.is_admin(turn.tenant, turn.user)
-        home = await self.homes.build(tenant_id, reader, admin=admin, why=turn.why, notice=notice)
+        home = await self.homes.build(tenant_id, reader, admin=admin, why=turn.why, notice=notice,
+                                      authority_of=authority_of)
         if home.opened is not None:
             self.services.metrics.why_clicks.labels(turn.platform.value).inc()
             await self.services.storage.engagement.record_open(record.key, home.opened, tenant_id, turn.user,

@@ -118,14 +118,29 @@ class FeedbackTurn(_Base):
         return self
 
 
+RuleOp = Literal["exclude", "include", "answer_mentions", "answer_questions"]
+RULE_OPS: frozenset[str] = frozenset({"exclude", "include", "answer_mentions", "answer_questions"})
+
+
 class HomeChange(BaseModel):
-    """A digest subscription changed from someone's home (App Home): subscribe a channel, reschedule, stop."""
+    """A change made in someone's home (App Home): a digest subscription (subscribe a channel, reschedule,
+    stop) or a channel's rules (exclude or include it, switch its answer mode; the worker checks authority)."""
 
     model_config = ConfigDict(frozen=True)
 
-    op: Literal["subscribe", "reschedule", "unsubscribe"]
+    op: Literal["subscribe", "reschedule", "unsubscribe"] | RuleOp
     channel: str = Field(min_length=1, max_length=255)
     schedule: str = Field(default="", max_length=64, description="`daily HH:MM` or `weekly DAY HH:MM`")
+
+    @model_validator(mode="after")
+    def _schedule_only_for_digests(self) -> HomeChange:
+        if self.schedule and self.op not in ("subscribe", "reschedule"):
+            raise ValueError(f"`{self.op}` takes no schedule")
+        return self
+
+    @property
+    def is_rule(self) -> bool:
+        return self.op in RULE_OPS
 
 
 class HomeTurn(_Base):

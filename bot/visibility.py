@@ -61,6 +61,13 @@ class Visibility:
         """None stands for tenant-wide content (documents not tied to a channel)."""
         return channel_external_id is None or channel_external_id in self._allowed
 
+    def may_know_channel(self, channel_external_id: str) -> bool:
+        """Whether the reader may see the channel itself (its name and rules, not its content): the same
+        rule as for its content, except that an excluded channel stays known to those who could see it,
+        so they can read its rules and include it again."""
+        record = self._channels.get(channel_external_id)
+        return record is not None and (record.external_id == self.reader.channel or self._may_see(record))
+
     def in_view(self, channel_external_id: str | None) -> ChannelRecord | None:
         """The channel a person has open while asking (a platform's assistant view), if it may scope what
         is shown here: a known channel, not a DM, whose content every reader may see. Whatever the platform

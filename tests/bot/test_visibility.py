@@ -68,3 +68,14 @@ def test_the_channel_in_view_scopes_only_where_the_reader_may_look(user: str, vi
     reader = Reader(platform=Platform.SLACK, tenant="T1", user=user, channel="DM_ANN", private=True)
     found = Visibility(reader, T, CHANNELS).in_view(viewing)
     assert (found.external_id if found else None) == expected
+
+
+def test_an_excluded_channel_stays_known_to_those_who_could_see_it_but_shows_nothing() -> None:
+    """App Home lists an excluded channel's rules (so it can be included again) to its readers only."""
+    channels = [ChannelRecord(1, T, "PUB", "general", "channel", False, excluded=True),
+                ChannelRecord(2, T, "SEC", "secret", "channel", True, frozenset({"ann"}), excluded=True)]
+    ann = Visibility(Reader(platform=Platform.SLACK, tenant="T1", user="ann", private=True), T, channels)
+    cat = Visibility(Reader(platform=Platform.SLACK, tenant="T1", user="cat", private=True), T, channels)
+    assert [ann.may_know_channel(c) for c in ("PUB", "SEC", "NOWHERE")] == [True, True, False]
+    assert [cat.may_know_channel(c) for c in ("PUB", "SEC")] == [True, False]
+    assert not ann.may_see_channel("PUB") and not ann.may_see_channel("SEC"), "but none of their content"
