@@ -149,6 +149,7 @@ class SlackAdapter:
         app.action(home.HOME_ADD)(g(i.on_home_add))
         app.action(home.HOME_SCHEDULE)(g(i.on_home_schedule))
         app.action(home.HOME_OFF)(g(i.on_home_off))
+        app.action(home.HOME_RULES)(g(i.on_home_rules))
 
     @staticmethod
     async def _on_bolt_error(error: Exception) -> BoltResponse | None:

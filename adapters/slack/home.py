@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     MarkdownTextObject,
     Option,
+    OverflowMenuElement,
     SectionBlock,
     StaticSelectElement,
 )
@@ -33,14 +34,18 @@ from adapters.slack.render import MAX_SECTION_TEXT, clip, rationale_chunks, spli
 from bot.engagement import Engagement, WeekStats
 from bot.gaps import GapTopic, KnowledgeGaps
 from bot.home import DEFAULT_SCHEDULE, Home, HomeSubscription, RecentQuestion
+from bot.home_rules import HomeRule
 from bot.markup import slack_escape, to_slack
+from bot.rules import AnswerMode
+from bot.turns import RULE_OPS
 
 HOME_WHY = "whybot_home_why"
 HOME_HIDE = "whybot_home_hide"
 HOME_ADD = "whybot_home_add"
 HOME_SCHEDULE = "whybot_home_schedule"
 HOME_OFF = "whybot_home_off"
-HOME_ACTION_IDS = frozenset({HOME_WHY, HOME_HIDE, HOME_ADD, HOME_SCHEDULE, HOME_OFF})
+HOME_RULES = "whybot_home_rules"
+HOME_ACTION_IDS = frozenset({HOME_WHY, HOME_HIDE, HOME_ADD, HOME_SCHEDULE, HOME_OFF, HOME_RULES})
 CALLBACK_ID = "whybot_home"
 
 MAX_VIEW_BLOCKS = 100
@@ -205,10 +210,59 @@ def engagement_blocks(stats: Engagement) -> list[Block]:
                      "conversations you can see")]
 
 
+# channel rules ---------------------------------------------------------------------------------
+
+def rule_value(channel: str, op: str) -> str:
+    """A rules option's value: which channel, which change (Slack allows 150 characters)."""
+    return json.dumps({"c": channel, "o": op}, separators=(",", ":"))
+
+
+def decode_rule(value: str | None) -> tuple[str, str] | None:
+    """(channel, op) from an option value; None for anything that is not ours (never raises)."""
+    try:
+        data = json.loads(value or "")
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    channel, op = data.get("c"), data.get("o")
+    if not isinstance(channel, str) or not channel or op not in RULE_OPS:
+        return None
+    return channel[:255], str(op)
+
+
+def _rule_menu(rule: HomeRule) -> OverflowMenuElement:
+    """What this person may change here; Slack asks them to confirm, since it changes whybot for everyone."""
+    if rule.excluded:
+        options = [Option(text="Read it again", value=rule_value(rule.channel_id, "include"))]
+    else:
+        answer = ("answer_mentions", "Answer only mentions") if rule.answer == AnswerMode.QUESTIONS else \
+            ("answer_questions", "Also answer questions")
+        options = [Option(text=answer[1], value=rule_value(rule.channel_id, answer[0])),
+                   Option(text="Exclude (delete what I keep)", value=rule_value(rule.channel_id, "exclude"))]
+    name = slack_escape(rule.channel_name)
+    return OverflowMenuElement(action_id=HOME_RULES, options=options, confirm=ConfirmObject(
+        title="Change this channel's rules?", confirm="Change", deny="Cancel",
+        text=f"This changes whybot for everyone in {name}. Excluding it deletes what I stored from it."))
+
+
+def _rule(rule: HomeRule) -> SectionBlock:
+    who = "you can change these" if rule.may_change else f"only {rule.who} can change these"
+    text = f"*{slack_escape(rule.channel_name)}*\n" + "\n".join(to_slack(line) for line in rule.lines) + f"\n_{who}_"
+    return _section(text, accessory=_rule_menu(rule) if rule.may_change else None)
+
+
 def rules_blocks(home: Home) -> list[Block]:
-    """Hook for per-channel rules (issue 14, item 5): their App Home section is drawn here, from what the
-    core puts on the `Home` (bot/home.py marks the matching spot in `HomeBuilder.build`). Nothing yet."""
-    return []
+    """The rules of the channels this person may see, one section each; a menu only where they may change
+    them (the worker checks again on every click)."""
+    if not home.rules and not home.more_rules:
+        return []
+    blocks: list[Block] = [DividerBlock(), _header("Channel rules")]
+    blocks += [_rule(rule) for rule in home.rules]
+    if home.more_rules:
+        blocks.append(_context(f"…and {home.more_rules} more: `/whybot settings` in a channel shows and changes "
+                               "its rules."))
+    return blocks
 
 
 # the view --------------------------------------------------------------------------------------
@@ -221,10 +275,10 @@ def home_view(home: Home) -> View:
     blocks.append(_context("Ask me in a direct message or mention @whybot in a channel: every answer has a Why?."))
     blocks += subscription_blocks(home)
     blocks += recent_blocks(home)
+    blocks += rules_blocks(home)
     if home.admin is not None:
         blocks += gap_blocks(home.admin.gaps)
         blocks += engagement_blocks(home.admin.engagement)
-    blocks += rules_blocks(home)
     footer = _context(f"Updated {slack_date(home.generated_at, '{date_short_pretty} at {time}')}")
     if len(blocks) >= MAX_VIEW_BLOCKS:
         blocks = [*blocks[:MAX_VIEW_BLOCKS - 2], _context("…more than fits here.")]

@@ -445,6 +445,13 @@ class SlackIngress:
         await self._home_click(ack, body, action, context, change=lambda: HomeChange(
             op="reschedule", channel=value[0], schedule=value[1]) if value else None)
 
+    async def on_home_rules(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any],
+                            action: dict[str, Any], context: AsyncBoltContext) -> None:
+        """A channel's rules changed from the menu; whether this person may is the worker's to check."""
+        value = home.decode_rule(_value(_object(action, "selected_option")))
+        await self._home_click(ack, body, action, context, change=lambda: HomeChange.model_validate(
+            {"op": value[1], "channel": value[0]}) if value else None)
+
     async def on_home_off(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], action: dict[str, Any],
                           context: AsyncBoltContext) -> None:
         channel = _value(action)[:255]

@@ -13,6 +13,8 @@ from adapters.slack import home, render
 from bot.engagement import Engagement, WeekStats
 from bot.gaps import Gap, GapTopic, KnowledgeGaps
 from bot.home import AdminHome, Home, HomeSubscription, RecentQuestion, schedule_choices
+from bot.home_rules import MAX_RULES, HomeRule
+from bot.rules import AnswerMode
 from storage import tenant_key
 from tests.adapters.slack.conftest import ALICE, BOB, CAROL, GENERAL, SECRET, SlackRig, eventually
 from tests.conftest import settled
@@ -74,7 +76,7 @@ async def home_click(rig: SlackRig, user: str, element: dict[str, Any], *, count
                            "action_ts": "1.0"}
     if element["type"] == "button":
         act |= {"value": element["value"], "text": element["text"]}
-    elif element["type"] == "static_select":
+    elif element["type"] in ("static_select", "overflow"):
         act["selected_option"] = next(o for o in element["options"] if o["value"] == selected)
     elif element["type"] == "conversations_select":
         act["selected_conversation"] = selected
@@ -126,7 +128,7 @@ async def test_a_person_sees_their_digests_and_questions_but_no_admin_sections(r
     await eventually(lambda: _active(rig), [GENERAL])
 
     blocks = await open_home(rig, BOB)
-    assert headers(blocks) == ["whybot", "Your digests", "Your recent questions"]
+    assert headers(blocks) == ["whybot", "Your digests", "Your recent questions", "Channel rules"]
     shown = texts(blocks)
     assert "*#general* · top 5 threads daily at 09:00 (America/New_York)" in shown
     [schedule] = action(blocks, home.HOME_SCHEDULE)
@@ -154,8 +156,8 @@ async def test_an_admin_sees_gaps_grouped_by_topic_and_engagement_counted_over_w
     await rig.fake.wait_calls("chat.update")
 
     blocks = await open_home(rig, CAROL)
-    assert headers(blocks) == ["whybot", "Your digests", "Your recent questions", "Knowledge gaps · last 7 days",
-                               "Engagement"]
+    assert headers(blocks) == ["whybot", "Your digests", "Your recent questions", "Channel rules",
+                               "Knowledge gaps · last 7 days", "Engagement"]
     sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
     topics = [t for t in sections if "· 2 questions\n" in t or "· 1 question\n" in t]
     assert len(topics) == 2, topics
@@ -274,8 +276,100 @@ def test_the_view_stays_within_block_kit_limits_with_many_questions_and_gaps() -
     admin = AdminHome(gaps=KnowledgeGaps(start=now, end=now, topics=gaps),
                       engagement=Engagement(tenant_id="slack:T", scope="visible",
                                             weeks=[WeekStats(start=now.date(), asked=10**6)] * 4))
+    rules = [HomeRule(channel_id=f"C{n}", channel_name="#" + "r" * 80, lines=["**Reading:** " + long[:2000]] * 3,
+                      excluded=n % 2 == 0, answer=AnswerMode.MENTION, who="workspace admins", may_change=True)
+             for n in range(MAX_RULES)]
     view = home.home_view(Home(tenant="T", user="U", generated_at=now, notice=long, subscriptions=subs,
-                               more_subscriptions=3, schedules=schedule_choices(), recent=recent, admin=admin))
+                               more_subscriptions=3, schedules=schedule_choices(), recent=recent, admin=admin,
+                               rules=rules, more_rules=7))
     payload = json.loads(json.dumps(view.to_dict()))
     assert view_problems(payload, kind="home") == []
     assert len(payload["blocks"]) <= 100
+    alone = home.home_view(Home(tenant="T", user="U", generated_at=now, rules=rules, more_rules=7)).to_dict()
+    assert view_problems(alone, kind="home") == []
+    assert len(action(alone["blocks"], home.HOME_RULES)) == MAX_RULES
+    assert "…and 7 more: `/whybot settings` in a channel shows and changes its rules." in texts(alone["blocks"])
+
+
+# channel rules -----------------------------------------------------------------------------------
+
+def rule_of(blocks: Blocks, name: str) -> dict[str, Any]:
+    """The "Channel rules" section of one channel."""
+    [section] = [b for b in blocks if b["type"] == "section" and b["text"]["text"].startswith(f"*{name}*\n")]
+    return section
+
+
+def notice_of(blocks: Blocks) -> str:
+    return next(b["text"]["text"] for b in blocks if "information_source" in b.get("text", {}).get("text", ""))
+
+
+def forged(channel: str, op: str) -> dict[str, Any]:
+    """A rules menu whybot never drew for this person, as a hand-made payload would carry it."""
+    return {"type": "overflow", "action_id": home.HOME_RULES,
+            "options": [{"text": {"type": "plain_text", "text": op}, "value": home.rule_value(channel, op)}]}
+
+
+async def test_an_admin_excludes_a_channel_from_home_which_deletes_what_was_stored(rig: SlackRig) -> None:
+    await rig.message(GENERAL, BOB, "The release freeze starts on Friday at noon; no deploys after that.")
+    make_admin(rig, CAROL)
+    blocks = await open_home(rig, CAROL)
+    general = rule_of(blocks, "#general")
+    assert "*Reading:* yes" in general["text"]["text"] and "only when mentioned" in general["text"]["text"]
+    assert "_you can change these_" in general["text"]["text"]
+    menu = general["accessory"]
+    assert menu["action_id"] == home.HOME_RULES and "confirm" in menu
+    assert [o["value"] for o in menu["options"]] == [home.rule_value(GENERAL, "answer_questions"),
+                                                     home.rule_value(GENERAL, "exclude")]
+
+    excluded = await home_click(rig, CAROL, menu, count=2, selected=home.rule_value(GENERAL, "exclude"))
+    assert not await rig.services.storage.messages.channel_messages(TENANT, GENERAL)
+    assert (await rig.services.storage.channel_rules.get(TENANT, GENERAL)).excluded  # type: ignore[union-attr]
+    assert "Excluded #general" in notice_of(excluded) and "deleted the 1 message" in notice_of(excluded)
+    now = rule_of(excluded, "#general")
+    assert "*Reading:* no" in now["text"]["text"]
+    assert [o["value"] for o in now["accessory"]["options"]] == [home.rule_value(GENERAL, "include")]
+
+    included = await home_click(rig, CAROL, now["accessory"], count=3, selected=home.rule_value(GENERAL, "include"))
+    assert "I read #general again" in notice_of(included)
+    assert "*Reading:* yes" in rule_of(included, "#general")["text"]["text"]
+    asking = await home_click(rig, CAROL, rule_of(included, "#general")["accessory"], count=4,
+                              selected=home.rule_value(GENERAL, "answer_questions"))
+    assert "also answer questions asked here without a mention" in notice_of(asking)
+    assert "questions asked here without a mention" in rule_of(asking, "#general")["text"]["text"]
+
+
+async def test_a_non_admin_sees_rules_without_controls_and_a_forged_click_changes_nothing(rig: SlackRig) -> None:
+    await rig.message(GENERAL, ALICE, "The release freeze starts on Friday at noon; no deploys after that.")
+    blocks = await open_home(rig, BOB)
+    general = rule_of(blocks, "#general")
+    assert "*Reading:* yes" in general["text"]["text"]
+    assert "_only the channel's creator and workspace admins or owners can change these_" in general["text"]["text"]
+    assert "accessory" not in general and not action(blocks, home.HOME_RULES)
+
+    refused = await home_click(rig, BOB, forged(GENERAL, "exclude"), count=2,
+                               selected=home.rule_value(GENERAL, "exclude"))
+    assert "Only some people can change this" in notice_of(refused)
+    assert "only the channel's creator and workspace admins or owners can" in notice_of(refused)
+    assert len(await rig.services.storage.messages.channel_messages(TENANT, GENERAL)) == 1
+    assert await rig.services.storage.channel_rules.get(TENANT, GENERAL) is None, "no rule was written"
+    assert "accessory" not in rule_of(refused, "#general")
+
+
+async def test_a_private_channel_the_viewer_is_not_in_is_never_listed_nor_changed(rig: SlackRig) -> None:
+    await rig.message(SECRET, ALICE, "Budget review on Thursday.", channel_type="group")
+    await rig.message(GENERAL, BOB, "The release freeze starts on Friday at noon.")
+    make_admin(rig, CAROL)  # a workspace admin, but not in #secret-plans
+    blocks = await open_home(rig, CAROL)
+    assert rule_of(blocks, "#general") and "secret" not in texts(blocks).lower()
+
+    refused = await home_click(rig, CAROL, forged(SECRET, "exclude"), count=2,
+                               selected=home.rule_value(SECRET, "exclude"))
+    unknown = await home_click(rig, CAROL, forged("CNOWHERE", "exclude"), count=3,
+                               selected=home.rule_value("CNOWHERE", "exclude"))
+    assert notice_of(refused) == notice_of(unknown), "a channel Carol may not see and one nobody knows: same answer"
+    assert "secret" not in texts(refused).lower()
+    assert len(await rig.services.storage.messages.channel_messages(TENANT, SECRET)) == 1
+    assert await rig.services.storage.channel_rules.get(TENANT, SECRET) is None
+
+    alice = await open_home(rig, ALICE)
+    assert "Budget" not in texts(alice) and rule_of(alice, "#secret-plans"), "its member sees its rules"
