@@ -110,6 +110,16 @@ def confusion_markdown(confusion: dict[str, dict[str, int]]) -> list[str]:
     return lines
 
 
+def retrieval_line(retrieval: dict[str, Any] | None) -> str:
+    if not retrieval:
+        return ""
+    line = f" Retrieval: `{retrieval['engine']}`"
+    if retrieval.get("embeddings_model"):
+        line += (f", embeddings `{retrieval['embeddings_model']}` ({retrieval['vectors']:,} messages embedded"
+                 + (f", {retrieval['not_embedded']:,}+ not" if retrieval.get("not_embedded") else "") + ")")
+    return line + "."
+
+
 def markdown(report: dict[str, Any], checks: list[Check]) -> str:
     ws = report["workspace"]
     details = report["details"]
@@ -120,7 +130,8 @@ def markdown(report: dict[str, Any], checks: list[Check]) -> str:
         "",
         f"Workspace: {ws['path']} (seed {ws['seed']}, size {ws['size']}): {ws['messages']:,} messages, "
         f"{ws['threads']} threads, {ws['questions']} answerable and {ws['unanswerable']} unanswerable questions, "
-        f"{ws['utterances']} utterances, {ws['private_facts']} private facts. Imported in {ws['import_s']} s.",
+        f"{ws['utterances']} utterances, {ws['private_facts']} private facts. Imported in {ws['import_s']} s."
+        + retrieval_line(ws.get("retrieval")),
         f"Run {report.get('run', {}).get('at', '')} on {report.get('run', {}).get('machine', '')}; "
         + (f"classifier `{details['router']['classifier']}`, digest model `{details['digest']['model']}`."
          if "router" in details and "digest" in details else

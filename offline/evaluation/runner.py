@@ -382,6 +382,22 @@ class EvalOptions:
     haystack: Path | None = None  # an export to import into the same tenant first (quality at scale)
 
 
+async def retrieval_summary(services: Services, tenant_id: str) -> dict[str, Any]:
+    """What answered: the engine, and with an embedding model how many messages have a vector. A model
+    that was unreachable during the import leaves vectors missing, and the run measures words alone:
+    say so loudly rather than report it as the model's quality."""
+    retriever = services.retriever
+    dense = getattr(retriever, "dense", None)
+    out: dict[str, Any] = {"engine": getattr(retriever, "name", type(retriever).__name__)}
+    if dense is not None:
+        out |= {"embeddings_model": dense.model, "vectors": await dense.coverage(tenant_id),
+                "not_embedded": dense.missing.get(tenant_id, 0)}
+        if out["not_embedded"] or not out["vectors"]:
+            log.warning("only %d messages have a %s vector (%d+ missing): is the embedding server up?",
+                        out["vectors"], dense.model, out["not_embedded"])
+    return out
+
+
 async def evaluate(path: Path, settings: Settings, options: EvalOptions | None = None) -> dict[str, Any]:
     """All metrics for one labelled workspace; `settings.database_url` must be a scratch database."""
     options = options or EvalOptions()
@@ -399,6 +415,7 @@ async def evaluate(path: Path, settings: Settings, options: EvalOptions | None =
         settle = getattr(services.retriever, "settle", None)
         if settle is not None:  # index (and embed) everything before the first timed question
             await settle(ws.tenant_id)
+        retrieval = await retrieval_summary(services, ws.tenant_id)
         import_s = time.perf_counter() - started
         ev = Evaluator(services, ws, timings)
         values: dict[str, float] = {}
@@ -431,7 +448,7 @@ async def evaluate(path: Path, settings: Settings, options: EvalOptions | None =
                               "threads": len(labels.threads),
                               "questions": len(labels.questions), "unanswerable": len(labels.unanswerable),
                               "utterances": len(labels.utterances), "private_facts": len(labels.private_facts),
-                              "import_s": round(import_s, 2)},
+                              "import_s": round(import_s, 2), "retrieval": retrieval},
                 "metrics": values, "details": details}
     finally:
         await storage.close()
