@@ -80,23 +80,32 @@ def _quoted(text: str, limit: int = MAX_QUESTION) -> str:
 
 # digests ---------------------------------------------------------------------------------------
 
-def schedule_value(channel: str, words: str) -> str:
-    """A schedule option's value: which channel, which schedule (Slack allows 150 characters)."""
-    return json.dumps({"c": channel, "s": words}, separators=(",", ":"))
+def _option_value(channel: str, key: str, detail: str) -> str:
+    """An option's value: which channel, and one more word under `key` (Slack allows 150 characters)."""
+    return json.dumps({"c": channel, key: detail}, separators=(",", ":"))
 
 
-def decode_schedule(value: str | None) -> tuple[str, str] | None:
-    """(channel, schedule words) from an option value; None for anything that is not ours (never raises)."""
+def _decode_option(value: str | None, key: str) -> tuple[str, str] | None:
+    """(channel, detail) from an option value; None for anything that is not ours (never raises)."""
     try:
         data = json.loads(value or "")
     except ValueError:
         return None
     if not isinstance(data, dict):
         return None
-    channel, words = data.get("c"), data.get("s")
-    if not isinstance(channel, str) or not isinstance(words, str) or not channel or not words:
+    channel, detail = data.get("c"), data.get(key)
+    if not isinstance(channel, str) or not isinstance(detail, str) or not channel or not detail:
         return None
-    return channel[:255], words[:64]
+    return channel[:255], detail
+
+
+def schedule_value(channel: str, words: str) -> str:
+    return _option_value(channel, "s", words)
+
+
+def decode_schedule(value: str | None) -> tuple[str, str] | None:
+    decoded = _decode_option(value, "s")
+    return (decoded[0], decoded[1][:64]) if decoded else None
 
 
 def _subscription(home: Home, sub: HomeSubscription) -> list[Block]:
@@ -213,22 +222,12 @@ def engagement_blocks(stats: Engagement) -> list[Block]:
 # channel rules ---------------------------------------------------------------------------------
 
 def rule_value(channel: str, op: str) -> str:
-    """A rules option's value: which channel, which change (Slack allows 150 characters)."""
-    return json.dumps({"c": channel, "o": op}, separators=(",", ":"))
+    return _option_value(channel, "o", op)
 
 
 def decode_rule(value: str | None) -> tuple[str, str] | None:
-    """(channel, op) from an option value; None for anything that is not ours (never raises)."""
-    try:
-        data = json.loads(value or "")
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    channel, op = data.get("c"), data.get("o")
-    if not isinstance(channel, str) or not channel or op not in RULE_OPS:
-        return None
-    return channel[:255], str(op)
+    decoded = _decode_option(value, "o")
+    return decoded if decoded and decoded[1] in RULE_OPS else None
 
 
 def _rule_menu(rule: HomeRule) -> OverflowMenuElement:
