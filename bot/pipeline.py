@@ -79,7 +79,7 @@ class TurnRecord(Protocol):
 
     async def record_decision(self, decision_id: str) -> None: ...
 
-    async def record_posted(self, posted_ref: dict[str, Any]) -> None: ...
+    async def record_posted(self, posted_ref: dict[str, Any], *, decision_id: str | None = None) -> None: ...
 
 
 class TurnPipeline:
@@ -255,8 +255,7 @@ class TurnPipeline:
         return f"not answered ({reason.value}): {reply.decision_id}"
 
     async def _posted(self, record: TurnRecord, reply: Reply, posted: dict[str, Any]) -> None:
-        await record.record_posted(posted)
-        await self.services.storage.decisions.set_posted_ref(reply.decision_id, posted)
+        await record.record_posted(posted, decision_id=reply.decision_id)
 
     # history -----------------------------------------------------------------------------------
 

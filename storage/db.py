@@ -17,9 +17,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from storage.sqlite_lock import connection_factory
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
 class DatabaseNotUpgraded(RuntimeError):
@@ -57,7 +60,10 @@ class Database:
         self.url = url
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+            path = make_url(url).database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                kwargs["connect_args"]["factory"] = connection_factory(path, SQLITE_BUSY_TIMEOUT_S)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
 from storage.db import Database
-from storage.tables import InboxItem
+from storage.tables import Decision, InboxItem
 from storage.upsert import insert_for
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -88,9 +88,12 @@ class InboxStore:
                  "status": PENDING, "attempts": 0, "available_at": now, "created_at": now, "note": ""}
                 for t in turns]
         async with self.db.session() as s:
-            stmt = (insert_for(s, InboxItem).values(rows).on_conflict_do_nothing(index_elements=["key"])
+            # One statement with the rows as parameters (not `.values(rows)`): SQLAlchemy caches its compiled
+            # form and still sends one multi-row INSERT; compiling a new statement per batch size cost the
+            # acking loop about a third of its time.
+            stmt = (insert_for(s, InboxItem).on_conflict_do_nothing(index_elements=["key"])
                     .returning(InboxItem.key))
-            inserted = set((await s.scalars(stmt)).all())
+            inserted = set((await s.scalars(stmt, rows)).all())
         queued: list[bool] = []
         for row in rows:
             queued.append(row["key"] in inserted)
@@ -142,11 +145,15 @@ class InboxStore:
         """The stored decision this turn answers with, so a retry resends it instead of deciding again."""
         return await self._owned(item_id, worker, decision_id=decision_id)
 
-    async def record_posted(self, item_id: int, posted_ref: dict[str, Any]) -> None:
-        """Where the answer went, written the moment the platform says so (whoever holds the lease now)."""
+    async def record_posted(self, item_id: int, posted_ref: dict[str, Any], *, decision_id: str | None = None) -> None:
+        """Where the answer went, written the moment the platform says so (whoever holds the lease now); with
+        `decision_id`, on that decision too (its Why? updates the message in place), in the same commit."""
         async with self.db.session() as s:
             await s.execute(update(InboxItem).where(InboxItem.id == item_id).values(posted_ref=posted_ref)
                             .execution_options(synchronize_session=False))
+            if decision_id is not None:
+                await s.execute(update(Decision).where(Decision.id == decision_id).values(posted_ref=posted_ref)
+                                .execution_options(synchronize_session=False))
 
     async def record_progress(self, key: str, progress: dict[str, Any]) -> bool:
         """What a running turn shows so far (its status line, the answer as written), for a page that polls

@@ -25,7 +25,10 @@ class WorkspaceStore:
 
     async def ensure_tenant(self, platform: str, external_id: str, name: str = "") -> str:
         key = tenant_key(platform, external_id)
-        async with self.db.session() as s:
+        async with self.db.session() as s:  # a read takes no write lock: most turns find their tenant as it is
+            known = await s.get(Tenant, key)
+            if known is not None and (not name or known.name == name):
+                return key
             await upsert(
                 s, Tenant,
                 {"id": key, "platform": platform, "external_id": external_id, "name": name},
