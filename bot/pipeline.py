@@ -152,6 +152,8 @@ class TurnPipeline:
         """Answer `event` once. With `only_in_conversation`, only when whybot answered in its thread before;
         with `unanswerable`, not at all (the asker is told why)."""
         if record.posted_ref:
+            if record.decision_id and "not_answered" not in record.posted_ref:  # it may have died in between
+                await self.services.storage.inbox.repair_posted(record.decision_id, record.posted_ref)
             return "already posted by an earlier attempt"
         surface = self.surface(event.platform)
         reply: Reply | None = None

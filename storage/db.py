@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from storage.sqlite_lock import connection_factory
+from storage import sqlite_lock
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _in_memory(url: str) -> bool:
+    database = make_url(url).database
+    return not database or database == ":memory:" or "mode=memory" in url
+
+
 class Database:
     """Owns the async engine. Pass it in; never reach for a module-level engine."""
 
@@ -62,14 +67,26 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
             path = make_url(url).database
-            if path and path != ":memory:" and not path.startswith("file:"):
-                kwargs["connect_args"]["factory"] = connection_factory(path, SQLITE_BUSY_TIMEOUT_S)
+            if sqlite_lock.AVAILABLE and path and not _in_memory(url) and not path.startswith("file:"):
+                kwargs["connect_args"]["factory"] = sqlite_lock.connection_factory(path, SQLITE_BUSY_TIMEOUT_S)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        # Single statements that change one row (claim, renew, finish a turn) need no transaction around
+        # them: in autocommit the statement commits by itself, so SQLite's write lock is held only while it
+        # runs, not across the event-loop hops to a separate COMMIT (during which a busy worker runs other
+        # turns' CPU work and an ack waits). A shared-cache memory database cannot have a second engine.
+        self.autocommit_engine: AsyncEngine | None = None
+        if not (self.is_sqlite and _in_memory(url)):
+            if not self.is_sqlite:
+                kwargs.update(pool_size=5, max_overflow=5)
+            self.autocommit_engine = create_async_engine(url, isolation_level="AUTOCOMMIT", **kwargs)
+        for engine in (self.engine, self.autocommit_engine):
+            if self.is_sqlite and engine is not None:
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.autocommit_sessions = (async_sessionmaker(self.autocommit_engine, expire_on_commit=False)
+                                    if self.autocommit_engine is not None else None)
 
     @property
     def is_sqlite(self) -> bool:
@@ -84,6 +101,17 @@ class Database:
         """A session in a transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits on its own: only for one statement that stands alone."""
+        if self.autocommit_sessions is None:
+            async with self.session() as session:
+                yield session
+            return
+        async with self.autocommit_sessions() as session:
+            yield session
+            await session.commit()  # flushes what was added; each statement has already committed itself
 
     async def upgrade(self) -> None:
         """Apply Alembic migrations up to head on this engine's own connection."""
@@ -133,3 +161,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.autocommit_engine is not None:
+            await self.autocommit_engine.dispose()

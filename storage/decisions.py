@@ -18,6 +18,9 @@ def _record(d: Decision) -> DecisionRecord:
                           d.rationale, d.reply, d.posted_ref, d.created_at)
 
 
+PURGE_BATCH = 500
+
+
 class DecisionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -27,7 +30,7 @@ class DecisionStore:
                    reply: dict[str, Any], created_at: datetime, thread_id: str | None = None,
                    question: str | None = None, outcome: str | None = None) -> None:
         """`question` and `outcome` are set for questions only (engagement counts them: storage/engagement.py)."""
-        async with self.db.session() as s:
+        async with self.db.autocommit() as s:  # one INSERT
             s.add(Decision(id=decision_id, tenant_id=tenant_id, channel_external_id=channel_external_id,
                            user_external_id=user_external_id, private=private, skill=skill,
                            rationale=rationale, reply=reply, created_at=created_at, thread_id=thread_id,
@@ -92,9 +95,17 @@ class DecisionStore:
             return [_record(r) for r in rows]
 
     async def purge_older_than(self, cutoff: datetime) -> int:
-        async with self.db.session() as s:
-            result = await s.execute(delete(Decision).where(Decision.created_at < cutoff))
-            return int(getattr(result, "rowcount", 0) or 0)
+        """In small batches, each committed alone: one big DELETE would hold SQLite's write lock, and every
+        ack waiting on it, for as long as it ran."""
+        purged = 0
+        while True:
+            async with self.db.autocommit() as s:
+                batch = select(Decision.id).where(Decision.created_at < cutoff).limit(PURGE_BATCH).scalar_subquery()
+                result = await s.execute(delete(Decision).where(Decision.id.in_(batch)))
+                count = int(getattr(result, "rowcount", 0) or 0)
+            purged += count
+            if count < PURGE_BATCH:
+                return purged
 
     async def record_feedback(self, decision_id: str, user_external_id: str, helpful: bool,
                               item_id: str = "", comment: str = "") -> None:

@@ -24,6 +24,7 @@ from storage.tables import Decision, InboxItem
 from storage.upsert import insert_for
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+PURGE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,9 @@ class InboxStore:
         rows = [{"key": t.key[:255], "kind": t.kind, "priority": t.priority, "payload": t.payload,
                  "status": PENDING, "attempts": 0, "available_at": now, "created_at": now, "note": ""}
                 for t in turns]
-        async with self.db.session() as s:
+        # One statement: on PostgreSQL it commits by itself (one round trip instead of three); on SQLite a
+        # RETURNING statement stays open until its rows are read, so it keeps its transaction and the writer lock.
+        async with (self.db.autocommit() if self.db.dialect == "postgresql" else self.db.session()) as s:
             # One statement with the rows as parameters (not `.values(rows)`): SQLAlchemy caches its compiled
             # form and still sends one multi-row INSERT; compiling a new statement per batch size cost the
             # acking loop about a third of its time.
@@ -117,7 +120,7 @@ class InboxStore:
             candidates = list(await s.scalars(select(InboxItem.id).where(_claimable(now))
                                               .order_by(InboxItem.priority, InboxItem.id).limit(8)))
         for item_id in candidates:
-            async with self.db.session() as s:
+            async with self.db.autocommit() as s:
                 result = await s.execute(
                     update(InboxItem).where(InboxItem.id == item_id, _claimable(now))
                     .values(status=RUNNING, claimed_by=worker, lease_until=now + lease, claimed_at=now,
@@ -131,7 +134,7 @@ class InboxStore:
 
     async def _owned(self, item_id: int, worker: str, **values: object) -> bool:
         """Change an item only while `worker` still holds it; False means its lease passed to another."""
-        async with self.db.session() as s:
+        async with self.db.autocommit() as s:
             result = await s.execute(
                 update(InboxItem).where(InboxItem.id == item_id, InboxItem.status == RUNNING,
                                         InboxItem.claimed_by == worker)
@@ -147,19 +150,26 @@ class InboxStore:
 
     async def record_posted(self, item_id: int, posted_ref: dict[str, Any], *, decision_id: str | None = None) -> None:
         """Where the answer went, written the moment the platform says so (whoever holds the lease now); with
-        `decision_id`, on that decision too (its Why? updates the message in place), in the same commit."""
-        async with self.db.session() as s:
+        `decision_id`, on that decision too (its Why? updates the message in place). Two statements, each
+        committed alone, the turn's first: a retry that finds the turn posted repairs the decision
+        (`repair_posted`), while a decision marked posted with its turn not would be sent again."""
+        async with self.db.autocommit() as s:
             await s.execute(update(InboxItem).where(InboxItem.id == item_id).values(posted_ref=posted_ref)
                             .execution_options(synchronize_session=False))
-            if decision_id is not None:
-                await s.execute(update(Decision).where(Decision.id == decision_id).values(posted_ref=posted_ref)
-                                .execution_options(synchronize_session=False))
+        if decision_id is not None:
+            await self.repair_posted(decision_id, posted_ref)
+
+    async def repair_posted(self, decision_id: str, posted_ref: dict[str, Any]) -> None:
+        """Mark the decision posted as its turn's record says (idempotent)."""
+        async with self.db.autocommit() as s:
+            await s.execute(update(Decision).where(Decision.id == decision_id)
+                            .values(posted_ref=posted_ref).execution_options(synchronize_session=False))
 
     async def record_progress(self, key: str, progress: dict[str, Any]) -> bool:
         """What a running turn shows so far (its status line, the answer as written), for a page that polls
         while another process answers. Only a running turn takes it: a late write never lands on a
         finished one. False when nothing was written."""
-        async with self.db.session() as s:
+        async with self.db.autocommit() as s:
             result = await s.execute(update(InboxItem).where(InboxItem.key == key[:255], InboxItem.status == RUNNING)
                                      .values(progress=progress).execution_options(synchronize_session=False))
             return int(getattr(result, "rowcount", 0) or 0) == 1
@@ -210,8 +220,15 @@ class InboxStore:
                 for created, claimed, finished in rows if claimed is not None and finished is not None]
 
     async def purge_finished_before(self, cutoff: datetime) -> int:
-        """Finished turns are kept a while (their keys stop late retries), then dropped."""
-        async with self.db.session() as s:
-            result = await s.execute(delete(InboxItem).where(InboxItem.status.in_((DONE, FAILED)),
-                                                             InboxItem.created_at < cutoff))
-            return int(getattr(result, "rowcount", 0) or 0)
+        """Finished turns are kept a while (their keys stop late retries), then dropped, in small batches each
+        committed alone: one big DELETE held SQLite's write lock, and the acks waiting on it, for half a second."""
+        purged = 0
+        while True:
+            async with self.db.autocommit() as s:
+                batch = (select(InboxItem.id).where(InboxItem.status.in_((DONE, FAILED)), InboxItem.created_at < cutoff)
+                         .limit(PURGE_BATCH).scalar_subquery())
+                result = await s.execute(delete(InboxItem).where(InboxItem.id.in_(batch)))
+                count = int(getattr(result, "rowcount", 0) or 0)
+            purged += count
+            if count < PURGE_BATCH:
+                return purged

@@ -17,12 +17,18 @@ transaction's first write" is the first such statement while the connection is n
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import sqlite3
 import time
 from collections.abc import Iterable
 from typing import Any, Self
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; SQLite's own busy handler alone decides who writes
+    fcntl = None  # type: ignore[assignment]
+
+AVAILABLE = fcntl is not None
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "WITH")
 FINE_POLL_S = 0.0002  # re-try this often for the first FINE_FOR_S of a wait …

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from storage import Storage
+from storage.inbox import PURGE_BATCH, NewTurn
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -98,3 +99,31 @@ async def test_progress_is_kept_only_while_the_turn_runs(storage: Storage) -> No
     assert not await storage.inbox.record_progress("playground:p1", {"status": "late", "text": None})
     assert (await storage.inbox.by_key("playground:p1")).progress == shown  # type: ignore[union-attr]
     assert not await storage.inbox.record_progress("playground:nope", shown)
+
+
+async def test_purge_takes_every_finished_turn_in_batches_and_leaves_the_rest(storage: Storage) -> None:
+    count = PURGE_BATCH + 7
+    await storage.inbox.put_many([NewTurn(f"old{i}", "chat", {}, 5) for i in range(count)], now=NOW)
+    await storage.inbox.put("waiting", "chat", {}, priority=5, now=NOW)
+    for _ in range(count):
+        item = await storage.inbox.claim("w", NOW, LEASE)
+        assert item is not None
+        await storage.inbox.finish(item.id, "w", NOW)
+    # the claim order is by priority then id, so the unfinished one is the last left
+    assert await storage.inbox.purge_finished_before(NOW + timedelta(days=1)) == count
+    left = await storage.inbox.claim("w", NOW, LEASE)
+    assert left is not None and left.key == "waiting"
+
+
+async def test_a_posted_reference_reaches_the_decision_and_a_retry_can_repair_it(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    await storage.decisions.save(decision_id="d_p", tenant_id=tenant, channel_external_id="C", user_external_id="U",
+                                 private=False, skill="ask", rationale={}, reply={}, created_at=NOW)
+    await storage.inbox.put("p", "chat", {}, priority=5, now=NOW)
+    item = await storage.inbox.claim("w", NOW, LEASE)
+    assert item is not None
+    await storage.inbox.record_posted(item.id, {"ts": "1.1"}, decision_id="d_p")
+    assert (await storage.inbox.get(item.id)).posted_ref == {"ts": "1.1"}  # type: ignore[union-attr]
+    assert (await storage.decisions.get("d_p")).posted_ref == {"ts": "1.1"}  # type: ignore[union-attr]
+    await storage.inbox.repair_posted("d_p", {"ts": "1.1"})  # idempotent
+    assert (await storage.decisions.get("d_p")).posted_ref == {"ts": "1.1"}  # type: ignore[union-attr]
