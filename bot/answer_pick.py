@@ -39,7 +39,7 @@ SUBSTANCE_WEIGHT = 0.4  # it says something (not "looking", "on it", "👀")
 FIRST_WEIGHT = 0.15  # the first reply of substance after the question
 DEFER_PENALTY = 1.0  # "not sure, ask Wei" points elsewhere
 CLOSE_PENALTY = 0.8  # "thanks", "confirmed fixed, closing the ticket" ends the thread, answers nothing
-QUESTION_PENALTY = 0.6  # a reply that asks ("can you check the deploy?") answers only when it says the kind asked
+QUESTION_PENALTY = 0.6  # a reply that only asks ("can you check the deploy?") answers nothing
 SUBSTANTIAL_WORDS = 4  # content words that make a reply more than an acknowledgement
 CLOSING_WORDS = 6  # a thanks or sign-off longer than this says something more
 
@@ -52,6 +52,7 @@ class Pick:
     score: float
     kinds: tuple[str, ...]  # the kinds of answer it matched, among those asked for
     reason: str
+    doubtful: bool = False  # it asks, defers or only signs off: the best there is, but no plain answer
 
 
 def candidates(thread: Sequence[MessageRecord], matched: MessageRecord,
@@ -63,6 +64,16 @@ def candidates(thread: Sequence[MessageRecord], matched: MessageRecord,
     asker = root.user_external_id if _QUESTION.search(root.text.strip()) else None
     return [r for r in thread[1:] if r.external_id != matched.external_id and r.source_id not in taken
             and not r.is_bot and r.user_external_id != asker and not _ME_TOO.search(r.text)]
+
+
+def statement(text: str) -> str:
+    """What a reply states, without a trailing question: "Cause was X; patched, can you ask them to
+    retry?" states the cause; "<@U1> can you check the deploy?" states nothing (empty)."""
+    text = text.strip()
+    if not _QUESTION.search(text):
+        return text
+    cut = max(text.rfind(mark, 0, len(text) - 1) for mark in (". ", "; ", ", ", "! ", " - ", "\n"))
+    return text[:cut] if cut > 0 else ""
 
 
 def substance(text: str) -> float:
@@ -90,21 +101,23 @@ def best_reply(replies: Sequence[MessageRecord], kinds: Sequence[AnswerKind], qu
     scored: list[tuple[float, int, Pick]] = []
     first_seen = False
     for position, reply in enumerate(replies):
-        said = substance(reply.text)
+        stated = statement(reply.text)
+        said = substance(stated)
         deferred = defers(reply.text)
         closes = closing(reply.text)
-        asks = bool(_QUESTION.search(reply.text.strip()))
+        asks = not stated.strip()
         first = not first_seen and said >= 1.0 and not (deferred or closes or asks)
         first_seen = first_seen or first
-        matches = kind_matches(kinds, reply.text)
-        own = weighted_coverage(textlib.overlap(query_terms, reply.text), term_weights)
+        matches = kind_matches(kinds, stated)
+        own = weighted_coverage(textlib.overlap(query_terms, stated), term_weights)
         kind = min(sum(k.strength for k, _ in matches), 2.0)
         score = (KIND_WEIGHT * kind + SUBJECT_WEIGHT * own + SUBSTANCE_WEIGHT * said + FIRST_WEIGHT * first
                  - DEFER_PENALTY * deferred - CLOSE_PENALTY * closes - QUESTION_PENALTY * asks)
         if said < 0.5 and not matches:
             continue  # an acknowledgement answers nothing
         reason = _reason(kinds, matches, own, first, deferred)
-        scored.append((score, -position, Pick(reply, round(score, 4), tuple(k.name for k, _ in matches), reason)))
+        scored.append((score, -position, Pick(reply, round(score, 4), tuple(k.name for k, _ in matches), reason,
+                                                 doubtful=deferred or closes or asks)))
     if not scored:
         return None
     best = max(scored, key=lambda s: s[:2])[2]

@@ -36,7 +36,7 @@ def _kind(name: str, asks: str, answers: str, strength: float = 1.0) -> AnswerKi
 # never a subject: no service, customer or team name belongs here.
 KINDS: tuple[AnswerKind, ...] = (
     _kind("cause", r"\b(cause[ds]?|root|broke|broken|break(s|ing)?|why|how come|what happened|went wrong|"
-                   r"go(es|ne)? wrong|reason|behind|go(es)? down|went down|problem|errors?|issues?|trouble|"
+                   r"go(es|ne)? wrong|wrong|reason|behind|go(es)? down|went down|problem|errors?|issues?|trouble|"
                    r"fail(ed|ing|s|ure)?|fell over|fall(s|ing)? over|crash(ed|es|ing)?|outage|what made|led to|"
                    r"trigger(ed|s)?|culprit|blame)\b",
           r"\b(root cause|caused by|cause was|because|due to|turned out|known issue|regression|bug in|"
@@ -52,12 +52,13 @@ KINDS: tuple[AnswerKind, ...] = (
     _kind("who", r"^\s*(who|whom|whose|which (person|team))\b|\b(who|whom|owner|owns|assigned|looks?|after|"
                  r"responsible|person|in charge|point of contact|took the action|go-to|contact|talk to|reach out|"
                  r"maintain(s|er|ers)?|on the hook|expert)\b",
-          r"<@[UW][A-Z0-9]+|\b(owns|owner|'s team|assigned|is on it|will (do|take|handle)|maintains|"
+          r"<@[UW][A-Z0-9]+|\b(owns|owner|'s team|assigned|is on it|will (take|handle)|maintains|"
           r"point of contact|DRI)\b"),
     _kind("how", r"^\s*(how|where)\b|\b(steps?|process|docs|documentation|runbook|procedure|go out|find|"
                  r"location|operational|manual|playbook|guide|instructions|wiki|obtain|get access|set up)\b",
-          r"\b(use|run|via|through|see|follow|request|ask|from the|it'?s in|lives in|they'?re in|stored in|"
-          r"kept in)\b|https?://|`[^`]+`|\b[\w-]+/[\w-]+/[\w/-]+"),
+          r"^\W*(use|run|merge|tag|ask|open|go to|click|install|request|follow|push|file|see|check)\b|"
+          r"\b(via|through|it'?s in|lives in|they'?re in|stored in|kept in|answered (here|in)|here:)|"
+          r"`[^`]*[ /.=][^`]*`|(?<![\w./:])[a-z][\w-]*/[\w-]+/[\w/-]+|^\W*<https?://[^>]+>\W*$"),
     _kind("when", r"^\s*when\b|\b(date|deadline|due|what time|how long|until|schedule|what day|which day|"
                   r"how soon|eta|by when)\b",
           r"\b(mon|tue|wed|thu|fri|sat|sun)\w*\b|\b\d{1,2}[:.]\d{2}\b|\b(today|tomorrow|next week|by|on the)\b|"
@@ -68,7 +69,7 @@ KINDS: tuple[AnswerKind, ...] = (
                     r"percent\w*|count|amount)\b|\b(port|version|limit|quota|size|budget|timeout|ttl|retention|"
                     r"capacity|threshold|score|price|cost)\b",
           r"\d"),
-    _kind("decision", r"\b(decid\w*|decision|final|call|go with|chose|choice|agreed|conclusion|verdict|outcome|"
+    _kind("decision", r"(?<!-)\b(decid\w*|decision|final|call|go with|chose|choice|agreed|conclusion|verdict|outcome|"
                       r"conclu\w*|land(ed)? on|settled?|sign(ed)? off|go ahead|greenlit)\b",
           r"\b(decided|decision|we('ll| will) go|agreed|going with|approved|settled|let'?s go with|"
           r"go(ing)? ahead|signed off|consensus)\b"),
@@ -77,10 +78,23 @@ KINDS: tuple[AnswerKind, ...] = (
 )
 
 
+# A question that opens with an unambiguous question word asks for that kind, whatever else it names:
+# "who took the action item on timeout alerts" wants a person, not a number.
+_LEADS = ((re.compile(r"^\W*(who|whom|whose)\b", re.IGNORECASE), "who"),
+          (re.compile(r"^\W*when\b", re.IGNORECASE), "when"),
+          (re.compile(r"^\W*why\b", re.IGNORECASE), "cause"),
+          (re.compile(r"^\W*how (many|much)\b", re.IGNORECASE), "number"))
+
+
 def answer_kinds(question: str) -> list[AnswerKind]:
     """The kinds a question asks for; the catch-all "what" only when nothing more specific fits."""
+    lead = next((name for pattern, name in _LEADS if pattern.search(question)), None)
+    if lead is not None:
+        return [k for k in KINDS if k.name == lead]
     found = [k for k in KINDS if k.asks.search(question)]
     specific = [k for k in found if k.name != "what"]
+    if len(specific) > 1:  # "how did it recover" asks for the fix; "how" alone asks for a way or a place
+        specific = [k for k in specific if k.name != "how"]
     return specific or found
 
 

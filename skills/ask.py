@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from bot import answer_pick, followup, query_filters
+from bot import answer_pick, followup, kind_rank, query_filters
 from bot import text as textlib
 from bot.answers import AnswerKind, answer_kinds, subject_weights
 from bot.backends.llm.base import Passage, Rewriter, with_notice
@@ -148,19 +148,25 @@ class AskSkill:
         await request.progress.status(f"Searching {where}…")
         started = time.perf_counter()
         result = await ctx.retriever.search(request.tenant_id, searched, visibility.allowed_channel_ids,
-                                            k=(3 * k if follow and follow.threads else k) + 1, filters=scope.filters)
+                                            k=3 * k + 1, filters=scope.filters)
         timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
         surface = textlib.surface_terms(searched)
         asked = (request.event.channel, request.event.message_id)
         hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)
                 and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)]
-        hits = (self._in_conversation(request, hits, follow) if request.conversation else hits)[:k]
+        hits = self._in_conversation(request, hits, follow) if request.conversation else hits
+        kinds = follow.kinds if follow else answer_kinds(request.args)
+        ranked = await kind_rank.kind_ranked(
+            hits, kinds, lambda m: ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root),
+            result.query_terms, result.term_weights, pool=3 * k)
+        hits = ranked.hits[:k]
         passages, channel_by_source = self._passages(hits, surface)
         via: dict[int, int] = {}
         why: dict[int, str] = {}
         passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via,
-                                              why, kinds=follow.kinds if follow else None)
-        notes = {n: f"the reply that best answers, in the thread of a matching message: {why[n]}" for n in via}
+                                              why, kinds=kinds)
+        notes = {p.number: ranked.notes[p.source_id] for p in passages if p.source_id in ranked.notes}
+        notes |= {n: f"the reply that best answers, in the thread of a matching message: {why[n]}" for n in via}
         weights = subject_weights(searched, result.term_weights, surface)
         if follow:
             weights = followup.carried_weights(weights, follow.carried, follow.request)

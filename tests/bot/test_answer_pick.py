@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot import text as textlib
-from bot.answer_pick import best_reply, candidates, closing, defers, sought, substance
+from bot.answer_pick import best_reply, candidates, closing, defers, sought, statement, substance
 from bot.answers import answer_kinds
 from storage import MessageRecord
 
@@ -96,4 +96,22 @@ def test_signals_in_words() -> None:
     assert closing("confirmed fixed, closing the ticket") and not closing("Thanks all. We agreed to go ahead "
                                                                           "and migrate the service to Postgres.")
     assert defers("not sure, <@U3|Ming> might know") and not defers("patched, can you ask them to retry?")
-    assert sought(answer_kinds("why did it break and what fixed it")) == "a cause or what fixed it"
+    assert sought(answer_kinds("what broke it and what fixed it")) == "a cause or what fixed it"
+
+
+def test_a_trailing_question_does_not_hide_the_answer_before_it() -> None:
+    assert statement("Cause was a bad cache entry; patched, can you ask them to retry?") == \
+        "Cause was a bad cache entry; patched"
+    assert statement("<@U1|Wei> can you check whether the deploy lines up?") == ""
+    messages = thread(("U1", "Hey eng, Acme can't use webhooks - they see error 502"),
+                      ("U2", "<@U3|Ben> can you check whether the last deploy lines up?"),
+                      ("U3", "Cause was their SSO certificate expired; fix is out, can you ask them to retry?"))
+    chosen = pick("what went wrong for Acme with webhooks", messages)
+    assert chosen is not None and chosen[0].startswith("Cause was")
+
+
+def test_the_leading_question_word_decides_and_how_gives_way_to_a_specific_kind() -> None:
+    assert [k.name for k in answer_kinds("who took the action item on timeout alerts")] == ["who"]
+    assert [k.name for k in answer_kinds("how did reviews-service recover in eu-west-1")] == ["fix"]
+    assert [k.name for k in answer_kinds("search-gateway on-call playbook location")] == ["how"]
+    assert [k.name for k in answer_kinds("final call on splitting orders-gateway?")] == ["decision"]
