@@ -6,13 +6,12 @@ and then shows what it searched, so the reader can rephrase instead of trusting 
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field, replace
 
-from bot import followup, query_filters
+from bot import answer_pick, followup, kind_rank, query_filters
 from bot import text as textlib
-from bot.answers import AnswerKind, answer_kinds, kind_bonus, subject_weights
+from bot.answers import AnswerKind, answer_kinds, subject_weights
 from bot.backends.llm.base import Passage, Rewriter, with_notice
 from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
@@ -20,11 +19,7 @@ from bot.models import ConversationNote, EvidenceItem, FollowUp, Generator, Inpu
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.visibility import Visibility
-from storage import ChannelRecord, MessageRecord
-
-_QUESTION = re.compile(r"\?\s*$")
-_ME_TOO = re.compile(r"^\W*(\+1|me too|same( here| question)?|following|bump|also wondering|following along)\b",
-                     re.IGNORECASE)
+from storage import ChannelRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +42,12 @@ def hit_support(hit: Hit, weights: dict[str, float], floor: float) -> float:
     return max(lexical, semantic)
 
 
-def just_below(score: float) -> float:
-    """The answering reply ranks right after the message it answers. By rank, not by a share of the
-    score: fused (RRF) scores sit close together, so "90 % of the score" would drop it out of the top."""
-    return round(score - 1e-3, 4)
+def just_above(score: float) -> float:
+    """The answering reply ranks right before the message it answers: that reply is what the reader
+    needs, and the matching message travels with it as context. Ranked after it, the answer of the third
+    matching thread fell out of the top five. By rank, not by a share of the score: fused (RRF) scores
+    sit close together."""
+    return round(score + 1e-3, 4)
 
 
 def with_ranks(items: list[EvidenceItem], result: SearchResult) -> list[EvidenceItem]:
@@ -151,18 +148,25 @@ class AskSkill:
         await request.progress.status(f"Searching {where}…")
         started = time.perf_counter()
         result = await ctx.retriever.search(request.tenant_id, searched, visibility.allowed_channel_ids,
-                                            k=(3 * k if follow and follow.threads else k) + 1, filters=scope.filters)
+                                            k=3 * k + 1, filters=scope.filters)
         timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
         surface = textlib.surface_terms(searched)
         asked = (request.event.channel, request.event.message_id)
         hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)
                 and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)]
-        hits = (self._in_conversation(request, hits, follow) if request.conversation else hits)[:k]
+        hits = self._in_conversation(request, hits, follow) if request.conversation else hits
+        kinds = follow.kinds if follow else answer_kinds(request.args)
+        ranked = await kind_rank.kind_ranked(
+            hits, kinds, lambda m: ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root),
+            result.query_terms, result.term_weights, pool=3 * k)
+        hits = ranked.hits[:k]
         passages, channel_by_source = self._passages(hits, surface)
         via: dict[int, int] = {}
+        why: dict[int, str] = {}
         passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via,
-                                              kinds=follow.kinds if follow else None)
-        notes = {n: "the reply that best answers, in the thread of a matching message" for n in via}
+                                              why, kinds=kinds)
+        notes = {p.number: ranked.notes[p.source_id] for p in passages if p.source_id in ranked.notes}
+        notes |= {n: f"the reply that best answers, in the thread of a matching message: {why[n]}" for n in via}
         weights = subject_weights(searched, result.term_weights, surface)
         if follow:
             weights = followup.carried_weights(weights, follow.carried, follow.request)
@@ -323,12 +327,13 @@ class AskSkill:
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
                               result: SearchResult, passages: list[Passage], surface: dict[str, str],
                               channel_by_source: dict[str, str | None], via: dict[int, int],
-                              kinds: list[AnswerKind] | None = None) -> list[Passage]:
+                              why: dict[int, str], kinds: list[AnswerKind] | None = None) -> list[Passage]:
         """The message that matches a question is often not the one that answers it: the incident
         announcement, not "root cause: …"; the question, not its reply. For the top matching threads,
         find the reply that best answers (its words plus the kind of statement asked for) and quote it
         with the matching message as context: added as a passage, or, when it was a weaker hit itself,
-        that passage gains the context. `via` maps each such passage number to the hit it came through."""
+        that passage gains the context. `via` maps each such passage number to the hit it came through, `why`
+        to the reason it was chosen (the kind of answer sought and what the reply says; bot.answer_pick)."""
         kinds = answer_kinds(request.args) if kinds is None else kinds
         out = list(passages)
         number_of = {p.source_id: p.number for p in out}
@@ -341,40 +346,30 @@ class AskSkill:
                 continue
             threads.add((m.channel_external_id, m.thread_root))
             thread = await ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root)
-            root = thread[0] if thread else m
-            asker = root.user_external_id if _QUESTION.search(root.text.strip()) else None
-            replies = [r for r in thread if r.external_id != m.external_id and number_of.get(r.source_id) not in via
-                       and not r.is_bot and r.user_external_id != asker and not _QUESTION.search(r.text.strip())
-                       and not _ME_TOO.search(r.text)]
-            if not replies:
-                continue
-
-            score, _, best = max(((self._answer_score(r, result, kinds), r.created_at.timestamp(), r)
-                                  for r in replies), key=lambda scored: scored[:2])
-            if score <= 0:
-                continue  # nothing in the thread says anything of the kind asked
+            taken = frozenset(sid for sid, n in number_of.items() if n in via)
+            pick = answer_pick.best_reply(answer_pick.candidates(thread, m, taken), kinds, result.query_terms,
+                                          result.term_weights)
+            if pick is None:
+                continue  # nobody in the thread says anything beyond "looking" or "on it"
+            best = pick.message
             context = textlib.plain(m.text)
             existing = number_of.get(best.source_id)
             if existing is not None and existing < number:
                 continue  # already a stronger match than the message it would answer
             if existing is not None:
                 out[existing - 1] = out[existing - 1].model_copy(update={
-                    "in_reply_to": context, "score": max(out[existing - 1].score, just_below(hit.score))})
+                    "in_reply_to": context, "score": max(out[existing - 1].score, just_above(hit.score))})
                 via[existing] = number
+                why[existing] = pick.reason
                 continue
             matched = [surface.get(t, t) for t in textlib.overlap(result.query_terms, best.text)]
-            added = passage_from_message(len(out) + 1, best, score=just_below(hit.score), matched=matched)
+            added = passage_from_message(len(out) + 1, best, score=just_above(hit.score), matched=matched)
             out.append(added.model_copy(update={"in_reply_to": context}))
             number_of[best.source_id] = added.number
             via[added.number] = number
+            why[added.number] = pick.reason
             channel_by_source[best.source_id] = best.channel_external_id
         return out
-
-    @staticmethod
-    def _answer_score(reply: MessageRecord, result: SearchResult, kinds: list[AnswerKind]) -> float:
-        """How well a reply answers: its own share of the question plus the kind of statement asked for."""
-        own = weighted_coverage(textlib.overlap(result.query_terms, reply.text), result.term_weights)
-        return own + 0.5 * kind_bonus(kinds, reply.text)
 
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,
