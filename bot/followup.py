@@ -133,7 +133,8 @@ def preferred(turn: ConversationTurn | None) -> Preferred:
         n = len(turn.listed_threads)
         return Preferred(frozenset(turn.listed_threads), listed=True,
                          words=f"I had not found an answer to it, so “that” is read as the "
-                               f"{'closest match' if n == 1 else f'{n} closest matches'} I listed")
+                               f"{'closest match' if n == 1 else f'{n} closest matches'} I listed "
+                               "(in my reply and its Why?)")
     return Preferred()
 
 

@@ -220,7 +220,8 @@ class ConversationTurn(BaseModel):
                                                  description="(channel, thread root) of the cited messages")
     listed_threads: list[tuple[str, str]] = Field(
         default_factory=list, description="(channel, thread root) of the closest matches a declined answer listed "
-                                          "(too weak to cite, but what the asker was shown)")
+                                          "in its reply and Why?, best first (too weak to cite, but what the "
+                                          "asker was shown)")
 
 
 class Conversation(BaseModel):

@@ -112,9 +112,10 @@ class Router:
     async def conversation(self, event: ChatEvent, tenant_id: str) -> Conversation | None:
         """The earlier turns of the thread `event` was asked in, newest first, that its reader may see
         (same channel; a private answer only for its asker), or None outside a thread whybot answered in.
-        Each turn carries the threads its answer cited, or, when it declined, the closest matches it listed,
-        but only those this reader may see: the thread's earlier asker may have seen more (a private
-        channel they are in, a channel since excluded), and a follow-up must not inherit that."""
+        Each turn carries the threads its answer cited, or, when it declined, the closest matches it listed
+        (in the reply, and all of them in its Why?), but only those this reader may see: the thread's earlier
+        asker may have seen more (a private channel they are in, a channel since excluded), and a follow-up
+        must not inherit that."""
         if not event.thread_id:
             return None
         records = await self.ctx.storage.decisions.in_thread(tenant_id, event.channel, event.thread_id,
@@ -124,8 +125,10 @@ class Router:
             return None
         visibility = Visibility(reader_for(event), tenant_id, await self.ctx.storage.workspace.channels(tenant_id))
         replies = [Reply.model_validate(r.reply) for r in records]
-        ids = [int(c.source_id.split(":", 1)[1]) for reply in replies for c in reply.citations
-               if c.source_id.startswith("message:") and c.source_id.split(":", 1)[1].isdigit()]
+        sources = [c.source_id for reply in replies for c in reply.citations]
+        sources += [e.source_id for reply in replies for e in reply.rationale.evidence]
+        ids = list({int(s.split(":", 1)[1]) for s in sources
+                    if s.startswith("message:") and s.split(":", 1)[1].isdigit()})
         roots = {m.source_id: (m.channel_external_id, m.thread_root) for m in await self.ctx.storage.messages.get(ids)
                  if visibility.may_see_channel(m.channel_external_id)}
         turns = []
@@ -136,7 +139,8 @@ class Router:
                      if c.source_id in roots or not c.source_id.startswith("message:")]
             hidden = len(shown) < len(reply.citations)
             cited = [] if declined else shown
-            listed = shown if declined else []
+            listed = [e.source_id for e in sorted(rationale.evidence, key=lambda e: (-e.score, e.rank))
+                      if e.source_id in roots] if declined else []
             asked = rationale.conversation.asked if rationale.conversation else ""
             turns.append(ConversationTurn(
                 question=asked or rationale.inputs.query or "", query=rationale.inputs.query or "",
