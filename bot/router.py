@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SKILL = "help"
 CONVERSATION_TURNS = 3  # earlier turns of a thread a follow-up sees
-FOLLOW_UP_SKILLS = frozenset({"ask"})  # skills whose answers a thread can continue
+# Skills whose answers a thread can continue: ask, and people ("who knows about X?" then "and when was that?"),
+# whose cited threads stand for the subject the same way.
+FOLLOW_UP_SKILLS = frozenset({"ask", "people"})
 
 
 def new_decision_id() -> str:

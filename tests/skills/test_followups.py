@@ -101,3 +101,15 @@ async def test_a_follow_up_inherits_only_what_its_own_readers_may_see(services: 
     shown = everything(reply)
     assert SECRET not in shown and "deals" not in shown and "carol" not in shown
     assert not any(c.channel == "deals" for c in reply.citations)
+
+
+async def test_a_people_answer_is_continued_like_an_ask_answer(demo: Services) -> None:
+    """"Who knows about X?" is answered by people; "and when was that?" in its thread is about X, answered
+    from the threads that answer cited."""
+    first = await demo.router.handle(say("who knows about the checkout API?", channel="engineering", thread="t9"))
+    assert first.rationale.skill == "people" and first.citations
+    reply = await demo.router.handle(say("and when was that?", channel="engineering", thread="t9"))
+    note = reply.rationale.conversation
+    assert reply.rationale.skill == "ask" and note is not None and "checkout api" in note.searched_as.lower()
+    assert {c.source_id for c in reply.citations} <= {c.source_id for c in first.citations} and reply.citations
+    assert "preferring the 2 threads my earlier answer cited" in note.preferred
