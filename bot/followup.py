@@ -120,16 +120,25 @@ class Preferred:
     words: str = ""
 
 
-def preferred(turn: ConversationTurn | None) -> Preferred:
-    """What a follow-up of `turn` prefers. A cited thread passed the gate for the same subject. After a
-    decline, "when was that?" can only point at what the reply showed: its closest matches."""
+def points_back(question: str) -> bool:
+    """Whether the follow-up only points at what was said before ("and who said that?", "is it still
+    true?"): it refers back and names nothing of its own (no "eu-west-1"). A rephrase of the question
+    ("what did we decide about sharding?") does not point back; it asks again."""
+    return refers_back(question) and not (own_subject(question) - request_terms(question))
+
+
+def preferred(turn: ConversationTurn | None, question: str) -> Preferred:
+    """What the follow-up `question` of `turn` prefers. A cited thread passed the gate for the same subject.
+    After a decline, a follow-up that only points back ("when was that?") can only mean what the reply
+    showed, its closest matches; one that asks again gets no such favour, so rephrasing never gets round
+    the decline."""
     if turn is None:
         return Preferred()
     if turn.cited_threads:
         n = len(turn.cited_threads)
         return Preferred(frozenset(turn.cited_threads),
                          words=f"preferring the {'thread' if n == 1 else f'{n} threads'} my earlier answer cited")
-    if turn.declined and turn.listed_threads:
+    if turn.declined and turn.listed_threads and points_back(question):
         n = len(turn.listed_threads)
         return Preferred(frozenset(turn.listed_threads), listed=True,
                          words=f"I had not found an answer to it, so “that” is read as the "

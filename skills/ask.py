@@ -236,7 +236,7 @@ class AskSkill:
         if conversation is None or conversation.last is None:
             return None
         last = followup.continues(question, conversation)
-        prefer = followup.preferred(last)
+        prefer = followup.preferred(last, question)
         caveats: list[str] = []
         if isinstance(ctx.generator, Rewriter):
             started = time.perf_counter()

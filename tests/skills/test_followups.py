@@ -57,6 +57,18 @@ async def test_after_a_decline_that_means_the_closest_matches_it_listed(services
     assert "preferred: I had not found an answer" in full_text(reply.rationale)
 
 
+async def test_asking_the_declined_question_again_in_the_thread_is_declined_again(services: Services) -> None:
+    """Only a follow-up that points back ("who said that?") reads the closest matches as its subject; a
+    rephrase of the declined question is held to the same gate as the first time."""
+    await workspace(services)
+    first = await services.router.handle(say("what did we decide about the ledger-worker sharding migration deadline?",
+                                             command="ask"))
+    assert first.title == "I couldn't find this"
+    again = await services.router.handle(say("so what was decided on the ledger-worker sharding migration deadline?"))
+    assert again.title == "I couldn't find this"
+    assert again.rationale.conversation is not None and again.rationale.conversation.preferred == ""
+
+
 async def test_an_answered_question_is_followed_from_the_thread_it_cited(services: Services) -> None:
     await workspace(services)
     first = await services.router.handle(say("who will review the sharding options for ledger-worker?",
