@@ -110,6 +110,43 @@ def offline_rewrite(question: str, conversation: Conversation | None) -> Standal
                       request=frozenset(request_terms(question) - carried))
 
 
+@dataclass(frozen=True, slots=True)
+class Preferred:
+    """The threads a follow-up prefers, whether the earlier answer cited them or only listed them as its
+    closest matches (it declined), and the Why? words for that."""
+
+    threads: frozenset[tuple[str, str]] = frozenset()
+    listed: bool = False
+    words: str = ""
+
+
+def points_back(question: str) -> bool:
+    """Whether the follow-up only points at what was said before ("and who said that?", "is it still
+    true?"): it refers back and names nothing of its own (no "eu-west-1"). A rephrase of the question
+    ("what did we decide about sharding?") does not point back; it asks again."""
+    return refers_back(question) and not (own_subject(question) - request_terms(question))
+
+
+def preferred(turn: ConversationTurn | None, question: str) -> Preferred:
+    """What the follow-up `question` of `turn` prefers. A cited thread passed the gate for the same subject.
+    After a decline, a follow-up that only points back ("when was that?") can only mean what the reply
+    showed, its closest matches; one that asks again gets no such favour, so rephrasing never gets round
+    the decline."""
+    if turn is None:
+        return Preferred()
+    if turn.cited_threads:
+        n = len(turn.cited_threads)
+        return Preferred(frozenset(turn.cited_threads),
+                         words=f"preferring the {'thread' if n == 1 else f'{n} threads'} my earlier answer cited")
+    if turn.declined and turn.listed_threads and points_back(question):
+        n = len(turn.listed_threads)
+        return Preferred(frozenset(turn.listed_threads), listed=True,
+                         words=f"I had not found an answer to it, so “that” is read as the "
+                               f"{'closest match' if n == 1 else f'{n} closest matches'} I listed "
+                               "(in my reply and its Why?)")
+    return Preferred()
+
+
 def carried_weights(weights: dict[str, float], carried: frozenset[str],
                     request: frozenset[str] = frozenset()) -> dict[str, float]:
     """Subject weights with the carried terms turned down, so the follow-up's own subject leads, and its

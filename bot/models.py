@@ -218,6 +218,10 @@ class ConversationTurn(BaseModel):
     cited: list[str] = Field(default_factory=list, description="source ids the answer cited")
     cited_threads: list[tuple[str, str]] = Field(default_factory=list,
                                                  description="(channel, thread root) of the cited messages")
+    listed_threads: list[tuple[str, str]] = Field(
+        default_factory=list, description="(channel, thread root) of the closest matches a declined answer listed "
+                                          "in its reply and Why?, best first (too weak to cite, but what the "
+                                          "asker was shown)")
 
 
 class Conversation(BaseModel):
@@ -241,6 +245,7 @@ class ConversationNote(BaseModel):
     asked: str = Field(default="", description="the follow-up as it was asked")
     searched_as: str = Field(description="the standalone query that was searched")
     method: str = Field(default="", description="'llm' (model and prompt version) or how the offline rewrite went")
+    preferred: str = Field(default="", description="which earlier sources were preferred, in plain words")
 
 
 class Rationale(BaseModel):

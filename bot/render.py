@@ -132,7 +132,8 @@ def _continues(r: Rationale) -> str:
     c = r.conversation
     if c is None:
         return ""
-    return f"**Continues:** {textlib.shorten(c.continues, 80)} → searched as: {textlib.shorten(c.searched_as, 100)}"
+    line = f"**Continues:** {textlib.shorten(c.continues, 80)} → searched as: {textlib.shorten(c.searched_as, 100)}"
+    return f"{line}; {c.preferred}" if c.preferred else line
 
 
 def _viewing(r: Rationale) -> str | None:
@@ -229,7 +230,8 @@ def full_text(r: Rationale) -> str:
     if r.conversation is not None:
         c = r.conversation
         out += ["", "CONVERSATION", f"  continues: {c.continues!r}", f"  asked: {c.asked!r}",
-                f"  searched as: {c.searched_as!r}", f"  rewrite: {c.method or '-'}"]
+                f"  searched as: {c.searched_as!r}", f"  rewrite: {c.method or '-'}",
+                f"  preferred: {c.preferred or '-'}"]
     i = r.inputs
     out += ["", "INPUTS", f"  query: {i.query!r}" if i.query else "  query: -",
             f"  terms: {', '.join(i.query_terms) or '-'}", f"  channels: {', '.join(i.channels) or '-'}",

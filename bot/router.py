@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SKILL = "help"
 CONVERSATION_TURNS = 3  # earlier turns of a thread a follow-up sees
-FOLLOW_UP_SKILLS = frozenset({"ask"})  # skills whose answers a thread can continue
+# Skills whose answers a thread can continue: ask, and people ("who knows about X?" then "and when was that?"),
+# whose cited threads stand for the subject the same way.
+FOLLOW_UP_SKILLS = frozenset({"ask", "people"})
 
 
 def new_decision_id() -> str:
@@ -111,7 +113,11 @@ class Router:
 
     async def conversation(self, event: ChatEvent, tenant_id: str) -> Conversation | None:
         """The earlier turns of the thread `event` was asked in, newest first, that its reader may see
-        (same channel; a private answer only for its asker), or None outside a thread whybot answered in."""
+        (same channel; a private answer only for its asker), or None outside a thread whybot answered in.
+        Each turn carries the threads its answer cited, or, when it declined, the closest matches it listed
+        (in the reply, and all of them in its Why?), but only those this reader may see: the thread's earlier
+        asker may have seen more (a private channel they are in, a channel since excluded), and a follow-up
+        must not inherit that."""
         if not event.thread_id:
             return None
         records = await self.ctx.storage.decisions.in_thread(tenant_id, event.channel, event.thread_id,
@@ -119,20 +125,30 @@ class Router:
         records = [r for r in records if r.skill in FOLLOW_UP_SKILLS]
         if not records:
             return None
+        visibility = Visibility(reader_for(event), tenant_id, await self.ctx.storage.workspace.channels(tenant_id))
         replies = [Reply.model_validate(r.reply) for r in records]
-        ids = [int(c.source_id.split(":", 1)[1]) for reply in replies for c in reply.citations
-               if c.source_id.startswith("message:") and c.source_id.split(":", 1)[1].isdigit()]
-        roots = {m.source_id: (m.channel_external_id, m.thread_root) for m in await self.ctx.storage.messages.get(ids)}
+        sources = [c.source_id for reply in replies for c in reply.citations]
+        sources += [e.source_id for reply in replies for e in reply.rationale.evidence]
+        ids = list({int(s.split(":", 1)[1]) for s in sources
+                    if s.startswith("message:") and s.split(":", 1)[1].isdigit()})
+        roots = {m.source_id: (m.channel_external_id, m.thread_root) for m in await self.ctx.storage.messages.get(ids)
+                 if visibility.may_see_channel(m.channel_external_id)}
         turns = []
         for reply in replies:
             rationale = reply.rationale
             declined = rationale.declined
-            cited = [] if declined else [c.source_id for c in reply.citations]
+            shown = [c.source_id for c in reply.citations
+                     if c.source_id in roots or not c.source_id.startswith("message:")]
+            hidden = len(shown) < len(reply.citations)
+            cited = [] if declined else shown
+            listed = [e.source_id for e in sorted(rationale.evidence, key=lambda e: (-e.score, e.rank))
+                      if e.source_id in roots] if declined else []
             asked = rationale.conversation.asked if rationale.conversation else ""
             turns.append(ConversationTurn(
                 question=asked or rationale.inputs.query or "", query=rationale.inputs.query or "",
-                answer=reply.body[:300], declined=declined, cited=cited,
-                cited_threads=list(dict.fromkeys(roots[c] for c in cited if c in roots))))
+                answer="" if hidden else reply.body[:300], declined=declined, cited=cited,
+                cited_threads=list(dict.fromkeys(roots[c] for c in cited if c in roots)),
+                listed_threads=list(dict.fromkeys(roots[c] for c in listed if c in roots))))
         return Conversation(thread_id=event.thread_id, turns=turns)
 
     async def answer(self, event: ChatEvent, tenant_id: str, conversation: Conversation | None = None, *,

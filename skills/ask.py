@@ -73,6 +73,7 @@ class Followed:
     carried: frozenset[str] = frozenset()
     request: frozenset[str] = frozenset()
     threads: frozenset[tuple[str, str]] = frozenset()
+    listed: bool = False  # the threads were only listed as closest matches by a declined earlier answer
     kinds: list[AnswerKind] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
 
@@ -81,9 +82,14 @@ def noted(follow: Followed | None, reply: Reply) -> Reply:
     """The reply with what it continues (for Why?) and any rewrite fallback among its caveats."""
     if follow is None:
         return reply
-    rationale = reply.rationale.model_copy(update={"conversation": follow.note,
-                                                   "caveats": [*follow.caveats, *reply.rationale.caveats]})
-    return reply.model_copy(update={"rationale": rationale})
+    caveats = [*follow.caveats, *reply.rationale.caveats]
+    update: dict[str, object] = {}
+    if follow.listed and not declined(reply):
+        update["title"] = f"About the closest matches I listed for “{textlib.shorten(follow.note.continues, 60)}”"
+        caveats.insert(0, "answered from the closest matches a declined earlier answer listed; "
+                          "they may not answer the earlier question")
+    rationale = reply.rationale.model_copy(update={"conversation": follow.note, "caveats": caveats})
+    return reply.model_copy(update={"rationale": rationale, **update})
 
 
 def declined(reply: Reply) -> bool:
@@ -234,6 +240,7 @@ class AskSkill:
         if conversation is None or conversation.last is None:
             return None
         last = followup.continues(question, conversation)
+        prefer = followup.preferred(last, question)
         caveats: list[str] = []
         if isinstance(ctx.generator, Rewriter):
             started = time.perf_counter()
@@ -243,33 +250,37 @@ class AskSkill:
             if rewrite.query:
                 earlier = conversation.last
                 method = f"llm {g.model} ({g.prompt_version})"
-                return Followed(query=rewrite.query, threads=frozenset(last.cited_threads) if last else frozenset(),
+                return Followed(query=rewrite.query, threads=prefer.threads, listed=prefer.listed,
                                 kinds=answer_kinds(followup.bare(question)) or answer_kinds(earlier.query),
                                 note=ConversationNote(continues=earlier.question, asked=question,
-                                                      searched_as=rewrite.query, method=method))
+                                                      searched_as=rewrite.query, method=method,
+                                                      preferred=prefer.words))
             caveats.append(f"follow-up rewrite by {g.model} ({g.prompt_version}) failed: {rewrite.reason}; "
                            "the earlier subject was carried instead")
         standalone = followup.offline_rewrite(question, conversation)
         if standalone is None or last is None:
             return None
         return Followed(query=standalone.query, carried=standalone.carried, request=standalone.request,
-                        threads=frozenset(last.cited_threads),
+                        threads=prefer.threads, listed=prefer.listed,
                         kinds=answer_kinds(followup.bare(question)) or answer_kinds(last.query), caveats=caveats,
                         note=ConversationNote(continues=last.question, asked=question,
-                                              searched_as=standalone.query, method=standalone.method))
+                                              searched_as=standalone.query, method=standalone.method,
+                                              preferred=prefer.words))
 
     @staticmethod
     def _inherit(hits: list[Hit], via: dict[int, int], follow: Followed, support: dict[int, float],
                  notes: dict[int, str], coverage: float, needed: float) -> float:
         """A source in a thread the earlier answer cited (it passed the gate for the same subject) stands
-        for the subject of the follow-up too: it counts as covering at least what is needed. A follow-up
-        after a declined answer has no cited threads, and a new question none either."""
+        for the subject of the follow-up too: it counts as covering at least what is needed. After a
+        declined answer, "that" can only mean the closest matches it listed: they stand for it the same
+        way, and the reply and its Why? say so (`noted`). A new question has no such threads."""
         inherited = {n for n, h in enumerate(hits, start=1)
                      if h.message and (h.message.channel_external_id, h.message.thread_root) in follow.threads}
         inherited |= {n for n, q in via.items() if q in inherited}
         for n in inherited:
             support[n] = max(support.get(n, 0.0), needed)
-            earlier = "in a thread cited earlier in this conversation"
+            earlier = ("in a thread my earlier reply listed as a closest match" if follow.listed
+                       else "in a thread cited earlier in this conversation")
             notes[n] = f"{notes[n]}; {earlier}" if notes.get(n) else earlier
         return max(coverage, needed) if inherited else coverage
 

@@ -38,6 +38,8 @@ MEANINGS: dict[str, str] = {
                               "(only the subject's names are kept)",
     "followup.answered_from_thread": "share of follow-ups (\"and who said that?\", asked in the first answer's "
                                      "thread) answered, not declined, citing the labelled thread",
+    "followup.answered_elsewhere": "share of follow-ups answered, not declined, citing no message of the labelled "
+                                   "thread (answered from the wrong thread)",
     "followup.thread_recall_at_5": "share of follow-ups with a message of the labelled thread in the top 5 evidence",
 }
 

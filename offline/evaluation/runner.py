@@ -253,10 +253,12 @@ class Evaluator:
 
     async def follow_ups(self) -> tuple[dict[str, float], dict[str, Any]]:
         """Each labelled question is asked in a thread, then its follow-up in the same thread; the
-        follow-up counts when it is answered (not declined) citing the labelled thread."""
+        follow-up counts when it is answered (not declined) citing the labelled thread. Answered citing
+        none of it is counted apart: the price of answering more follow-ups."""
         labels, ws = self.ws.labels, self.ws
         by_id = {q.id: q for q in labels.questions}
         right: list[float] = []
+        elsewhere: list[float] = []
         in_evidence: list[float] = []
         misses: list[dict[str, Any]] = []
         for f in labels.follow_ups:
@@ -271,6 +273,7 @@ class Evaluator:
             cited = {labels.thread_of.get(ws.label_id.get(c.source_id) or "") for c in reply.citations}
             shown = [labels.thread_of.get(ws.label_id.get(s) or "") for s in ranked_evidence(reply)]
             right.append(1.0 if not declined(reply) and cited & threads else 0.0)
+            elsewhere.append(1.0 if not declined(reply) and not cited & threads else 0.0)
             in_evidence.append(m.recall_at(shown, threads, TOP_K))
             if not right[-1] and len(misses) < EXAMPLES:
                 note = reply.rationale.conversation
@@ -278,6 +281,7 @@ class Evaluator:
                                "searched_as": note.searched_as if note else "(not a follow-up)",
                                "declined": next((c for c in reply.rationale.caveats if c.startswith("declined")), "")})
         return ({"followup.answered_from_thread": round(m.mean(right), 4),
+                 "followup.answered_elsewhere": round(m.mean(elsewhere), 4),
                  "followup.thread_recall_at_5": round(m.mean(in_evidence), 4)},
                 {"follow_ups": len(right), "misses": misses})
 

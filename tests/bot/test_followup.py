@@ -55,3 +55,17 @@ def test_only_questions_in_a_thread_are_answered_unaddressed() -> None:
 def test_bare_drops_the_lead_in() -> None:
     assert followup.bare("and who said that?") == "who said that?"
     assert followup.bare("ok so when was that?") == "when was that?"
+
+
+def test_a_follow_up_prefers_the_cited_threads_else_the_closest_matches_a_decline_listed() -> None:
+    cited = ConversationTurn(question="q", query="q", cited_threads=[("C1", "1.0")], listed_threads=[("C1", "9.0")])
+    p = followup.preferred(cited, "and who said that?")
+    assert p.threads == {("C1", "1.0")} and not p.listed and "my earlier answer cited" in p.words
+    declined = ConversationTurn(question="q", query="q", declined=True, listed_threads=[("C1", "2.0"), ("C2", "3.0")])
+    p = followup.preferred(declined, "when was that?")
+    assert p.threads == {("C1", "2.0"), ("C2", "3.0")} and p.listed and "2 closest matches I listed" in p.words
+    assert followup.preferred(ConversationTurn(question="q", declined=True), "when was that?").threads == frozenset()
+    assert followup.preferred(None, "when was that?").words == ""
+    # Asking again, or about something named, is not pointing at the list: the decline stands.
+    assert followup.preferred(declined, "what did we decide about sharding?").threads == frozenset()
+    assert followup.preferred(declined, "is it still true in eu-west-1?").threads == frozenset()

@@ -78,6 +78,24 @@ async def test_mention_reply_why_and_feedback(base: str) -> None:
     assert any(m.get("decision_id") == decision for m in listing["messages"]), "the reply was not kept"
 
 
+async def test_a_follow_up_in_the_thread_continues_it_and_why_says_so(base: str) -> None:
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "engineering", "user": "frank", "text": "@whybot when does the release freeze start?"})
+    assert status == 200
+    thread = body["reply"]["thread_id"]
+    status, body = await _post(base, "/api/playground/messages", {
+        "channel": "engineering", "user": "erin", "text": "@whybot and who said that?", "thread_id": thread})
+    assert status == 200
+    reply = body["reply"]
+    assert reply["thread_id"] == thread and "Thursday at 18:00 UTC" in reply["reply_html"], \
+        "answered from the message the first answer cited"
+    status, why = await _post(base, "/api/playground/why", {"decision_id": reply["decision_id"], "user": "erin",
+                                                            "channel": "engineering"})
+    assert status == 200
+    assert "Continues:</strong> when does the release freeze start? → searched as: and who said that?" in why["html"]
+    assert "preferring the thread my earlier answer cited" in why["html"]
+
+
 async def test_why_on_unknown_or_private_decisions_leaks_nothing(base: str) -> None:
     status, body = await _post(base, "/api/playground/why", {"decision_id": "d_nope", "user": "frank",
                                                              "channel": "engineering"})

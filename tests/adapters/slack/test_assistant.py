@@ -133,6 +133,28 @@ async def test_a_question_in_the_thread_shows_status_names_the_thread_and_is_ans
     assert len(rig.fake.called("assistant.threads.setTitle")) == 1
 
 
+async def test_a_follow_up_in_the_assistant_thread_continues_it_and_why_says_so(rig: SlackRig) -> None:
+    await seed(rig)
+    thread_ts = await start_thread(rig, viewing=GENERAL)
+    await rig.fake.wait_calls("chat.postMessage", 1)
+    await say(rig, "when does the deploy freeze start?", thread_ts=thread_ts)
+    await eventually(lambda: _count(answers(rig)), 1)
+    await say(rig, "and who said that?", thread_ts=thread_ts)
+    await eventually(lambda: _count(answers(rig)), 2)
+    follow = answers(rig)[-1]
+    assert follow["thread_ts"] == thread_ts
+    assert "payment migration" in json.dumps(follow["blocks"]), "answered from the message the first answer cited"
+    note = (await decision(rig, follow))["rationale"]["conversation"]
+    assert note["continues"] == "when does the deploy freeze start?"
+    assert note["searched_as"].startswith("and who said that?") and "freeze" in note["searched_as"]
+    assert (await rig.click(render.WHY, why_value(follow), channel=DM_ALICE, message_ts=follow["ts"],
+                            thread_ts=thread_ts)).status == 200
+    [update] = await rig.fake.wait_calls("chat.update")
+    shown = json.dumps(update.args["blocks"], ensure_ascii=False)
+    assert "Continues:* when does the deploy freeze start? → searched as: and who said that?" in shown
+    assert "preferring the thread my earlier answer cited" in shown
+
+
 async def _count(items: list[Any]) -> int:
     return len(items)
 

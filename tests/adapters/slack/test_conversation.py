@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+from adapters.slack import render
 from tests.adapters.slack.conftest import ALICE, BOB, GENERAL, SlackRig
 from tests.peers.slack import BOT_USER
 
@@ -35,6 +37,13 @@ async def test_a_plain_reply_in_a_thread_whybot_answered_continues_the_conversat
     assert note["continues"] == "what caused the ledger-worker deadlock in us-west-2?"
     assert "ledger-worker" in note["searched_as"] and note["searched_as"].startswith("and who said that?")
     assert "compaction" in str(follow.args["blocks"]), "answered from the thread the first answer cited"
+    [posted] = [m for m in rig.fake.channels[GENERAL].messages if m.get("blocks") == follow.args["blocks"]]
+    clicked = await rig.click(render.WHY, decision_id, user=BOB, message_ts=posted["ts"], thread_ts=mention)
+    assert clicked.status == 200
+    [update] = await rig.fake.wait_calls("chat.update")
+    shown = json.dumps(update.args["blocks"], ensure_ascii=False)
+    assert "Continues:* what caused the ledger-worker deadlock in us-west-2? → searched as: and who said that?" in shown
+    assert "preferring the thread my earlier answer cited" in shown
 
 
 async def test_a_plain_reply_in_another_thread_is_only_history(rig: SlackRig) -> None:
