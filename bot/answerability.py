@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot import text as textlib
-from bot.answers import AnswerKind, kind_bonus
-from bot.backends.answerability import AnswerabilityModel
+from bot.answers import AnswerKind
+from bot.backends.answerability import FEATURES, AnswerabilityModel
 from bot.backends.llm.base import Passage
 from bot.backends.retrieval.base import Hit, weighted_coverage
 from bot.models import Answerability
 
 _QUESTION = re.compile(r"\?\s*$")
-MAX_COUNTED = 4  # key-word counts stop mattering beyond this (and keep one long question from dominating)
+_ME_TOO = re.compile(r"^\W*(\+1|me too|same( here| question)?|following|bump|also wondering|following along)\b",
+                     re.IGNORECASE)
+MAX_COUNTED = 4  # missing key words stop mattering beyond this (one long question must not dominate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +34,12 @@ class Signals:
     features: dict[str, float]
     key_words: list[str] = field(default_factory=list)  # surface forms, question order
     best_covers: list[str] = field(default_factory=list)
+    stated_covers: list[str] = field(default_factory=list)  # the best quotable statement's (or its question's)
+    stated_via: bool = False  # that statement is a reply brought in from a matching message's thread
     thread_covers: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     in_best_thread: int = 0
     shown: int = 0
-    kind: str = ""
     by_meaning: bool = False
 
 
@@ -59,56 +62,65 @@ def signals(hits: Sequence[Hit], passages: Sequence[Passage], via: dict[int, int
     key = [t for t in weights if not any(k.asks.search(surface.get(t, t)) for k in kinds)] or list(weights)
     words = [surface.get(t, t) for t in key]
     if not hits:
-        features = dict.fromkeys(("coverage", "top_coverage", "thread_coverage", "all_coverage", "same_thread",
-                                  "score_gap", "best_is_question", "reply_found", "answer_kind"), 0.0)
-        features |= {"key_words": float(min(len(key), MAX_COUNTED)),
-                     "key_words_missing": float(min(len(key), MAX_COUNTED))}
-        return Signals(features, key_words=words, missing=words, kind=kinds[0].name if kinds else "")
+        features = dict.fromkeys(FEATURES, 0.0) | {"key_words_missing": float(min(len(key), MAX_COUNTED))}
+        return Signals(features, key_words=words, missing=words)
     supports = [_support(h, weights, floor) for h in hits]
     best = max(range(len(hits)), key=lambda i: (supports[i][0], -i))
     best_thread = _thread_key(hits[best])
     matched: dict[tuple[str, str], set[str]] = {}
     for h in hits:
         matched.setdefault(_thread_key(h), set()).update(h.matched_terms)
-    texts_in_best: list[str] = [hits[best].text] + [h.text for h in hits if _thread_key(h) == best_thread
-                                                    and h is not hits[best]]
     reply_found = False
     by_number = {p.number: p for p in passages}
+    # What a quote could stand for: a statement its own support, a reply brought in from a matching message's
+    # thread that message's (questions and "+1"s state nothing, so they stand for nothing).
+    stands = {n: n for n in range(1, len(hits) + 1)}  # passage -> the hit whose support it has
     for number, through in via.items():
         passage = by_number.get(number)
         if passage is None or not 0 < through <= len(hits):
             continue
+        stands[number] = through
         where = _thread_key(hits[through - 1])
         matched.setdefault(where, set()).update(textlib.overlap(weights, passage.text))
-        if where == best_thread:
-            reply_found = True
-            texts_in_best.append(passage.text)
+        reply_found = reply_found or where == best_thread
     thread_cover = {t: weighted_coverage(list(s), weights) for t, s in matched.items()}
     top_thread = max(thread_cover, key=lambda t: (thread_cover[t], t == best_thread))
     union = set().union(*matched.values())
     s1 = hits[0].score
     s2 = hits[1].score if len(hits) > 1 else 0.0
     in_best = sum(1 for h in hits if _thread_key(h) == best_thread)
-    statements = [t for t in texts_in_best if not _QUESTION.search(t.strip())]
     missing = [surface.get(t, t) for t in key if t not in union]
+    stated = [(supports[hit - 1][0], n) for n, hit in stands.items() if n in by_number
+              and not _QUESTION.search(by_number[n].text.strip()) and not _ME_TOO.search(by_number[n].text)]
+    statement, quotable = max(stated, default=(0.0, 0))
+    best_is_question = bool(_QUESTION.search(hits[best].text.strip()))
     features = {
-        "coverage": supports[best][0],
-        "top_coverage": supports[0][0],
-        "thread_coverage": max(thread_cover[top_thread], supports[best][0]),
-        "all_coverage": max(weighted_coverage(list(union), weights), supports[best][0]),
-        "key_words": float(min(len(key), MAX_COUNTED)),
+        "statement_coverage": statement,
+        "only_asked": max(0.0, supports[best][0] - statement),
+        "thread_extra": max(0.0, thread_cover[top_thread] - supports[best][0]),
         "key_words_missing": float(min(len(missing), MAX_COUNTED)),
         "same_thread": (in_best - 1) / (len(hits) - 1) if len(hits) > 1 else 0.0,
         "score_gap": max(0.0, min(1.0, 1.0 - s2 / s1)) if s1 > 0 else 0.0,
-        "best_is_question": 1.0 if _QUESTION.search(hits[best].text.strip()) else 0.0,
         "reply_found": 1.0 if reply_found else 0.0,
-        "answer_kind": 1.0 if any(kind_bonus(list(kinds), t) > 0 for t in statements) else 0.0,
+        "unanswered_question": 1.0 if best_is_question and not reply_found else 0.0,
     }
+    behind = hits[stands[quotable] - 1] if quotable else None
+    stated_covers = [surface.get(t, t) for t in key if behind and t in set(behind.matched_terms)]
     return Signals({k: round(v, 4) for k, v in features.items()}, key_words=words,
                    best_covers=[surface.get(t, t) for t in key if t in set(hits[best].matched_terms)],
+                   stated_covers=stated_covers,
+                   stated_via=bool(quotable and stands[quotable] != quotable),
                    thread_covers=[surface.get(t, t) for t in key if t in matched[top_thread]],
-                   missing=missing, in_best_thread=in_best, shown=len(hits),
-                   kind=kinds[0].name if kinds else "", by_meaning=supports[best][1])
+                   missing=missing, in_best_thread=in_best, shown=len(hits), by_meaning=supports[best][1])
+
+
+def quoting(s: Signals, quoted: float) -> Signals:
+    """The same signals as if `quoted` were the best statement: for re-judging what the generator actually
+    quoted (it may skip the best statement and quote a weaker one)."""
+    coverage = s.features.get("statement_coverage", 0.0) + s.features.get("only_asked", 0.0)
+    features = s.features | {"statement_coverage": round(quoted, 4),
+                             "only_asked": round(max(0.0, coverage - quoted), 4)}
+    return replace(s, features=features)
 
 
 def _listed(words: Sequence[str], limit: int = 3) -> str:
@@ -119,43 +131,43 @@ def _listed(words: Sequence[str], limit: int = 3) -> str:
     return ", ".join(shown[:-1]) + (" and " if len(shown) > 1 else "") + shown[-1] if shown else ""
 
 
-_KIND_WORDS = {"cause": "a cause", "fix": "a fix", "who": "a person", "how": "a way to do it", "when": "a time",
-               "decision": "a decision", "what": "a plain statement"}
-
-
 def in_words(name: str, s: Signals) -> str:
     """One feature as a person would say it, from the facts behind it."""
     n = len(s.key_words)
-    if name == "coverage":
-        if s.by_meaning:
-            return "the best match is close in meaning to the question"
-        return f"the best match covers {len(s.best_covers)} of the {textlib.plural(n, 'key word')}"
-    if name == "top_coverage":
-        return "the top-ranked match covers " + ("as much" if s.features.get("top_coverage", 0) >= s.features.get(
-            "coverage", 0) else "less of the question")
-    if name == "thread_coverage":
-        return f"together, the messages of the best thread cover {len(s.thread_covers)} of the {n}"
-    if name in ("all_coverage", "key_words_missing"):
+    f = s.features
+    if name == "statement_coverage":
+        if f.get(name, 0.0) <= 0:
+            return "nothing I could quote states anything about it"
+        if s.by_meaning and not s.stated_covers:
+            return "the best statement I could quote is close in meaning to the question"
+        what = ("the best reply I could quote answers a message that covers" if s.stated_via
+                else "the best statement I could quote covers")
+        return f"{what} {len(s.stated_covers)} of the {textlib.plural(n, 'key word')}"
+    if name == "only_asked":
+        if f.get(name, 0.0) <= 0:
+            return "what I could quote covers as much of the question as the best match"
+        return (f"the best match covers {len(s.best_covers)} of the {textlib.plural(n, 'key word')} but only "
+                "asks it")
+    if name == "thread_extra":
+        return (f"only the messages of one thread together cover {len(s.thread_covers)} of the "
+                f"{textlib.plural(n, 'key word')}, no single message does" if f.get(name, 0.0) > 0
+                else "no thread covers more of the question than its best message")
+    if name == "key_words_missing":
         if not s.missing:
             return "every key word appears in the matches"
         verb = "appears" if len(s.missing) == 1 else "appear"
         return f"{_listed(s.missing)} {verb} in none of the matches"
-    if name == "key_words":
-        return f"the question has {textlib.plural(n, 'key word')}"
     if name == "same_thread":
         return f"{s.in_best_thread} of the top {s.shown} matches are in the same thread"
     if name == "score_gap":
-        return "the top match scores " + ("well above the next" if s.features.get("score_gap", 0) >= 0.2
+        return "the top match scores " + ("well above the next" if f.get(name, 0.0) >= 0.2
                                           else "about the same as the next")
-    if name == "best_is_question":
-        return ("the best match is itself a question" if s.features.get(name)
-                else "the best match is a statement, not a question")
     if name == "reply_found":
-        return ("a reply in its thread answers it" if s.features.get(name)
-                else "no reply in its thread reads like an answer")
-    if name == "answer_kind":
-        kind = _KIND_WORDS.get(s.kind, "an answer")
-        return f"{'something' if s.features.get(name) else 'nothing'} there states {kind}, as asked"
+        return ("a reply in the best match's thread reads like an answer" if f.get(name)
+                else "no reply in the best match's thread reads like an answer")
+    if name == "unanswered_question":
+        return ("the best match is a question nobody in its thread answered" if f.get(name)
+                else "the best match is not a question left unanswered")
     return name.replace("_", " ")
 
 
@@ -170,6 +182,8 @@ def judge(model: AnswerabilityModel, s: Signals, *, threshold: float | None = No
     agreeing = [k for k in ordered if (contributions[k] > 0) == answered]
     against = [k for k in ordered if (contributions[k] > 0) != answered]
     chosen = agreeing[: reasons - 1] + against[:1] if against else agreeing[:reasons]
+    if not chosen:  # nothing counted: say what the weightiest feature found (e.g. nothing to quote at all)
+        chosen = sorted((k for k in model.weights if k in s.features), key=lambda k: -abs(model.weights[k]))[:1]
     said: list[str] = []
     for k in chosen:
         line = in_words(k, s)

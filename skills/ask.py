@@ -189,8 +189,8 @@ class AskSkill:
                         viewing=scope.viewing)
         coverage = max((hit_support(h, weights, floor) for h in hits), default=0.0)
         kinds = follow.kinds if follow else answer_kinds(question)
-        judged = answerability.judge(ctx.answerability, answerability.signals(
-            hits, passages, via, weights, surface, kinds, floor), threshold=ctx.settings.answer_threshold)
+        signals = answerability.signals(hits, passages, via, weights, surface, kinds, floor)
+        judged = answerability.judge(ctx.answerability, signals, threshold=ctx.settings.answer_threshold)
         if follow and follow.threads:
             coverage = self._inherit(hits, via, follow, support, notes, coverage, ctx.settings.min_term_coverage)
             if not judged.answered and any(h.message and (h.message.channel_external_id, h.message.thread_root)
@@ -214,7 +214,9 @@ class AskSkill:
                                                problems=scope.problems, judged=judged))
         cited = verified_citations(draft, passages)
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
-        if cited and quoted < ctx.settings.min_term_coverage:
+        if cited and (quoted < ctx.settings.min_term_coverage if judged.note else not answerability.judge(
+                ctx.answerability, answerability.quoting(signals, quoted), threshold=ctx.settings.answer_threshold
+        ).answered):  # what was quoted must answer too, not just the best statement found
             return noted(follow, self._decline(
                 request, question, result, passages, channel_by_source, inputs, coverage,
                 ctx.settings.min_term_coverage, timings,
@@ -406,8 +408,9 @@ class AskSkill:
         scoped = f" ({'; '.join(inputs.filters)})" if inputs.filters else ""
         lines = [f"I couldn't find an answer. I searched {where} you can see{scoped} for {terms}."]
         lines += [f"(There is {p}.)" for p in problems]
-        if why:
-            lines.append(f"({why[0].upper()}{why[1:]}.)")
+        said = why or (judged.reasons[0] if judged and judged.reasons and passages else "")
+        if said:
+            lines.append(f"({said[0].upper()}{said[1:]}.)")
         if passages:
             lines.append("Closest matches, which don't answer it:")
             lines += [f"• {textlib.shorten(p.text, 120)} — {p.author} [{p.number}]" for p in passages[:3]]

@@ -21,8 +21,8 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "answerability.json"
 
 # The named features, in the order training writes them (bot/answerability.py computes them).
 FEATURES: tuple[str, ...] = (
-    "coverage", "top_coverage", "thread_coverage", "all_coverage", "key_words", "key_words_missing",
-    "same_thread", "score_gap", "best_is_question", "reply_found", "answer_kind",
+    "statement_coverage", "only_asked", "thread_extra", "key_words_missing", "same_thread", "score_gap",
+    "reply_found", "unanswered_question",
 )
 
 
