@@ -64,6 +64,8 @@ def out_of_fold(examples: Sequence[Example], positives: str, c: float) -> np.nda
     """Each example scored by a model fitted on the other seeds only."""
     out = np.zeros(len(examples))
     seeds = sorted({e.seed for e in examples})
+    if len(seeds) < 2:
+        raise ValueError("choosing the threshold out of fold needs questions from at least two seeds")
     for seed in seeds:
         train = [e for e in examples if e.seed != seed]
         test = [i for i, e in enumerate(examples) if e.seed == seed]
