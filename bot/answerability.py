@@ -146,6 +146,8 @@ def in_words(name: str, s: Signals) -> str:
     if name == "only_asked":
         if f.get(name, 0.0) <= 0:
             return "what I could quote covers as much of the question as the best match"
+        if not s.best_covers:
+            return "the best match asks a question rather than answering one"
         return (f"the best match covers {len(s.best_covers)} of the {textlib.plural(n, 'key word')} but only "
                 "asks it")
     if name == "thread_extra":
@@ -180,6 +182,8 @@ def judge(model: AnswerabilityModel, s: Signals, *, threshold: float | None = No
     answered = score >= needed
     ordered = sorted((k for k, v in contributions.items() if abs(v) >= 0.05), key=lambda k: -abs(contributions[k]))
     agreeing = [k for k in ordered if (contributions[k] > 0) == answered]
+    if "only_asked" in agreeing[:2]:  # "only asks it" already says the question went unanswered
+        agreeing = [k for k in agreeing if k != "unanswered_question"]
     against = [k for k in ordered if (contributions[k] > 0) != answered]
     chosen = agreeing[: reasons - 1] + against[:1] if against else agreeing[:reasons]
     if not chosen:  # nothing counted: say what the weightiest feature found (e.g. nothing to quote at all)
