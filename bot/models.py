@@ -248,6 +248,21 @@ class ConversationNote(BaseModel):
     preferred: str = Field(default="", description="which earlier sources were preferred, in plain words")
 
 
+class Answerability(BaseModel):
+    """Whether the sources found can answer the question (ask): the model's score against its threshold,
+    each feature's contribution, and the strongest reasons in words ("the best match covers 2 of the 3 key
+    words")."""
+
+    answered: bool
+    score: float = Field(description="probability that the sources answer the question")
+    threshold: float = Field(description="the score from which the bot answers")
+    model: str = Field(default="", description="version of the answerability weights")
+    features: dict[str, float] = Field(default_factory=dict)
+    contributions: dict[str, float] = Field(default_factory=dict, description="feature -> weight x value")
+    reasons: list[str] = Field(default_factory=list, description="strongest contributions first, in words")
+    note: str = Field(default="", description="a rule that decided instead of the score, in words")
+
+
 class Rationale(BaseModel):
     """Why the bot said what it said. Stored under `decision_id`, shown by the Why? button."""
 
@@ -257,6 +272,7 @@ class Rationale(BaseModel):
     conversation: ConversationNote | None = Field(default=None, description="set when this continues a thread")
     inputs: Inputs = Field(default_factory=Inputs)
     evidence: list[EvidenceItem] = Field(default_factory=list)
+    answerability: Answerability | None = Field(default=None, description="ask: why it answered or declined")
     generator: Generator = Field(default_factory=lambda: Generator(kind="extractive"))
     caveats: list[str] = Field(default_factory=list)
     left_out: list[str] = Field(default_factory=list, description="what was not included and why")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot import text as textlib
+from bot.answerability import summary as answerability_summary
 from bot.backends.importance import feature_label
 from bot.citing import number_of_source, numbered
 from bot.markup import clean_tokens, person, place, to_plain
@@ -148,6 +149,14 @@ def _viewing(r: Rationale) -> str | None:
     return f"**Scope:** {where}, the channel you were viewing; name another channel to look elsewhere"
 
 
+def _answerable(r: Rationale) -> str | None:
+    """ask: whether the matches answer the question, with the score and its main reasons in words."""
+    a = r.answerability
+    if a is None:
+        return None
+    return "**Could I answer?** " + answerability_summary(a)
+
+
 def _rules(r: Rationale) -> str:
     """The channel rules or permissions that shaped the reply (answered unasked, who may change rules)."""
     return ("**Rules:** " + "; ".join(r.rules[:2])) if r.rules else ""
@@ -157,8 +166,8 @@ def why_lines(reply: Reply) -> list[str]:
     """The Why? people see: at most six short lines, no scores, ids or settings."""
     reply = numbered(reply)
     r = reply.rationale
-    lines = [line for line in (_rules(r), _continues(r), _viewing(r), _where(r), _found(reply), _ranked(r), _writer(r),
-                               _left_out(r)) if line]
+    lines = [line for line in (_rules(r), _continues(r), _viewing(r), _where(r), _found(reply), _answerable(r),
+                               _ranked(r), _writer(r), _left_out(r)) if line]
     if r.skill == "help":
         lines.append("**How I chose this:** you asked for help, so this lists what I can do")
     elif r.skill == "settings":
@@ -190,6 +199,11 @@ def admin_lines(reply: Reply) -> list[str]:
     lines = [f"Route: {_ROUTES[route.kind]} → {route.skill}" + (f" ({scores})" if scores else "")]
     evidence = sorted(r.evidence, key=lambda e: numbers.get(e.source_id, 999))[:4]
     lines += [_evidence_detail(e, numbers.get(e.source_id)) for e in evidence]
+    a = r.answerability
+    if a is not None:
+        top = sorted(a.contributions.items(), key=lambda kv: -abs(kv[1]))[:4]
+        lines.append(f"Answerability {a.score:.2f} (threshold {a.threshold:.2f}, {a.model}): "
+                     + ", ".join(f"{k.replace('_', ' ')} {v:+.2f}" for k, v in top if v))
     g = r.generator
     if r.skill != "help":
         parts = [g.model or "extractive", g.prompt_version or ""]
@@ -251,6 +265,13 @@ def full_text(r: Rationale) -> str:
             out.append(f"      note: {e.note}")
         if e.permalink:
             out.append(f"      {e.permalink}")
+    a = r.answerability
+    if a is not None:
+        out += ["", "ANSWERABILITY", f"  {'answered' if a.answered else 'declined'}: score {a.score:.4f}, "
+                f"threshold {a.threshold:.4f}, model {a.model}" + (f" ({a.note})" if a.note else "")]
+        out += [f"  {k:<20} value {a.features.get(k, 0.0):7.4f}  contribution {v:+.4f}"
+                for k, v in sorted(a.contributions.items(), key=lambda kv: -abs(kv[1]))]
+        out += [f"  - {x}" for x in a.reasons]
     g = r.generator
     out += ["", "GENERATOR", f"  {g.kind} model={g.model or '-'} prompt={g.prompt_version or '-'} "
             f"tokens={g.prompt_tokens or 0}+{g.completion_tokens or 0} retries={g.retries} latency_ms={g.latency_ms}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.adapter import Surface
+from bot.backends.answerability import AnswerabilityModel
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.llm.extractive import ExtractiveGenerator
@@ -72,8 +73,8 @@ async def build_services(
     generator = generator or build_generator(settings)
     scorer = ImportanceScorer.load()
     classifier = classifier or RulesThenClassifier()
-    ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer, settings=settings,
-                       clock=clock)
+    ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer,
+                       answerability=AnswerabilityModel.load(), settings=settings, clock=clock)
     router = Router(default_skills(), classifier, ctx)
     metrics = Metrics(settings.metrics_dir)
     return Services(settings=settings, storage=storage, retriever=retriever, generator=generator, scorer=scorer,

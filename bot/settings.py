@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         default=0.5, validation_alias="WHYBOT_MIN_TERM_COVERAGE",
         description="share of the question's terms the best source must contain before we answer",
     )
+    answer_threshold: float | None = Field(
+        default=None, gt=0.0, lt=1.0, validation_alias="WHYBOT_ANSWER_THRESHOLD",
+        description="answerability score from which ask answers instead of declining; unset = the threshold "
+                    "shipped with the model (chosen so that 95 % of unanswerable training questions are declined)",
+    )
 
     embeddings_model: str | None = Field(
         default=None, validation_alias="WHYBOT_EMBEDDINGS_MODEL",

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.backends.answerability import AnswerabilityModel
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.retrieval.base import Retriever
@@ -41,6 +42,7 @@ class SkillContext:
     retriever: Retriever
     generator: TextGenerator
     scorer: ImportanceScorer
+    answerability: AnswerabilityModel
     settings: Settings
     clock: Callable[[], datetime]
 

@@ -1,7 +1,8 @@
 """ask: answer a question from the team's own messages and documents, with citations.
 
-Declines ("I couldn't find this") when even the best source covers too little of the question,
-and then shows what it searched, so the reader can rephrase instead of trusting a guess.
+Declines ("I couldn't find this") when the answerability model (bot/answerability.py) judges that the
+sources found do not answer the question, and then shows what it searched and why, so the reader can
+rephrase instead of trusting a guess.
 """
 
 from __future__ import annotations
@@ -9,13 +10,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from bot import answer_pick, followup, kind_rank, query_filters
+from bot import answer_pick, answerability, followup, kind_rank, query_filters
 from bot import text as textlib
 from bot.answers import AnswerKind, answer_kinds, subject_weights
 from bot.backends.llm.base import Passage, Rewriter, with_notice
 from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
-from bot.models import ConversationNote, EvidenceItem, FollowUp, Generator, Inputs, Rationale, Reply, ViewScope
+from bot.models import (
+    Answerability,
+    ConversationNote,
+    EvidenceItem,
+    FollowUp,
+    Generator,
+    Inputs,
+    Rationale,
+    Reply,
+    ViewScope,
+)
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.visibility import Visibility
@@ -187,12 +198,19 @@ class AskSkill:
                                   + (f"; semantic {result.semantic}" if result.semantic else ""),
                         viewing=scope.viewing)
         coverage = max((hit_support(h, weights, floor) for h in hits), default=0.0)
+        kinds = follow.kinds if follow else answer_kinds(question)
+        signals = answerability.signals(hits, passages, via, weights, surface, kinds, floor)
+        judged = answerability.judge(ctx.answerability, signals, threshold=ctx.settings.answer_threshold)
         if follow and follow.threads:
             coverage = self._inherit(hits, via, follow, support, notes, coverage, ctx.settings.min_term_coverage)
-        if not hits or coverage < ctx.settings.min_term_coverage:
+            if not judged.answered and any(h.message and (h.message.channel_external_id, h.message.thread_root)
+                                           in follow.threads for h in hits):
+                judged = judged.model_copy(update={"answered": True, "note": "a thread the earlier answer cited "
+                                                   "is among the matches, so it answers for the same subject"})
+        if not hits or not judged.answered:
             return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
                                                coverage, ctx.settings.min_term_coverage, timings,
-                                               problems=scope.problems))
+                                               problems=scope.problems, judged=judged))
         await request.progress.status(f"Found {textlib.plural(len(passages), 'matching message')} among "
                                       f"{result.searched_messages:,}; writing the answer…")
         started = time.perf_counter()
@@ -203,16 +221,18 @@ class AskSkill:
             return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
                                                coverage, ctx.settings.min_term_coverage, timings,
                                                why="; ".join(draft.caveats), generator=draft.generator,
-                                               problems=scope.problems))
+                                               problems=scope.problems, judged=judged))
         cited = verified_citations(draft, passages)
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
-        if cited and quoted < ctx.settings.min_term_coverage:
+        if cited and (quoted < ctx.settings.min_term_coverage if judged.note else not answerability.judge(
+                ctx.answerability, answerability.quoting(signals, quoted), threshold=ctx.settings.answer_threshold
+        ).answered):  # what was quoted must answer too, not just the best statement found
             return noted(follow, self._decline(
                 request, question, result, passages, channel_by_source, inputs, coverage,
                 ctx.settings.min_term_coverage, timings,
                 why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
                     f"the question (the best match, {coverage:.0%}, only asks it)",
-                generator=draft.generator, problems=scope.problems))
+                generator=draft.generator, problems=scope.problems, judged=judged))
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
         caveats = list(draft.caveats)
@@ -223,7 +243,7 @@ class AskSkill:
             skill=self.name, route=request.route, inputs=inputs,
             evidence=with_ranks([evidence(p, channel_by_source.get(p.source_id), used=p.number in cited,
                                           note=notes.get(p.number, "")) for p in passages], result),
-            generator=draft.generator, caveats=[*scope.problems, *caveats, *result.notes],
+            answerability=judged, generator=draft.generator, caveats=[*scope.problems, *caveats, *result.notes],
             timings_ms=timings,
         )
         return noted(follow, Reply(title=f"About “{textlib.shorten(question, 80)}”",
@@ -385,7 +405,7 @@ class AskSkill:
     def _decline(self, request: SkillRequest, question: str, result: SearchResult, passages: list[Passage],
                  channel_by_source: dict[str, str | None], inputs: Inputs, coverage: float, needed: float,
                  timings: dict[str, float], why: str = "", generator: Generator | None = None,
-                 problems: list[str] | None = None) -> Reply:
+                 problems: list[str] | None = None, judged: Answerability | None = None) -> Reply:
         problems = problems or []
         terms = ", ".join(f"`{t}`" for t in inputs.query_terms) or "(no searchable words)"
         where = f"{result.searched_messages:,} messages"
@@ -394,21 +414,24 @@ class AskSkill:
         scoped = f" ({'; '.join(inputs.filters)})" if inputs.filters else ""
         lines = [f"I couldn't find an answer. I searched {where} you can see{scoped} for {terms}."]
         lines += [f"(There is {p}.)" for p in problems]
-        if why:
-            lines.append(f"({why[0].upper()}{why[1:]}.)")
+        said = why or (judged.reasons[0] if judged and judged.reasons and passages else "")
+        if said:
+            lines.append(f"({said[0].upper()}{said[1:]}.)")
         if passages:
             lines.append("Closest matches, which don't answer it:")
             lines += [f"• {textlib.shorten(p.text, 120)} — {p.author} [{p.number}]" for p in passages[:3]]
         lines.append("Try other words, or ask in the channel where this would have been discussed.")
         citations = [citation(p, channel_by_source.get(p.source_id)) for p in passages[:3]]
-        reason = why or (f"best source covers {coverage:.0%} of the question (idf-weighted terms); "
-                         f"I answer from {needed:.0%}"
-                  if passages else "no source matched any of the question's terms")
+        reason = why or ((f"answerability {judged.score:.2f} is below {judged.threshold:.2f}: "
+                          + ("; ".join(judged.reasons) or "nothing counted for answering")) if judged and passages
+                         else f"best source covers {coverage:.0%} of the question (idf-weighted terms); "
+                              f"I answer from {needed:.0%}" if passages
+                         else "no source matched any of the question's terms")
         rationale = Rationale(
             skill=self.name, route=request.route, inputs=inputs,
             evidence=with_ranks([evidence(p, channel_by_source.get(p.source_id), used=False,
                                           note="too weak to answer from") for p in passages], result),
-            generator=generator or Generator(kind="extractive",
+            answerability=judged, generator=generator or Generator(kind="extractive",
                                              reason="not run: the evidence was too thin to answer from"),
             caveats=[f"declined: {reason}", *problems, *result.notes],
             timings_ms=timings,

@@ -1,5 +1,5 @@
-"""`whybot train router` and `whybot train digest [--with-feedback]`: refit the models whose weights ship in
-bot/backends/weights/ (and per-channel digest weights from feedback)."""
+"""`whybot train router`, `whybot train digest [--with-feedback]` and `whybot train answerability`: refit the
+models whose weights ship in bot/backends/weights/ (and per-channel digest weights from feedback)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot.backends.answerability import DEFAULT_WEIGHTS as ANSWERABILITY_WEIGHTS
+from bot.backends.answerability import AnswerabilityModel, WeightsError
 from bot.backends.importance import DEFAULT_WEIGHTS, ImportanceScorer
 from bot.classifier import DEFAULT_WEIGHTS as ROUTER_WEIGHTS
 from bot.settings import Settings
 from offline.synth.generate import SIZES
 from offline.synth.utterances import training_utterances
+from offline.training.answerability_data import HELD_OUT, load_examples, save_examples, synth_examples
+from offline.training.answerability_train import POSITIVES
+from offline.training.answerability_train import train as train_answerability
 from offline.training.importance_data import LabelledThread, labelled_windows
 from offline.training.importance_synth import synth_windows
 from offline.training.importance_train import (
@@ -38,6 +43,9 @@ SubParsers = argparse._SubParsersAction
 # Workspace seeds of the shipped digest model; `whybot eval` scores seed 7, which is in neither.
 TRAIN_SEEDS = "11-18"
 HELD_OUT_SEEDS = "101-104"
+# Workspace seeds of the shipped answerability model: the eval's tuning seeds 7 and 8 and generated ones from 100;
+# never the held-out 31, 32, 33 and 41.
+ANSWERABILITY_SEEDS = "7,8,100-123"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -120,6 +128,39 @@ def cmd_train_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_answerability(args: argparse.Namespace) -> int:
+    forbidden = sorted(set(args.seeds) & HELD_OUT)
+    if forbidden:
+        log.error("seeds %s are held out for judging the models; train on others", forbidden)
+        return 2
+    started = time.perf_counter()
+    if args.examples and args.examples.is_file():
+        examples = [e for e in load_examples(args.examples) if e.seed in set(args.seeds)]
+        print(f"read {len(examples)} asked questions from {args.examples}")
+    else:
+        examples = synth_examples(args.seeds, args.size)
+        if args.examples:
+            save_examples(args.examples, examples)
+    if {e.seed for e in examples} & HELD_OUT:
+        log.error("the examples include held-out seeds")
+        return 2
+    source = f"synthetic workspaces (offline/synth, size {args.size}, seeds {seed_span(args.seeds)})"
+    model, report = train_answerability(examples, positives=args.positives, c=args.c, target=args.target,
+                                        source=source)
+    print(f"{len(examples)} questions asked in {time.perf_counter() - started:.0f}s; out of fold (leave one seed out):")
+    for line in report.lines():
+        print(f"  {line}")
+    try:
+        current: AnswerabilityModel | None = AnswerabilityModel.load(args.out) if args.out.is_file() else None
+    except WeightsError:  # written for other features: replaced below
+        current = None
+    print("weights: " + ", ".join(f"{k} {v:+.2f}" for k, v in sorted(model.weights.items(), key=lambda kv: -abs(kv[1])))
+          + f"; bias {model.bias:+.2f}")
+    model.save(args.out)
+    print(f"wrote {model.version} to {args.out}" + (f" (was {current.version})" if current else ""))
+    return 0
+
+
 def register(sub: SubParsers) -> None:
     train = sub.add_parser("train", help="fit the router and digest models (offline tooling)")
     train_sub = train.add_subparsers(dest="train_command", required=True)
@@ -153,3 +194,18 @@ def register(sub: SubParsers) -> None:
     t.add_argument("--min-votes", type=int, default=4, help="votes a channel needs before it gets its own weights")
     t.add_argument("--database-url", help="override WHYBOT_DATABASE_URL")
     t.set_defaults(handler=cmd_train_digest)
+
+    t = train_sub.add_parser("answerability", help="fit the answer-or-decline model of ask (logistic regression)")
+    t.add_argument("--seeds", type=_seeds, default=_seeds(ANSWERABILITY_SEEDS),
+                   help=f"training workspace seeds (default {ANSWERABILITY_SEEDS}; 31, 32, 33, 41 are refused)")
+    t.add_argument("--size", choices=list(SIZES), default="small", help="size of the synthetic workspaces")
+    t.add_argument("--positives", choices=POSITIVES, default="shown",
+                   help="which answerable questions count as answerable from what was found: thread = a labelled "
+                        "answering thread is the top source; shown = it is among the sources; any = all")
+    t.add_argument("--c", type=float, default=1.0, help="inverse regularization strength of the regression")
+    t.add_argument("--target", type=float, default=0.96,
+                   help="share of unanswerable training questions the threshold must decline (out of fold)")
+    t.add_argument("--out", type=Path, default=ANSWERABILITY_WEIGHTS, help="where to write the model")
+    t.add_argument("--examples", type=Path,
+                   help="a JSON file of asked questions: read when it exists, else written after asking")
+    t.set_defaults(handler=cmd_train_answerability)

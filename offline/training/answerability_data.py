@@ -1,0 +1,111 @@
+"""Labelled answerability examples from synthetic workspaces (`offline.synth`): the features ask computed for
+each labelled question, paraphrase and unanswerable question, read back from the reply's rationale.
+
+Each workspace is generated from a seed, written as a Slack export and imported into a scratch SQLite
+database, and every question goes through the real router (`router.handle`, as `whybot eval` does), so the
+features are exactly what the runtime sees. The rationale keeps the features whatever was decided, so the
+model that ran (hand-set or an earlier fit) does not change the data.
+
+What counts as "answerable" is decided at training time from two facts kept per example: whether the
+question has an answer in the workspace at all, and at which rank (1-based, 0 = not shown) the first source
+from a labelled answering thread appears in the reply's evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.backends.llm.extractive import ExtractiveGenerator
+from bot.classifier import RulesThenClassifier
+from bot.models import Reply
+from bot.services import build_services
+from bot.settings import Settings
+from offline.evaluation.labels import Labels
+from offline.evaluation.runner import Evaluator, Timings, _fixed, load_workspace, ranked_evidence
+from offline.synth.export import write_export
+from offline.synth.generate import generate
+from storage import Storage
+
+# Seeds whose workspaces judge the shipped models (`whybot eval` held-out seeds): never trained or tuned on.
+HELD_OUT = frozenset({31, 32, 33, 41})
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    seed: int
+    kind: str  # "question" | "paraphrase" | "unanswerable"
+    question: str
+    features: dict[str, float]
+    has_answer: bool
+    thread_rank: int  # first evidence rank from a labelled answering thread (0: none shown; unanswerable: 0)
+    declined: bool  # what the running code decided (for reference only)
+
+
+def _thread_rank(reply: Reply, label_id: dict[str, str], labels: Labels, answers: Sequence[str]) -> int:
+    threads = {labels.thread_of[a] for a in answers if a in labels.thread_of}
+    for rank, source in enumerate(ranked_evidence(reply), start=1):
+        if labels.thread_of.get(label_id.get(source, "")) in threads:
+            return rank
+    return 0
+
+
+async def workspace_examples(path: Path, seed: int, database_url: str) -> list[Example]:
+    """Ask every labelled question of one written workspace; one example each."""
+    labels = Labels.load(path)
+    settings = Settings().model_copy(update={"database_url": database_url, "embeddings_model": None,
+                                             "openai_api_key": None, "openai_base_url": None})
+    storage = await Storage.open(database_url, auto_upgrade=True)
+    try:
+        services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
+                                        classifier=RulesThenClassifier(), clock=_fixed(labels.now))
+        ws = await load_workspace(services, path, labels)
+        ev = Evaluator(services, ws, Timings())
+        out: list[Example] = []
+        asked: list[tuple[str, str, Sequence[str], Sequence[str]]] = (
+            [("question", q.question, q.answers, q.channels) for q in labels.questions]
+            + [("paraphrase", p.question, p.answers, p.channels) for p in labels.paraphrases]
+            + [("unanswerable", u.question, (), ()) for u in labels.unanswerable])
+        for kind, question, answers, channels in asked:
+            channel, user = ws.asker(list(channels))
+            reply = await ev.handle(ev.event(channel, user, command="ask", args=question))
+            judged = reply.rationale.answerability
+            if judged is None:  # not routed to ask's search (cannot happen for an explicit `ask`)
+                continue
+            out.append(Example(seed=seed, kind=kind, question=question, features=judged.features,
+                               has_answer=bool(answers),
+                               thread_rank=_thread_rank(reply, ws.label_id, labels, answers) if answers else 0,
+                               declined=reply.rationale.declined))
+        return out
+    finally:
+        await storage.close()
+
+
+def synth_examples(seeds: Sequence[int], size: str = "small") -> list[Example]:
+    """Generate, import and ask one workspace per seed. Refuses the held-out seeds."""
+    forbidden = sorted(set(seeds) & HELD_OUT)
+    if forbidden:
+        raise ValueError(f"seeds {forbidden} are held out for judging; train on others")
+    examples: list[Example] = []
+    with tempfile.TemporaryDirectory(prefix="whybot-answerability-") as scratch:
+        for seed in seeds:
+            folder = Path(scratch) / f"synth-{size}-{seed}"
+            write_export(generate(seed, size), folder)
+            url = f"sqlite+aiosqlite:///{Path(scratch) / f'{seed}.db'}"
+            examples += asyncio.run(workspace_examples(folder, seed, url))
+    return examples
+
+
+def save_examples(path: Path, examples: Sequence[Example]) -> None:
+    """Keep the asked examples, so fits with other settings need not ask again (features change with the code:
+    ask again after changing bot/answerability.py)."""
+    path.write_text(json.dumps([dataclasses.asdict(e) for e in examples]), encoding="utf-8")
+
+
+def load_examples(path: Path) -> list[Example]:
+    return [Example(**e) for e in json.loads(path.read_text(encoding="utf-8"))]

@@ -1,0 +1,54 @@
+"""The answerability model fitted on questions asked of a real synthetic workspace, and the training command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.backends.answerability import FEATURES, AnswerabilityModel
+from bot.cli import main
+from offline.training.answerability_data import Example, load_examples, save_examples, synth_examples
+from offline.training.answerability_train import label, train
+
+
+@pytest.fixture(scope="module")
+def examples() -> list[Example]:
+    """Two small workspaces (training seeds), every labelled question asked through the router."""
+    return synth_examples([100, 101])
+
+
+def test_asked_questions_carry_features_and_labels_and_the_fit_declines_the_unanswerable(
+        examples: list[Example], tmp_path: Path) -> None:
+    kinds = {e.kind for e in examples}
+    assert kinds == {"question", "paraphrase", "unanswerable"}
+    assert all(set(e.features) == set(FEATURES) for e in examples)
+    assert all(not e.has_answer and e.thread_rank == 0 for e in examples if e.kind == "unanswerable")
+    assert sum(1 for e in examples if e.thread_rank == 1) > len(examples) / 3  # the search often finds the thread
+    assert {label(e, "shown") for e in examples} == {0, 1, None}
+
+    model, report = train(examples, positives="shown", target=0.9, source="test")
+    assert 0 < model.threshold < 1 and set(model.weights) == set(FEATURES)
+    assert report.unanswerable_declined >= 0.9  # out of fold, by construction of the threshold
+    assert report.false_declines["question"] < 0.5
+    # The main signal reads the way a person would weigh it: a best match that only asks counts against.
+    assert model.weights["only_asked"] < 0 < model.weights["statement_coverage"]
+
+    save_examples(tmp_path / "ex.json", examples)
+    assert load_examples(tmp_path / "ex.json") == examples
+
+
+def test_the_training_command_refuses_held_out_seeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "w.json"
+    assert main(["train", "answerability", "--seeds", "8,31", "--out", str(out)]) == 2
+    assert not out.exists() and "held out" in caplog.text
+
+
+def test_the_training_command_writes_loadable_weights_from_saved_examples(examples: list[Example],
+                                                                         tmp_path: Path) -> None:
+    saved = tmp_path / "ex.json"
+    save_examples(saved, examples)
+    out = tmp_path / "w.json"
+    assert main(["train", "answerability", "--seeds", "100,101", "--examples", str(saved), "--out", str(out)]) == 0
+    model = AnswerabilityModel.load(out)
+    assert model.version.startswith("answerability-lr-") and "seeds 100, 101" in model.trained_on
