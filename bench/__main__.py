@@ -13,6 +13,7 @@ BENCHMARKS = {
     "storage": "bench.storage_ingest",
     "search-pg": "bench.search_pg",
     "slack-backlog": "bench.slack_backlog",
+    "commit-floor": "bench.commit_floor",
 }
 
 

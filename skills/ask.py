@@ -30,7 +30,7 @@ from bot.models import (
 from bot.skill import SkillContext, SkillError, SkillRequest
 from bot.text import counted
 from bot.visibility import Visibility
-from storage import ChannelRecord
+from storage import ChannelRecord, MessageRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,15 +173,15 @@ class AskSkill:
                 and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)]
         hits = self._in_conversation(request, hits, follow) if request.conversation else hits
         kinds = follow.kinds if follow else answer_kinds(request.args)
-        ranked = await kind_rank.kind_ranked(
-            hits, kinds, lambda m: ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root),
-            result.query_terms, result.term_weights, pool=3 * k)
+        load_thread = _ThreadCache(ctx, request.tenant_id)  # ranking and picking read the same threads once
+        ranked = await kind_rank.kind_ranked(hits, kinds, load_thread, result.query_terms, result.term_weights,
+                                             pool=3 * k)
         hits = ranked.hits[:k]
         passages, channel_by_source = self._passages(hits, surface)
         via: dict[int, int] = {}
         why: dict[int, str] = {}
         passages = await self._thread_answers(request, ctx, hits, result, passages, surface, channel_by_source, via,
-                                              why, kinds=kinds)
+                                              why, kinds=kinds, load_thread=load_thread)
         notes = {p.number: ranked.notes[p.source_id] for p in passages if p.source_id in ranked.notes}
         notes |= {n: f"the reply that best answers, in the thread of a matching message: {why[n]}" for n in via}
         weights = subject_weights(searched, result.term_weights, surface)
@@ -358,7 +358,8 @@ class AskSkill:
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
                               result: SearchResult, passages: list[Passage], surface: dict[str, str],
                               channel_by_source: dict[str, str | None], via: dict[int, int],
-                              why: dict[int, str], kinds: list[AnswerKind] | None = None) -> list[Passage]:
+                              why: dict[int, str], kinds: list[AnswerKind] | None = None,
+                              load_thread: kind_rank.ThreadLoader | None = None) -> list[Passage]:
         """The message that matches a question is often not the one that answers it: the incident
         announcement, not "root cause: …"; the question, not its reply. For the top matching threads,
         find the reply that best answers (its words plus the kind of statement asked for) and quote it
@@ -366,6 +367,7 @@ class AskSkill:
         that passage gains the context. `via` maps each such passage number to the hit it came through, `why`
         to the reason it was chosen (the kind of answer sought and what the reply says; bot.answer_pick)."""
         kinds = answer_kinds(request.args) if kinds is None else kinds
+        load_thread = load_thread or _ThreadCache(ctx, request.tenant_id)
         out = list(passages)
         number_of = {p.source_id: p.number for p in out}
         threads: set[tuple[str, str]] = set()
@@ -376,7 +378,7 @@ class AskSkill:
             if (m.channel_external_id, m.thread_root) in threads:
                 continue
             threads.add((m.channel_external_id, m.thread_root))
-            thread = await ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root)
+            thread = await load_thread(m)
             taken = frozenset(sid for sid, n in number_of.items() if n in via)
             pick = answer_pick.best_reply(answer_pick.candidates(thread, m, taken), kinds, result.query_terms,
                                           result.term_weights)
@@ -439,3 +441,17 @@ class AskSkill:
         return Reply(title="I couldn't find this", body="\n".join(lines), citations=citations, rationale=rationale,
                      follow_ups=[FollowUp(label="Help", command="help")])
 
+
+class _ThreadCache:
+    """Threads read for one question, by (channel, root): each is read from storage at most once."""
+
+    def __init__(self, ctx: SkillContext, tenant_id: str) -> None:
+        self.ctx = ctx
+        self.tenant_id = tenant_id
+        self.threads: dict[tuple[str, str], list[MessageRecord]] = {}
+
+    async def __call__(self, message: MessageRecord) -> list[MessageRecord]:
+        key = (message.channel_external_id, message.thread_root)
+        if key not in self.threads:
+            self.threads[key] = await self.ctx.storage.messages.thread(self.tenant_id, *key)
+        return self.threads[key]

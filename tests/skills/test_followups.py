@@ -42,17 +42,17 @@ async def test_after_a_decline_that_means_the_closest_matches_it_listed(services
     """A declined answer lists its closest matches; "and who said that?" can only point at them. The
     follow-up is answered from them, and its title and Why? say it is about those, not an answer."""
     await workspace(services)
-    first = await services.router.handle(say("what did we decide about the ledger-worker sharding migration deadline?",
+    first = await services.router.handle(say("which vendor did we pick for the ledger-worker sharding migration?",
                                              command="ask"))
     assert first.title == "I couldn't find this" and "Closest matches" in first.body
 
     reply = await services.router.handle(say("and who said that?", user="gus"))
-    assert reply.title.startswith("About the closest matches I listed for “what did we decide")
+    assert reply.title.startswith("About the closest matches I listed for “which vendor did we pick")
     assert "sharding" in reply.body and {c.snippet for c in reply.citations} & {c.snippet for c in first.citations}
     assert not any(c.startswith("declined") for c in reply.rationale.caveats)
     assert any("closest matches a declined earlier answer listed" in c for c in reply.rationale.caveats)
     [line] = [w for w in why_lines(reply) if w.startswith("**Continues:**")]
-    assert "what did we decide about the ledger-worker" in line and "read as the closest match I listed" in line
+    assert "which vendor did we pick for the ledger-worker" in line and "read as the closest match I listed" in line
     assert any("listed as a closest match" in e.note for e in reply.rationale.evidence if e.used)
     assert "preferred: I had not found an answer" in full_text(reply.rationale)
 
@@ -61,10 +61,10 @@ async def test_asking_the_declined_question_again_in_the_thread_is_declined_agai
     """Only a follow-up that points back ("who said that?") reads the closest matches as its subject; a
     rephrase of the declined question is held to the same gate as the first time."""
     await workspace(services)
-    first = await services.router.handle(say("what did we decide about the ledger-worker sharding migration deadline?",
+    first = await services.router.handle(say("which vendor did we pick for the ledger-worker sharding migration?",
                                              command="ask"))
     assert first.title == "I couldn't find this"
-    again = await services.router.handle(say("so what was decided on the ledger-worker sharding migration deadline?"))
+    again = await services.router.handle(say("so which vendor was picked for the ledger-worker sharding migration?"))
     assert again.title == "I couldn't find this"
     assert again.rationale.conversation is not None and again.rationale.conversation.preferred == ""
 
