@@ -20,7 +20,7 @@ import errno
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Self
 
 try:
@@ -86,20 +86,17 @@ class WriterLock:
 
 class _LockingCursor(sqlite3.Cursor):
     def execute(self, sql: str, parameters: Any = (), /) -> Self:
-        connection = self.connection
-        assert isinstance(connection, LockingConnection)
-        connection.before(sql)
-        try:
-            return super().execute(sql, parameters)
-        finally:
-            connection.after()
+        return self._locked(sql, lambda: super(_LockingCursor, self).execute(sql, parameters))
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> Self:
+        return self._locked(sql, lambda: super(_LockingCursor, self).executemany(sql, seq_of_parameters))
+
+    def _locked(self, sql: str, run: Callable[[], Self]) -> Self:
         connection = self.connection
         assert isinstance(connection, LockingConnection)
         connection.before(sql)
         try:
-            return super().executemany(sql, seq_of_parameters)
+            return run()
         finally:
             connection.after()
 
