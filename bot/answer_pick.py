@@ -61,9 +61,13 @@ def candidates(thread: Sequence[MessageRecord], matched: MessageRecord,
     asker of a question-like root (their "thanks!"), not "+1". In thread order. A reply ending in a
     question mark stays ("Cause was X; patched, can you ask them to retry?"): `best_reply` weighs it."""
     root = thread[0] if thread else matched
-    asker = root.user_external_id if _QUESTION.search(root.text.strip()) else None
-    return [r for r in thread[1:] if r.external_id != matched.external_id and r.source_id not in taken
-            and not r.is_bot and r.user_external_id != asker and not _ME_TOO.search(r.text)]
+    asked = bool(_QUESTION.search(root.text.strip()))
+    asker = root.user_external_id if asked else None
+    # A reply can match while the thread's opening statement answers ("stop merging for 3.2?" matches "merged
+    # before the freeze"; the root says when the freeze starts): a root that is not a question is a candidate.
+    pool = thread if not asked else thread[1:]
+    return [r for r in pool if r.external_id != matched.external_id and r.source_id not in taken
+            and not r.is_bot and (r is root or r.user_external_id != asker) and not _ME_TOO.search(r.text)]
 
 
 def statement(text: str) -> str:

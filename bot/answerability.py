@@ -208,9 +208,12 @@ def judge(model: AnswerabilityModel, s: Signals, *, threshold: float | None = No
                          reasons=said)
 
 
-def summary(a: Answerability) -> str:
-    """"yes (0.82; I answer from 0.40): the best match covers 2 of the 3 key words; …" for the Why?."""
+def summary(a: Answerability, *, brief: bool = False) -> str:
+    """"yes (0.82; I answer from 0.40): the best match covers 2 of the 3 key words; …"; `brief`, for the Why?
+    people read in a chat bubble: the verdict and its main reason, no scores ("yes: the best match covers …")."""
     verdict = "yes" if a.answered else "no"
+    if brief:
+        return f"{verdict}: {a.reasons[0]}" if a.reasons else verdict
     why = "; ".join(a.reasons) if a.reasons else "nothing in the matches counted either way"
     line = f"{verdict} ({a.score:.2f}; I answer from {a.threshold:.2f}): {why}"
     return f"{line}; {a.note}" if a.note else line

@@ -150,11 +150,11 @@ def _viewing(r: Rationale) -> str | None:
 
 
 def _answerable(r: Rationale) -> str | None:
-    """ask: whether the matches answer the question, with the score and its main reasons in words."""
+    """ask: whether the matches answer the question and the main reason, in words (scores are in the details)."""
     a = r.answerability
     if a is None:
         return None
-    return "**Could I answer?** " + answerability_summary(a)
+    return "**Could I answer?** " + answerability_summary(a, brief=True)
 
 
 def _rules(r: Rationale) -> str:
