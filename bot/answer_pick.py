@@ -21,9 +21,6 @@ from bot.answers import AnswerKind, kind_matches
 from bot.backends.retrieval.base import weighted_coverage
 from storage import MessageRecord
 
-_QUESTION = re.compile(r"\?\s*$")
-_ME_TOO = re.compile(r"^\W*(\+1|me too|same( here| question)?|following|bump|also wondering|following along)\b",
-                     re.IGNORECASE)
 # Replies that defer or hedge instead of answering: "not sure, Wei might know", "good question".
 _DEFERS = re.compile(r"\b(not sure|no idea|don'?t know|dunno|good question|might know|may know|would know|"
                      r"i thought|no clue|same question)\b|\bask(ing)? <@", re.IGNORECASE)
@@ -61,20 +58,20 @@ def candidates(thread: Sequence[MessageRecord], matched: MessageRecord,
     asker of a question-like root (their "thanks!"), not "+1". In thread order. A reply ending in a
     question mark stays ("Cause was X; patched, can you ask them to retry?"): `best_reply` weighs it."""
     root = thread[0] if thread else matched
-    asked = bool(_QUESTION.search(root.text.strip()))
+    asked = textlib.is_question(root.text)
     asker = root.user_external_id if asked else None
     # A reply can match while the thread's opening statement answers ("stop merging for 3.2?" matches "merged
     # before the freeze"; the root says when the freeze starts): a root that is not a question is a candidate.
     pool = thread if not asked else thread[1:]
     return [r for r in pool if r.external_id != matched.external_id and r.source_id not in taken
-            and not r.is_bot and (r is root or r.user_external_id != asker) and not _ME_TOO.search(r.text)]
+            and not r.is_bot and (r is root or r.user_external_id != asker) and not textlib.me_too(r.text)]
 
 
 def statement(text: str) -> str:
     """What a reply states, without a trailing question: "Cause was X; patched, can you ask them to
     retry?" states the cause; "<@U1> can you check the deploy?" states nothing (empty)."""
     text = text.strip()
-    if not _QUESTION.search(text):
+    if not textlib.is_question(text):
         return text
     cut = max(text.rfind(mark, 0, len(text) - 1) for mark in (". ", "; ", ", ", "! ", " - ", "\n"))
     return text[:cut] if cut > 0 else ""

@@ -10,7 +10,6 @@ or a decline reads "the best match covers 2 of the 3 key words" rather than a nu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -21,9 +20,6 @@ from bot.backends.llm.base import Passage
 from bot.backends.retrieval.base import Hit, weighted_coverage
 from bot.models import Answerability
 
-_QUESTION = re.compile(r"\?\s*$")
-_ME_TOO = re.compile(r"^\W*(\+1|me too|same( here| question)?|following|bump|also wondering|following along)\b",
-                     re.IGNORECASE)
 MAX_COUNTED = 4  # missing key words stop mattering beyond this (one long question must not dominate)
 
 
@@ -91,9 +87,9 @@ def signals(hits: Sequence[Hit], passages: Sequence[Passage], via: dict[int, int
     in_best = sum(1 for h in hits if _thread_key(h) == best_thread)
     missing = [surface.get(t, t) for t in key if t not in union]
     stated = [(supports[hit - 1][0], n) for n, hit in stands.items() if n in by_number
-              and not _QUESTION.search(by_number[n].text.strip()) and not _ME_TOO.search(by_number[n].text)]
+              and not textlib.is_question(by_number[n].text) and not textlib.me_too(by_number[n].text)]
     statement, quotable = max(stated, default=(0.0, 0))
-    best_is_question = bool(_QUESTION.search(hits[best].text.strip()))
+    best_is_question = textlib.is_question(hits[best].text)
     features = {
         "statement_coverage": statement,
         "only_asked": max(0.0, supports[best][0] - statement),

@@ -10,16 +10,15 @@ The Why? says which hits were ranked up and for what kind of answer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from bot import text as textlib
 from bot.answer_pick import best_reply, candidates, sought
 from bot.answers import AnswerKind, kind_matches
 from bot.backends.retrieval.base import Hit
 from storage import MessageRecord
 
-_QUESTION = re.compile(r"\?\s*$")
 KIND_BOOST = 0.3  # a hit whose thread answers in the kind asked for scores up to 1.3x
 ThreadLoader = Callable[[MessageRecord], Awaitable[list[MessageRecord]]]
 
@@ -44,7 +43,7 @@ async def kind_ranked(hits: Sequence[Hit], kinds: Sequence[AnswerKind], load_thr
         if m is None:
             out.append(hit)
             continue
-        gives = None if _QUESTION.search(m.text.strip()) else next(
+        gives = None if textlib.is_question(m.text) else next(
             (k.name for k, _ in kind_matches(specific, m.text)), None)  # the hit says it itself
         key = (m.channel_external_id, m.thread_root)
         if gives is None and (m.reply_count or m.thread_external_id):

@@ -19,6 +19,9 @@ _SLACK_MARKUP = re.compile(r"<([@#!][^>|]*)(?:\|([^>]*))?>")
 _LINK_MARKUP = re.compile(r"<(https?://[^>|]+)(?:\|([^>]*))?>")
 _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")  # bot.markup's token delimiters live here
 _URL = re.compile(r"https?://\S+")
+_ENDS_ASKING = re.compile(r"\?\s*$")
+_ME_TOO = re.compile(r"^\W*(\+1|me too|same( here| question)?|following|bump|also wondering|following along)\b",
+                     re.IGNORECASE)
 
 STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN) | frozenset(
     {"whybot", "please", "pls", "hey", "hi", "hello", "thanks", "thank", "know", "tell", "anyone", "does",
@@ -58,6 +61,16 @@ def surface_terms(text: str) -> dict[str, str]:
     for word in content_words(text):
         mapping.setdefault(stem(word), word)
     return mapping
+
+
+def is_question(text: str) -> bool:
+    """Ends with a question mark: a message that asks rather than tells."""
+    return bool(_ENDS_ASKING.search(text))
+
+
+def me_too(text: str) -> bool:
+    """A reply that only joins a question ("+1", "same here", "following"): it answers nothing."""
+    return bool(_ME_TOO.search(text))
 
 
 def sentences(text: str) -> list[str]:

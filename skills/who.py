@@ -44,7 +44,6 @@ _ROLE_POINTS: dict[str, dict[str, float]] = {
     "decided": {"decided": 4.0, "started": 1.0, "named owner": 1.0, "answered": 1.0, "took part": 0.5, "asked": 0.2},
     "owns": {"named owner": 4.0, "decided": 1.0, "answered": 1.0, "started": 0.5, "took part": 0.3, "asked": 0.1},
 }
-_QUESTION = re.compile(r"\?\s*$")
 
 
 @dataclass
@@ -147,7 +146,7 @@ class WhoSkill:
 
         for relevance, thread in threads:
             root = thread[0]
-            asker = root.user_external_id if _QUESTION.search(root.text.strip()) else None
+            asker = root.user_external_id if textlib.is_question(root.text) else None
             credit(root.user_external_id, "asked" if asker else "started", root, relevance)
             for m in thread:
                 for match in _OWNS.finditer(m.text):
@@ -156,7 +155,7 @@ class WhoSkill:
                     continue
                 if _DECIDED.search(m.text):
                     credit(m.user_external_id, "decided", m, relevance)
-                elif m.user_external_id != asker and not _QUESTION.search(m.text.strip()) and len(m.text) > 25:
+                elif m.user_external_id != asker and not textlib.is_question(m.text) and len(m.text) > 25:
                     credit(m.user_external_id, "answered", m, relevance)
                 else:
                     credit(m.user_external_id, "took part", m, relevance)

@@ -7,7 +7,6 @@ or when the LLM is slow or down. Every sentence it picks carries the [n] of the 
 from __future__ import annotations
 
 import math
-import re
 import time
 from dataclasses import dataclass
 
@@ -26,7 +25,6 @@ OUTCOME_CUES: dict[str, float] = {
     "answer": 0.8, "use": 0.3, "should": 0.3, "plan": 0.8, "going": 0.3, "final": 1.0,
 }
 _CUE_STEMS = {textlib.stem(word): weight for word, weight in OUTCOME_CUES.items()}
-_QUESTION = re.compile(r"\?\s*$")
 PROMPT_VERSION = "extractive-1"
 
 
@@ -62,7 +60,7 @@ class ExtractiveGenerator:
         weights = self._local_weights(query, passages)
         kinds = answer_kinds(question)
         candidates = [s for p in passages if (s := self._best_sentence(p, weights, kinds)) is not None]
-        statements = [s for s in candidates if not _QUESTION.search(s.text)]
+        statements = [s for s in candidates if not textlib.is_question(s.text)]
         if not statements:
             caveat = ("the matching messages only ask this question; nobody answered it" if candidates
                       else "no sentence in the sources contains the question's words")
