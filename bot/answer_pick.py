@@ -64,7 +64,7 @@ def candidates(thread: Sequence[MessageRecord], matched: MessageRecord,
     # before the freeze"; the root says when the freeze starts): a root that is not a question is a candidate.
     pool = thread if not asked else thread[1:]
     return [r for r in pool if r.external_id != matched.external_id and r.source_id not in taken
-            and not r.is_bot and (r is root or r.user_external_id != asker) and not textlib.me_too(r.text)]
+            and not r.is_bot and r.user_external_id != asker and not textlib.me_too(r.text)]
 
 
 def statement(text: str) -> str:

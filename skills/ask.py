@@ -358,16 +358,14 @@ class AskSkill:
     async def _thread_answers(self, request: SkillRequest, ctx: SkillContext, hits: list[Hit],
                               result: SearchResult, passages: list[Passage], surface: dict[str, str],
                               channel_by_source: dict[str, str | None], via: dict[int, int],
-                              why: dict[int, str], kinds: list[AnswerKind] | None = None,
-                              load_thread: kind_rank.ThreadLoader | None = None) -> list[Passage]:
+                              why: dict[int, str], kinds: list[AnswerKind],
+                              load_thread: kind_rank.ThreadLoader) -> list[Passage]:
         """The message that matches a question is often not the one that answers it: the incident
         announcement, not "root cause: …"; the question, not its reply. For the top matching threads,
         find the reply that best answers (its words plus the kind of statement asked for) and quote it
         with the matching message as context: added as a passage, or, when it was a weaker hit itself,
         that passage gains the context. `via` maps each such passage number to the hit it came through, `why`
         to the reason it was chosen (the kind of answer sought and what the reply says; bot.answer_pick)."""
-        kinds = answer_kinds(request.args) if kinds is None else kinds
-        load_thread = load_thread or _ThreadCache(ctx, request.tenant_id)
         out = list(passages)
         number_of = {p.source_id: p.number for p in out}
         threads: set[tuple[str, str]] = set()
