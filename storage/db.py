@@ -12,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event, text
+from sqlalchemy import ColumnElement, Connection, delete, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_S = 30.0
+PURGE_BATCH = 500
 
 
 class DatabaseNotUpgraded(RuntimeError):
@@ -112,6 +113,19 @@ class Database:
         async with self.autocommit_sessions() as session:
             yield session
             await session.commit()  # flushes what was added; each statement has already committed itself
+
+    async def delete_in_batches(self, table: type[Any], *where: ColumnElement[bool]) -> int:
+        """Delete the rows matching `where`, PURGE_BATCH at a time, each batch committed alone: one big DELETE
+        would hold SQLite's write lock, and every ack waiting on it, for as long as it ran (0.3-0.5 s seen)."""
+        deleted = 0
+        while True:
+            async with self.autocommit() as s:
+                batch = select(table.id).where(*where).limit(PURGE_BATCH).scalar_subquery()
+                result = await s.execute(delete(table).where(table.id.in_(batch)))
+                count = int(getattr(result, "rowcount", 0) or 0)
+            deleted += count
+            if count < PURGE_BATCH:
+                return deleted
 
     async def upgrade(self) -> None:
         """Apply Alembic migrations up to head on this engine's own connection."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 
 from storage.db import Database
 from storage.records import DecisionRecord
@@ -16,9 +16,6 @@ from storage.upsert import upsert
 def _record(d: Decision) -> DecisionRecord:
     return DecisionRecord(d.id, d.tenant_id, d.channel_external_id, d.user_external_id, d.private, d.skill,
                           d.rationale, d.reply, d.posted_ref, d.created_at)
-
-
-PURGE_BATCH = 500
 
 
 class DecisionStore:
@@ -95,17 +92,7 @@ class DecisionStore:
             return [_record(r) for r in rows]
 
     async def purge_older_than(self, cutoff: datetime) -> int:
-        """In small batches, each committed alone: one big DELETE would hold SQLite's write lock, and every
-        ack waiting on it, for as long as it ran."""
-        purged = 0
-        while True:
-            async with self.db.autocommit() as s:
-                batch = select(Decision.id).where(Decision.created_at < cutoff).limit(PURGE_BATCH).scalar_subquery()
-                result = await s.execute(delete(Decision).where(Decision.id.in_(batch)))
-                count = int(getattr(result, "rowcount", 0) or 0)
-            purged += count
-            if count < PURGE_BATCH:
-                return purged
+        return await self.db.delete_in_batches(Decision, Decision.created_at < cutoff)
 
     async def record_feedback(self, decision_id: str, user_external_id: str, helpful: bool,
                               item_id: str = "", comment: str = "") -> None:

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from storage.db import Database
 from storage.tables import Decision, InboxItem
 from storage.upsert import insert_for
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
-PURGE_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,15 +219,6 @@ class InboxStore:
                 for created, claimed, finished in rows if claimed is not None and finished is not None]
 
     async def purge_finished_before(self, cutoff: datetime) -> int:
-        """Finished turns are kept a while (their keys stop late retries), then dropped, in small batches each
-        committed alone: one big DELETE held SQLite's write lock, and the acks waiting on it, for half a second."""
-        purged = 0
-        while True:
-            async with self.db.autocommit() as s:
-                batch = (select(InboxItem.id).where(InboxItem.status.in_((DONE, FAILED)), InboxItem.created_at < cutoff)
-                         .limit(PURGE_BATCH).scalar_subquery())
-                result = await s.execute(delete(InboxItem).where(InboxItem.id.in_(batch)))
-                count = int(getattr(result, "rowcount", 0) or 0)
-            purged += count
-            if count < PURGE_BATCH:
-                return purged
+        """Finished turns are kept a while (their keys stop late retries), then dropped (in batches)."""
+        return await self.db.delete_in_batches(InboxItem, InboxItem.status.in_((DONE, FAILED)),
+                                               InboxItem.created_at < cutoff)

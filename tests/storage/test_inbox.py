@@ -6,7 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from storage import Storage
-from storage.inbox import PURGE_BATCH, NewTurn
+from storage.db import PURGE_BATCH
+from storage.inbox import NewTurn
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
