@@ -79,7 +79,7 @@ class TurnRecord(Protocol):
 
     async def record_decision(self, decision_id: str) -> None: ...
 
-    async def record_posted(self, posted_ref: dict[str, Any], *, decision_id: str | None = None) -> None: ...
+    async def record_posted(self, posted_ref: dict[str, Any]) -> None: ...
 
 
 class TurnPipeline:
@@ -153,7 +153,7 @@ class TurnPipeline:
         with `unanswerable`, not at all (the asker is told why)."""
         if record.posted_ref:
             if record.decision_id and "not_answered" not in record.posted_ref:  # it may have died in between
-                await self.services.storage.inbox.repair_posted(record.decision_id, record.posted_ref)
+                await self.services.storage.decisions.set_posted_ref(record.decision_id, record.posted_ref)
             return "already posted by an earlier attempt"
         surface = self.surface(event.platform)
         reply: Reply | None = None
@@ -257,7 +257,8 @@ class TurnPipeline:
         return f"not answered ({reason.value}): {reply.decision_id}"
 
     async def _posted(self, record: TurnRecord, reply: Reply, posted: dict[str, Any]) -> None:
-        await record.record_posted(posted, decision_id=reply.decision_id)
+        await record.record_posted(posted)  # the turn first: a retry that finds it posted repairs the decision
+        await self.services.storage.decisions.set_posted_ref(reply.decision_id, posted)
 
     # history -----------------------------------------------------------------------------------
 

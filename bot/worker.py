@@ -74,7 +74,7 @@ class _Claimed:
         self.decision_id = decision_id
         await self.worker.services.storage.inbox.record_decision(self.item.id, self.worker.id, decision_id)
 
-    async def record_posted(self, posted_ref: dict[str, Any], *, decision_id: str | None = None) -> None:
+    async def record_posted(self, posted_ref: dict[str, Any]) -> None:
         """Keep trying while the lease lasts: the platform already has the reply, and where it cannot be
         asked (Teams has no history lookup) a lost record would mean a second copy on the retry."""
         self.posted_ref = posted_ref
@@ -84,7 +84,7 @@ class _Claimed:
                                            stop=stop_after_delay(patience), reraise=True,
                                            before_sleep=_log_record_retry):
             with attempt:
-                await inbox.record_posted(self.item.id, posted_ref, decision_id=decision_id)
+                await inbox.record_posted(self.item.id, posted_ref)
 
 
 class Worker:

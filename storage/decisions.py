@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from storage.db import Database
 from storage.records import DecisionRecord
@@ -59,11 +59,11 @@ class DecisionStore:
             return {r.id: _record(r) for r in rows}
 
     async def set_posted_ref(self, decision_id: str, ref: dict[str, Any]) -> None:
-        """Remember where the reply was posted (message ts, activity id) so it can be updated in place."""
-        async with self.db.session() as s:
-            row = await s.get(Decision, decision_id)
-            if row is not None:
-                row.posted_ref = ref
+        """Remember where the reply was posted (message ts, activity id) so it can be updated in place. One
+        UPDATE committed by itself (idempotent: a retry that finds its turn posted sets it again)."""
+        async with self.db.autocommit() as s:
+            await s.execute(update(Decision).where(Decision.id == decision_id).values(posted_ref=ref)
+                            .execution_options(synchronize_session=False))
 
     async def posted_as(self, tenant_id: str, channel_external_id: str, message_id: str) -> str | None:
         """The decision whose reply was posted as `message_id` in that channel, for feedback a platform

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from storage.db import Database
-from storage.tables import Decision, InboxItem
+from storage.tables import InboxItem
 from storage.upsert import insert_for
 
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
@@ -147,22 +147,11 @@ class InboxStore:
         """The stored decision this turn answers with, so a retry resends it instead of deciding again."""
         return await self._owned(item_id, worker, decision_id=decision_id)
 
-    async def record_posted(self, item_id: int, posted_ref: dict[str, Any], *, decision_id: str | None = None) -> None:
-        """Where the answer went, written the moment the platform says so (whoever holds the lease now); with
-        `decision_id`, on that decision too (its Why? updates the message in place). Two statements, each
-        committed alone, the turn's first: a retry that finds the turn posted repairs the decision
-        (`repair_posted`), while a decision marked posted with its turn not would be sent again."""
+    async def record_posted(self, item_id: int, posted_ref: dict[str, Any]) -> None:
+        """Where the answer went, written the moment the platform says so (whoever holds the lease now)."""
         async with self.db.autocommit() as s:
             await s.execute(update(InboxItem).where(InboxItem.id == item_id).values(posted_ref=posted_ref)
                             .execution_options(synchronize_session=False))
-        if decision_id is not None:
-            await self.repair_posted(decision_id, posted_ref)
-
-    async def repair_posted(self, decision_id: str, posted_ref: dict[str, Any]) -> None:
-        """Mark the decision posted as its turn's record says (idempotent)."""
-        async with self.db.autocommit() as s:
-            await s.execute(update(Decision).where(Decision.id == decision_id)
-                            .values(posted_ref=posted_ref).execution_options(synchronize_session=False))
 
     async def record_progress(self, key: str, progress: dict[str, Any]) -> bool:
         """What a running turn shows so far (its status line, the answer as written), for a page that polls

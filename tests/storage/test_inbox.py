@@ -123,8 +123,9 @@ async def test_a_posted_reference_reaches_the_decision_and_a_retry_can_repair_it
     await storage.inbox.put("p", "chat", {}, priority=5, now=NOW)
     item = await storage.inbox.claim("w", NOW, LEASE)
     assert item is not None
-    await storage.inbox.record_posted(item.id, {"ts": "1.1"}, decision_id="d_p")
+    await storage.inbox.record_posted(item.id, {"ts": "1.1"})
+    await storage.decisions.set_posted_ref("d_p", {"ts": "1.1"})
     assert (await storage.inbox.get(item.id)).posted_ref == {"ts": "1.1"}  # type: ignore[union-attr]
     assert (await storage.decisions.get("d_p")).posted_ref == {"ts": "1.1"}  # type: ignore[union-attr]
-    await storage.inbox.repair_posted("d_p", {"ts": "1.1"})  # idempotent
+    await storage.decisions.set_posted_ref("d_p", {"ts": "1.1"})  # idempotent: a retry's repair
     assert (await storage.decisions.get("d_p")).posted_ref == {"ts": "1.1"}  # type: ignore[union-attr]
