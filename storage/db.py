@@ -67,8 +67,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
-            path = make_url(url).database
-            if sqlite_lock.AVAILABLE and path and not _in_memory(url) and not path.startswith("file:"):
+            path = make_url(url).database or ""
+            if sqlite_lock.AVAILABLE and not _in_memory(url) and not path.startswith("file:"):
                 kwargs["connect_args"]["factory"] = sqlite_lock.connection_factory(path, SQLITE_BUSY_TIMEOUT_S)
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
