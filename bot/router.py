@@ -24,7 +24,7 @@ from bot.replies import problem_reply
 from bot.rules import Authority
 from bot.skill import Skill, SkillContext, SkillError, SkillRequest
 from bot.visibility import Visibility
-from storage import DecisionRecord, tenant_key
+from storage import DecisionRecord, message_id, tenant_key
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,7 @@ class Router:
         replies = [Reply.model_validate(r.reply) for r in records]
         sources = [c.source_id for reply in replies for c in reply.citations]
         sources += [e.source_id for reply in replies for e in reply.rationale.evidence]
-        ids = list({int(s.split(":", 1)[1]) for s in sources
-                    if s.startswith("message:") and s.split(":", 1)[1].isdigit()})
+        ids = list({i for i in map(message_id, sources) if i is not None})
         roots = {m.source_id: (m.channel_external_id, m.thread_root) for m in await self.ctx.storage.messages.get(ids)
                  if visibility.may_see_channel(m.channel_external_id)}
         turns = []
@@ -138,7 +137,7 @@ class Router:
             rationale = reply.rationale
             declined = rationale.declined
             shown = [c.source_id for c in reply.citations
-                     if c.source_id in roots or not c.source_id.startswith("message:")]
+                     if c.source_id in roots or message_id(c.source_id) is None]
             hidden = len(shown) < len(reply.citations)
             cited = [] if declined else shown
             listed = [e.source_id for e in sorted(rationale.evidence, key=lambda e: (-e.score, e.rank))

@@ -21,6 +21,7 @@ from storage.records import (
     MessageRecord,
     SubscriptionRecord,
     UserRecord,
+    message_id,
     tenant_key,
 )
 from storage.subscriptions import SubscriptionStore
@@ -86,6 +87,7 @@ __all__ = [
     "StoredVector",
     "SubscriptionRecord",
     "UserRecord",
+    "message_id",
     "tenant_key",
     "text_hash",
 ]

@@ -81,6 +81,12 @@ class MessageRecord:
         return self.thread_external_id or self.external_id
 
 
+def message_id(source_id: str) -> int | None:
+    """The stored message a `message:<id>` source id names; None for documents and anything else."""
+    kind, _, key = source_id.partition(":")
+    return int(key) if kind == "message" and key.isdigit() else None
+
+
 @dataclass(frozen=True, slots=True)
 class DocumentRecord:
     id: int

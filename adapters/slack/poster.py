@@ -16,7 +16,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack.client import ChannelPacer, retry_handlers
 from adapters.slack.render import MAX_BLOCKS, Rendered, continuation, render_reply
 from bot.models import Reply
-from storage import Storage, tenant_key
+from storage import Storage, message_id, tenant_key
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,9 @@ class Poster:
 
     async def with_permalinks(self, client: AsyncWebClient, team_id: str, reply: Reply) -> Reply:
         """Fill in links for cited messages that were stored without one (chat.getPermalink on demand)."""
-        missing = [c for c in reply.citations if not c.permalink and c.source_id.startswith("message:")]
-        if not missing:
+        ids = [i for c in reply.citations if not c.permalink and (i := message_id(c.source_id)) is not None]
+        if not ids:
             return reply
-        ids = [int(c.source_id.split(":", 1)[1]) for c in missing if c.source_id.split(":", 1)[1].isdigit()]
         records = {r.source_id: r for r in await self.storage.messages.get(ids)
                    if r.tenant_id == tenant_key("slack", team_id)}
         citations = []
