@@ -14,6 +14,7 @@ BENCHMARKS = {
     "search-pg": "bench.search_pg",
     "slack-backlog": "bench.slack_backlog",
     "commit-floor": "bench.commit_floor",
+    "ask": "bench.ask_scale",
 }
 
 

@@ -8,6 +8,7 @@ rephrase instead of trusting a guess.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from bot import answer_pick, answerability, followup, kind_rank, query_filters
@@ -174,6 +175,7 @@ class AskSkill:
         hits = self._in_conversation(request, hits, follow) if request.conversation else hits
         kinds = follow.kinds if follow else answer_kinds(request.args)
         load_thread = _ThreadCache(ctx, request.tenant_id)  # ranking and picking read the same threads once
+        await load_thread.prefetch(hits[:3 * k])
         ranked = await kind_rank.kind_ranked(hits, kinds, load_thread, result.query_terms, result.term_weights,
                                              pool=3 * k)
         hits = ranked.hits[:k]
@@ -453,3 +455,11 @@ class _ThreadCache:
         if key not in self.threads:
             self.threads[key] = await self.ctx.storage.messages.thread(self.tenant_id, *key)
         return self.threads[key]
+
+    async def prefetch(self, hits: Sequence[Hit]) -> None:
+        """Read the threads of these hits that have one, all in one query."""
+        keys = [(m.channel_external_id, m.thread_root) for h in hits if (m := h.message) is not None
+                and (m.reply_count or m.thread_external_id)]
+        missing = [key for key in keys if key not in self.threads]
+        if missing:
+            self.threads |= await self.ctx.storage.messages.threads(self.tenant_id, missing)

@@ -186,16 +186,45 @@ class MessageStore:
         return _record(row) if row else None
 
     async def thread(self, tenant_id: str, channel_external_id: str, root: str) -> list[MessageRecord]:
-        # By channel key, so both halves of the OR use a (channel, …) index: filtering on the tenant
-        # let SQLite scan the tenant's messages (9 ms a thread at 200k messages, 0.2 ms this way).
+        # The channel is repeated inside each half of the OR so each half is one (channel, …) index lookup
+        # (SQLite's multi-index OR; PostgreSQL's bitmap OR). With the channel outside the OR, SQLite walked
+        # the channel's (channel, created) index instead: 0.2 ms a thread at 1,600 messages, 25 ms at 20,000.
         channel_id = select(Channel.id).where(Channel.tenant_id == tenant_id,
                                               Channel.external_id == channel_external_id).scalar_subquery()
         async with self.db.session() as s:
             rows = (await s.execute(_message_query().where(
-                Message.channel_id == channel_id, Message.deleted.is_(False),
-                or_(Message.external_id == root, Message.thread_external_id == root),
+                Message.deleted.is_(False),
+                or_(and_(Message.channel_id == channel_id, Message.external_id == root),
+                    and_(Message.channel_id == channel_id, Message.thread_external_id == root)),
             ).order_by(Message.created_at, Message.id))).all()
         return [_record(r) for r in rows]
+
+    async def threads(self, tenant_id: str, keys: Iterable[tuple[str, str]]
+                      ) -> dict[tuple[str, str], list[MessageRecord]]:
+        """Several threads, by (channel external id, root), in one read: ranking looks into the threads of
+        a dozen matches per question, and a session per thread cost more than the search itself."""
+        keys = list(dict.fromkeys(keys))
+        out: dict[tuple[str, str], list[MessageRecord]] = {key: [] for key in keys}
+        if not keys:
+            return out
+        async with self.db.session() as s:
+            ids = dict((await s.execute(select(Channel.external_id, Channel.id).where(
+                Channel.tenant_id == tenant_id,
+                Channel.external_id.in_({channel for channel, _ in keys})))).tuples().all())
+            wanted = [(ids[channel], root) for channel, root in keys if channel in ids]
+            if not wanted:
+                return out
+            rows = (await s.execute(_message_query().where(
+                Message.deleted.is_(False),
+                or_(*(and_(Message.channel_id == channel, column == root)  # one index lookup each (see thread)
+                      for channel, root in wanted for column in (Message.external_id, Message.thread_external_id))),
+            ).order_by(Message.created_at, Message.id))).all()
+        for row in rows:
+            record = _record(row)
+            key = (record.channel_external_id, record.thread_root)
+            if key in out:
+                out[key].append(record)
+        return out
 
     async def window(self, tenant_id: str, channel_external_ids: Sequence[str], start: datetime,
                      end: datetime, *, include_bots: bool = True) -> list[MessageRecord]:

@@ -51,6 +51,36 @@ async def test_messages_threads_edits_and_deletes(storage: Storage) -> None:
     assert [m.id for m in window] == [root.id]
 
 
+async def test_threads_reads_several_threads_at_once_by_channel_and_root(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    other = await storage.workspace.ensure_tenant("slack", "T2")
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+    def at(minutes: int) -> datetime:
+        return t0 + timedelta(minutes=minutes)
+
+    for channel in ("C1", "C2"):  # the same root ts in two channels: two threads
+        await storage.messages.upsert(tenant, NewMessage(channel, "100.1", f"root in {channel}", at(0), "U1"))
+        await storage.messages.upsert(tenant, NewMessage(channel, "100.3", "late reply", at(3), "U2",
+                                                         thread_external_id="100.1"))
+        await storage.messages.upsert(tenant, NewMessage(channel, "100.2", "first reply", at(1), "U3",
+                                                         thread_external_id="100.1"))
+    await storage.messages.upsert(tenant, NewMessage("C1", "200.1", "alone", at(5), "U1"))
+    await storage.messages.mark_deleted(tenant, "C2", "100.3")
+    await storage.messages.upsert(other, NewMessage("C1", "100.4", "another tenant", at(2), "U1",
+                                                    thread_external_id="100.1"))
+    keys = [("C1", "100.1"), ("C2", "100.1"), ("C1", "200.1"), ("C1", "999.9"), ("C9", "100.1")]
+    found = await storage.messages.threads(tenant, keys + [("C1", "100.1")])
+    assert list(found) == keys  # asked order, each once, missing ones empty
+    assert [m.external_id for m in found[("C1", "100.1")]] == ["100.1", "100.2", "100.3"]  # oldest first
+    assert [m.external_id for m in found[("C2", "100.1")]] == ["100.1", "100.2"]  # deleted reply left out
+    assert [m.text for m in found[("C1", "200.1")]] == ["alone"]
+    assert found[("C1", "999.9")] == [] and found[("C9", "100.1")] == []
+    for key in keys:  # the same as one thread at a time
+        assert found[key] == await storage.messages.thread(tenant, *key)
+    assert await storage.messages.threads(tenant, []) == {}
+
+
 async def test_bulk_insert_is_idempotent_and_unicode_safe(storage: Storage) -> None:
     tenant = await storage.workspace.ensure_tenant("slack", "T1")
     t0 = datetime(2026, 11, 20, tzinfo=UTC)
