@@ -41,6 +41,9 @@ MEANINGS: dict[str, str] = {
     "followup.answered_elsewhere": "share of follow-ups answered, not declined, citing no message of the labelled "
                                    "thread (answered from the wrong thread)",
     "followup.thread_recall_at_5": "share of follow-ups with a message of the labelled thread in the top 5 evidence",
+    "followup.kept_thread": "of the follow-ups whose first answer cited the labelled thread, the share answered "
+                            "from it too: how well the conversation is followed, apart from how well the first "
+                            "question was answered (which bounds followup.answered_from_thread)",
 }
 
 

@@ -260,6 +260,7 @@ class Evaluator:
         right: list[float] = []
         elsewhere: list[float] = []
         in_evidence: list[float] = []
+        kept: list[float] = []  # follow-ups of a first answer that cited the labelled thread
         misses: list[dict[str, Any]] = []
         for f in labels.follow_ups:
             first = by_id.get(f.of)
@@ -267,14 +268,19 @@ class Evaluator:
                 continue
             channel, user = ws.asker(first.channels)
             thread = f"eval-{f.id}"
-            await self.handle(self.event(channel, user, command="ask", args=first.question, thread=thread), "ask")
+            opening = await self.handle(self.event(channel, user, command="ask", args=first.question,
+                                                   thread=thread), "ask")
             reply = await self.handle(self.event(channel, user, text=f.question, thread=thread), "ask (follow-up)")
             threads = set(f.threads)
+            first_right = not declined(opening) and bool(threads & {
+                labels.thread_of.get(ws.label_id.get(c.source_id) or "") for c in opening.citations})
             cited = {labels.thread_of.get(ws.label_id.get(c.source_id) or "") for c in reply.citations}
             shown = [labels.thread_of.get(ws.label_id.get(s) or "") for s in ranked_evidence(reply)]
             right.append(1.0 if not declined(reply) and cited & threads else 0.0)
             elsewhere.append(1.0 if not declined(reply) and not cited & threads else 0.0)
             in_evidence.append(m.recall_at(shown, threads, TOP_K))
+            if first_right:
+                kept.append(right[-1])
             if not right[-1] and len(misses) < EXAMPLES:
                 note = reply.rationale.conversation
                 misses.append({"id": f.id, "first": first.question, "follow_up": f.question,
@@ -282,8 +288,9 @@ class Evaluator:
                                "declined": next((c for c in reply.rationale.caveats if c.startswith("declined")), "")})
         return ({"followup.answered_from_thread": round(m.mean(right), 4),
                  "followup.answered_elsewhere": round(m.mean(elsewhere), 4),
-                 "followup.thread_recall_at_5": round(m.mean(in_evidence), 4)},
-                {"follow_ups": len(right), "misses": misses})
+                 "followup.thread_recall_at_5": round(m.mean(in_evidence), 4),
+                 "followup.kept_thread": round(m.mean(kept), 4)},
+                {"follow_ups": len(right), "first_answered_right": len(kept), "misses": misses})
 
     # privacy -----------------------------------------------------------------------------------
 
