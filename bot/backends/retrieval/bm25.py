@@ -33,6 +33,7 @@ TENANT_WIDE = -1
 CATCH_UP_BATCH = 5000
 CLOCK_SKEW = timedelta(seconds=5)  # replicas' clocks differ a little; re-reading a change is harmless
 PASSAGE_WORDS = 120
+READABLE_SETS = 16  # channel sets whose masks a segment keeps
 
 
 def document_passages(document: DocumentRecord) -> list[str]:
@@ -54,6 +55,20 @@ class _Segment:
     first_slot: int
     model: bm25s.BM25
     size: int
+    readable: dict[frozenset[int], npt.NDArray[np.bool_]] = field(default_factory=dict)
+
+    def readable_by(self, allowed: frozenset[int], channels: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """Which of the segment's slots lie in `allowed` channels (or are tenant-wide). A slot's channel never
+        changes, so the mask is kept per channel set: the readers of a workspace share a few such sets, and
+        at a million messages the membership test cost more than the scoring."""
+        mask = self.readable.get(allowed)
+        if mask is None:
+            codes = np.fromiter([*allowed, TENANT_WIDE], dtype=np.int64)
+            mask = np.isin(channels[self.first_slot:self.first_slot + self.size], codes)
+            if len(self.readable) >= READABLE_SETS:
+                self.readable.pop(next(iter(self.readable)))
+            self.readable[allowed] = mask
+        return mask
 
 
 def _build(docs: list[list[int]], terms: list[str]) -> bm25s.BM25:
@@ -336,9 +351,9 @@ class BM25Retriever:
         if not index.kind:
             return 0
         channels, alive, _, _ = index.columns()
-        kinds = np.frombuffer(index.kind, dtype=np.int8)[: len(alive)]
-        mask = alive & (kinds == MESSAGE) & np.isin(channels, np.fromiter(allowed, dtype=np.int64))
-        return int(np.count_nonzero(mask))
+        messages = alive & (np.frombuffer(index.kind, dtype=np.int8)[: len(alive)] == MESSAGE)
+        return sum(int(np.count_nonzero(messages[s.first_slot:s.first_slot + s.size]
+                                        & s.readable_by(allowed, channels))) for s in index.live_segments())
 
     @staticmethod
     def _scope(index: _TenantIndex, filters: SearchFilters | None) -> npt.NDArray[np.bool_] | None:
@@ -361,7 +376,6 @@ class BM25Retriever:
               filters: SearchFilters | None = None) -> tuple[list[tuple[float, int]], int]:
         channels, alive, _, _ = index.columns()
         scope = self._scope(index, filters)
-        allowed_codes = np.fromiter([*allowed, TENANT_WIDE], dtype=np.int64)
         candidates: list[tuple[float, int]] = []
         hidden_scores: list[npt.NDArray[np.float32]] = []
         weights = self._idf(index, query_terms)
@@ -369,16 +383,18 @@ class BM25Retriever:
             scores = self._segment_scores(segment, query_terms, weights)
             if scores is None:
                 continue
-            window = slice(segment.first_slot, segment.first_slot + segment.size)
-            live = alive[window] if scope is None else alive[window] & scope[window]
-            visible = live & np.isin(channels[window], allowed_codes)
-            hidden_scores.append(scores[live & ~visible])
-            shown = np.where(visible, scores, 0.0)
-            take = min(k, int(np.count_nonzero(shown)))
+            matched = np.flatnonzero(scores)  # masks are applied to the matches only, not the whole segment
+            at = matched + segment.first_slot
+            live = alive[at] if scope is None else alive[at] & scope[at]
+            readable = segment.readable_by(allowed, channels)[matched]
+            matched_scores = scores[matched]
+            hidden_scores.append(matched_scores[live & ~readable])
+            shown_at = np.flatnonzero(live & readable)
+            take = min(k, len(shown_at))
             if take == 0:
                 continue
-            top = np.argpartition(-shown, take - 1)[:take]
-            candidates.extend((float(shown[i]), segment.first_slot + int(i)) for i in top)
+            top = shown_at[np.argpartition(-matched_scores[shown_at], take - 1)[:take]]
+            candidates.extend((float(matched_scores[i]), int(at[i])) for i in top)
         candidates.sort(key=lambda c: (-c[0], c[1]))
         best = candidates[:k]
         floor = best[-1][0] if len(best) == k else 0.0
