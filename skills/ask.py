@@ -458,8 +458,9 @@ class _ThreadCache:
 
     async def prefetch(self, hits: Sequence[Hit]) -> None:
         """Read the threads of these hits that have one, all in one query."""
-        keys = [(m.channel_external_id, m.thread_root) for h in hits if (m := h.message) is not None
-                and (m.reply_count or m.thread_external_id)]
-        missing = [key for key in keys if key not in self.threads]
+        wanted = {(m.channel_external_id, m.thread_root): (m.channel_id, m.thread_root) for h in hits
+                  if (m := h.message) is not None and (m.reply_count or m.thread_external_id)}
+        missing = {key: stored for key, stored in wanted.items() if key not in self.threads}
         if missing:
-            self.threads |= await self.ctx.storage.messages.threads(self.tenant_id, missing)
+            found = await self.ctx.storage.messages.threads(self.tenant_id, missing.values())
+            self.threads |= {key: found[stored] for key, stored in missing.items()}

@@ -40,23 +40,34 @@ class NewMessage:
 _U = aliased(User)
 
 
-def _message_query() -> Select[Message, str, str, str, str, str]:
+_MESSAGE_COLUMNS = (Message.id, Message.tenant_id, Message.channel_id, Message.external_id, Message.thread_external_id,
+                    Message.text, Message.created_at, Message.edited_at, Message.reaction_count, Message.reply_count,
+                    Message.mention_count, Message.file_count, Message.permalink, Message.is_bot, Message.deleted,
+                    Message.decision_id, Message.user_id)
+
+
+def _message_query() -> Select[*tuple[Any, ...]]:
+    """Plain columns, not ORM objects: ask reads some sixty messages a question (its matches and their
+    threads), and building an ORM object for each cost more than the query."""
     return (
-        select(Message, Channel.external_id, Channel.name, _U.external_id, _U.display_name, _U.name)
+        select(*_MESSAGE_COLUMNS, Channel.external_id.label("channel_external_id"),
+               Channel.name.label("channel_name"), _U.external_id.label("user_external_id"),
+               _U.display_name.label("user_display_name"), _U.name.label("user_handle"))
         .join(Channel, Channel.id == Message.channel_id)
         .outerjoin(_U, _U.id == Message.user_id)
     )
 
 
 def _record(row: Any) -> MessageRecord:
-    m, channel_ext, channel_name, user_ext, display, name = row
     return MessageRecord(
-        id=m.id, tenant_id=m.tenant_id, channel_id=m.channel_id, channel_external_id=channel_ext,
-        channel_name=channel_name, external_id=m.external_id, thread_external_id=m.thread_external_id,
-        user_external_id=user_ext, user_name=display or name or user_ext or "someone", text=m.text,
-        created_at=m.created_at, edited_at=m.edited_at, reaction_count=m.reaction_count,
-        reply_count=m.reply_count, mention_count=m.mention_count, file_count=m.file_count,
-        permalink=m.permalink, is_bot=m.is_bot, deleted=m.deleted, decision_id=m.decision_id, user_id=m.user_id,
+        id=row.id, tenant_id=row.tenant_id, channel_id=row.channel_id, channel_external_id=row.channel_external_id,
+        channel_name=row.channel_name, external_id=row.external_id, thread_external_id=row.thread_external_id,
+        user_external_id=row.user_external_id,
+        user_name=row.user_display_name or row.user_handle or row.user_external_id or "someone", text=row.text,
+        created_at=row.created_at, edited_at=row.edited_at, reaction_count=row.reaction_count,
+        reply_count=row.reply_count, mention_count=row.mention_count, file_count=row.file_count,
+        permalink=row.permalink, is_bot=row.is_bot, deleted=row.deleted, decision_id=row.decision_id,
+        user_id=row.user_id,
     )
 
 
@@ -144,12 +155,12 @@ class MessageStore:
                 Message.external_id == external_id))).one_or_none()
             if row is None:
                 return None
+            changes: dict[str, Any] = {"text": text,  # edited_at is also how other replicas' indexes see it
+                                       "edited_at": edited_at or datetime.now(UTC)}
             if restore:
-                row[0].deleted = False
-            row[0].text = text
-            row[0].edited_at = edited_at or datetime.now(UTC)  # also how other replicas' indexes see it
-            await s.flush()
-            return _record(row)
+                changes["deleted"] = False
+            await s.execute(update(Message).where(Message.id == row.id).values(**changes))
+            return _record((await s.execute(_message_query().where(Message.id == row.id))).one())
 
     async def mark_deleted(self, tenant_id: str, channel_external_id: str, external_id: str) -> int | None:
         """Soft delete: the text is dropped at once; the row stays so thread counts remain honest."""
@@ -175,7 +186,7 @@ class MessageStore:
             return []
         async with self.db.session() as s:
             rows = (await s.execute(_message_query().where(Message.id.in_(ids)))).all()
-        by_id = {r[0].id: _record(r) for r in rows}
+        by_id = {r.id: _record(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     async def find(self, tenant_id: str, channel_external_id: str, external_id: str) -> MessageRecord | None:
@@ -199,30 +210,29 @@ class MessageStore:
             ).order_by(Message.created_at, Message.id))).all()
         return [_record(r) for r in rows]
 
-    async def threads(self, tenant_id: str, keys: Iterable[tuple[str, str]]
-                      ) -> dict[tuple[str, str], list[MessageRecord]]:
-        """Several threads, by (channel external id, root), in one read: ranking looks into the threads of
-        a dozen matches per question, and a session per thread cost more than the search itself."""
+    async def threads(self, tenant_id: str, keys: Iterable[tuple[int, str]]
+                      ) -> dict[tuple[int, str], list[MessageRecord]]:
+        """Several threads, by (channel storage id, root external id), in one read: ranking looks into the
+        threads of a dozen matches per question, and a session per thread cost more than the search itself."""
         keys = list(dict.fromkeys(keys))
-        out: dict[tuple[str, str], list[MessageRecord]] = {key: [] for key in keys}
+        out: dict[tuple[int, str], list[MessageRecord]] = {key: [] for key in keys}
         if not keys:
             return out
+        channels = sorted({channel for channel, _ in keys})
+        roots = sorted({root for _, root in keys})
+        # Each half of the OR is (channel IN …, id IN …) on one index, as in `thread`; a channel and a root
+        # of two different keys may pair up, and such a thread is dropped below. IN lists keep the
+        # statement's shape, so it is compiled once.
         async with self.db.session() as s:
-            ids = dict((await s.execute(select(Channel.external_id, Channel.id).where(
-                Channel.tenant_id == tenant_id,
-                Channel.external_id.in_({channel for channel, _ in keys})))).tuples().all())
-            wanted = [(ids[channel], root) for channel, root in keys if channel in ids]
-            if not wanted:
-                return out
-            rows = (await s.execute(_message_query().where(
+            rows = (await s.execute(_message_query().where(  # no tenant term: SQLite would scan the tenant
                 Message.deleted.is_(False),
-                or_(*(and_(Message.channel_id == channel, column == root)  # one index lookup each (see thread)
-                      for channel, root in wanted for column in (Message.external_id, Message.thread_external_id))),
+                or_(and_(Message.channel_id.in_(channels), Message.external_id.in_(roots)),
+                    and_(Message.channel_id.in_(channels), Message.thread_external_id.in_(roots))),
             ).order_by(Message.created_at, Message.id))).all()
         for row in rows:
             record = _record(row)
-            key = (record.channel_external_id, record.thread_root)
-            if key in out:
+            key = (record.channel_id, record.thread_root)
+            if key in out and record.tenant_id == tenant_id:  # a channel key of another tenant reads nothing
                 out[key].append(record)
         return out
 

@@ -69,15 +69,20 @@ async def test_threads_reads_several_threads_at_once_by_channel_and_root(storage
     await storage.messages.mark_deleted(tenant, "C2", "100.3")
     await storage.messages.upsert(other, NewMessage("C1", "100.4", "another tenant", at(2), "U1",
                                                     thread_external_id="100.1"))
-    keys = [("C1", "100.1"), ("C2", "100.1"), ("C1", "200.1"), ("C1", "999.9"), ("C9", "100.1")]
-    found = await storage.messages.threads(tenant, keys + [("C1", "100.1")])
+    ids = {c.external_id: c.id for c in await storage.workspace.channels(tenant)}
+    c1, c2 = ids["C1"], ids["C2"]
+    elsewhere = next(c.id for c in await storage.workspace.channels(other))
+    keys = [(c1, "100.1"), (c2, "100.1"), (c1, "200.1"), (c1, "999.9"), (elsewhere, "100.1")]
+    found = await storage.messages.threads(tenant, [*keys, (c1, "100.1")])
     assert list(found) == keys  # asked order, each once, missing ones empty
-    assert [m.external_id for m in found[("C1", "100.1")]] == ["100.1", "100.2", "100.3"]  # oldest first
-    assert [m.external_id for m in found[("C2", "100.1")]] == ["100.1", "100.2"]  # deleted reply left out
-    assert [m.text for m in found[("C1", "200.1")]] == ["alone"]
-    assert found[("C1", "999.9")] == [] and found[("C9", "100.1")] == []
-    for key in keys:  # the same as one thread at a time
-        assert found[key] == await storage.messages.thread(tenant, *key)
+    assert [m.external_id for m in found[(c1, "100.1")]] == ["100.1", "100.2", "100.3"]  # oldest first
+    assert [m.external_id for m in found[(c2, "100.1")]] == ["100.1", "100.2"]  # deleted reply left out
+    assert [m.text for m in found[(c1, "200.1")]] == ["alone"]
+    assert found[(c1, "999.9")] == []
+    assert found[(elsewhere, "100.1")] == []  # another tenant's channel is never read
+    for channel, root in keys[:4]:  # the same as one thread at a time
+        external = "C1" if channel == c1 else "C2"
+        assert found[(channel, root)] == await storage.messages.thread(tenant, external, root)
     assert await storage.messages.threads(tenant, []) == {}
 
 

@@ -211,6 +211,10 @@ class BM25Retriever:
         self._locks: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, list[_Op]] = {}
         self._compactions: dict[str, asyncio.Future[None]] = {}
+        # The last query's scores per segment: ask searches the same words again for the asker's private
+        # channels and, when the channel in view has nothing, everywhere; only the masks differ.
+        self._recent: tuple[tuple[tuple[str, float], ...], list[tuple[_Segment, npt.NDArray[np.float32] | None]]] = (
+            (), [])
 
     async def _index(self, tenant_id: str) -> _TenantIndex:
         found = self._tenants.get(tenant_id)
@@ -380,7 +384,7 @@ class BM25Retriever:
         hidden_scores: list[npt.NDArray[np.float32]] = []
         weights = self._idf(index, query_terms)
         for segment in index.live_segments():
-            scores = self._segment_scores(segment, query_terms, weights)
+            scores = self._scores(segment, query_terms, weights)
             if scores is None:
                 continue
             matched = np.flatnonzero(scores)  # masks are applied to the matches only, not the whole segment
@@ -400,6 +404,18 @@ class BM25Retriever:
         floor = best[-1][0] if len(best) == k else 0.0
         withheld = sum(int(np.count_nonzero(h > max(floor, 0.0))) for h in hidden_scores)
         return best, min(withheld, k)
+
+    def _scores(self, segment: _Segment, query_terms: list[str],
+                weights: dict[str, float]) -> npt.NDArray[np.float32] | None:
+        key = tuple((t, weights.get(t, 0.0)) for t in query_terms)
+        if self._recent[0] != key:
+            self._recent = (key, [])
+        for seen, scores in self._recent[1]:
+            if seen is segment:
+                return scores
+        scores = self._segment_scores(segment, query_terms, weights)
+        self._recent[1].append((segment, scores))
+        return scores
 
     @staticmethod
     def _segment_scores(segment: _Segment, query_terms: list[str],
