@@ -68,6 +68,33 @@ async def test_private_and_foreign_content_never_returned(services: Services) ->
     assert (await services.retriever.search(tenant, "Initech", _allowed(tenant, outsider, channels))).hits == []
 
 
+async def test_readers_asking_the_same_words_in_turn_each_get_their_own_view(services: Services) -> None:
+    """The retriever reuses the last query's scores and each channel set's mask and message count: a member
+    asking right after a non-member (and the reverse) must still see exactly what each may see, and the
+    counts must follow new and deleted messages."""
+    tenant = await _workspace(services)
+    channels = await services.storage.workspace.channels(tenant)
+    outsider = _allowed(tenant, Reader(platform=Platform.SLACK, tenant="T1", user="U_CAT", channel="C_PUB"),
+                        channels)
+    member = _allowed(tenant, Reader(platform=Platform.SLACK, tenant="T1", user="U_ANN", channel=None,
+                                     private=True), channels)
+    question = "what happens on Thursday?"
+    for allowed, seen, count in ((outsider, {"1.0", "2.0"}, 3), (member, {"1.0", "2.0", "4.0"}, 4),
+                                 (outsider, {"1.0", "2.0"}, 3)):
+        result = await services.retriever.search(tenant, question, allowed, k=5)
+        assert {h.message.external_id for h in result.hits if h.message} == seen
+        assert result.searched_messages == count
+    first = (await services.retriever.search(tenant, question, member, k=5)).hits
+    assert [h.score for h in first] == sorted((h.score for h in first), reverse=True)
+    await services.ingest.message(tenant, NewMessage("G_SEC", "5.0", "Board call on Thursday", T0, "U_BOB"))
+    assert (await services.retriever.search(tenant, question, member, k=5)).searched_messages == 5
+    assert (await services.retriever.search(tenant, question, outsider, k=5)).searched_messages == 3
+    await services.ingest.delete(tenant, "C_PUB", "2.0")
+    result = await services.retriever.search(tenant, question, outsider, k=5)
+    assert result.searched_messages == 2
+    assert {h.message.external_id for h in result.hits if h.message} == {"1.0"}
+
+
 async def test_new_edited_and_deleted_messages_without_rebuild(services: Services) -> None:
     tenant = await _workspace(services)
     channels = await services.storage.workspace.channels(tenant)

@@ -109,6 +109,8 @@ class _TenantIndex:
                   ] | None = None
     messages: int = 0
     documents: int = 0
+    version: int = 0  # bumped by every add and delete
+    visible_counts: dict[frozenset[int], tuple[int, int]] = field(default_factory=dict)  # set -> (version, n)
     max_message_id: int = 0
     synced_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     checked_at: float = field(default_factory=time.monotonic)
@@ -144,6 +146,7 @@ class _TenantIndex:
         self.delta_tokens.append(self.token_ids(tokens))
         self.delta_dirty = True
         self.arrays = None
+        self.version += 1
         if kind == MESSAGE:
             self.messages += 1
         else:
@@ -155,6 +158,7 @@ class _TenantIndex:
             return False
         self.alive[slot] = 0
         self.arrays = None
+        self.version += 1
         if kind == MESSAGE:
             self.messages -= 1
         else:
@@ -354,10 +358,17 @@ class BM25Retriever:
         how much exists where they cannot look (privacy rule)."""
         if not index.kind:
             return 0
+        cached = index.visible_counts.get(allowed)
+        if cached is not None and cached[0] == index.version:
+            return cached[1]
         channels, alive, _, _ = index.columns()
         messages = alive & (np.frombuffer(index.kind, dtype=np.int8)[: len(alive)] == MESSAGE)
-        return sum(int(np.count_nonzero(messages[s.first_slot:s.first_slot + s.size]
-                                        & s.readable_by(allowed, channels))) for s in index.live_segments())
+        count = sum(int(np.count_nonzero(messages[s.first_slot:s.first_slot + s.size]
+                                         & s.readable_by(allowed, channels))) for s in index.live_segments())
+        if len(index.visible_counts) >= READABLE_SETS:
+            index.visible_counts.pop(next(iter(index.visible_counts)))
+        index.visible_counts[allowed] = (index.version, count)
+        return count
 
     @staticmethod
     def _scope(index: _TenantIndex, filters: SearchFilters | None) -> npt.NDArray[np.bool_] | None:
@@ -425,18 +436,21 @@ class BM25Retriever:
         almost no weight: "anything about zebrafish?" asked right after someone wrote about zebrafish
         found the older "anything" messages instead."""
         model = segment.model
-        indptr = model.scores["indptr"]
+        indptr, indices, data = model.scores["indptr"], model.scores["indices"], model.scores["data"]
         scores: npt.NDArray[np.float32] | None = None
         for term in query_terms:
             token = model.vocab_dict.get(term)
             if token is None:
                 continue
-            df = int(indptr[token + 1] - indptr[token])
-            local = math.log(1 + (segment.size - df + 0.5) / (df + 0.5))
-            if df == 0 or local <= 0:
+            start, end = int(indptr[token]), int(indptr[token + 1])
+            local = math.log(1 + (segment.size - (end - start) + 0.5) / (end - start + 0.5))
+            if end == start or local <= 0:
                 continue
-            part = model.get_scores([token]) * np.float32(weights.get(term, local) / local)
-            scores = part if scores is None else scores + part
+            if scores is None:
+                scores = np.zeros(segment.size, dtype=np.float32)
+            # Straight from the term's postings (a document appears once in them): work in proportion to
+            # the documents that hold the word, not a full-size array per word as get_scores builds.
+            scores[indices[start:end]] += data[start:end] * np.float32(weights.get(term, local) / local)
         return scores
 
     @staticmethod
