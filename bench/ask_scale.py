@@ -74,7 +74,7 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None) -> 
     from bot.settings import Settings
     from offline.evaluation import metrics as m
     from offline.evaluation.labels import Labels
-    from offline.evaluation.runner import Evaluator, Timings, _fixed, declined, load_workspace, ranked_evidence
+    from offline.evaluation.runner import Evaluator, Timings, declined, fixed_clock, load_workspace, ranked_evidence
     from offline.synth.export import write_export
     from offline.synth.generate import generate
     from storage import Storage
@@ -87,7 +87,7 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None) -> 
     try:
         services = await build_services(Settings().model_copy(update={"database_url": url}), storage=storage,
                                         generator=ExtractiveGenerator(), classifier=RulesThenClassifier(),
-                                        clock=_fixed(labels.now))
+                                        clock=fixed_clock(labels.now))
         ws = await load_workspace(services, path, labels)
         ingest_s = await _background(storage, ws.tenant_id, [c.external_id for c in ws.public], n, labels.now)
         before = rss_mb()

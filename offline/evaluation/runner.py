@@ -346,7 +346,7 @@ class Evaluator:
         windows: list[dict[str, Any]] = []
         for day in range(days):
             end = labels.now - timedelta(days=day)
-            clock = _fixed(end)
+            clock = fixed_clock(end)
             services = await build_services(settings, storage=self.services.storage, generator=ExtractiveGenerator(),
                                             classifier=classifier, clock=clock)
             start_s, end_s = (end - timedelta(hours=24)).timestamp(), end.timestamp()
@@ -380,7 +380,7 @@ class Evaluator:
                  "trained_on": self.services.scorer.trained_on, "per_window": windows})
 
 
-def _fixed(at: datetime) -> Callable[[], datetime]:
+def fixed_clock(at: datetime) -> Callable[[], datetime]:
     return lambda: at
 
 
@@ -418,7 +418,7 @@ async def evaluate(path: Path, settings: Settings, options: EvalOptions | None =
     timings = Timings()
     try:
         services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
-                                        classifier=classifier, clock=_fixed(labels.now))
+                                        classifier=classifier, clock=fixed_clock(labels.now))
         started = time.perf_counter()
         if options.haystack is not None:
             await SlackExportImporter(services.ingest).run(options.haystack, workspace_id=labels.team_id)
@@ -443,7 +443,7 @@ async def evaluate(path: Path, settings: Settings, options: EvalOptions | None =
             details[name] = about
         if options.llm is not None:
             llm_services = await build_services(settings, storage=storage, generator=options.llm,
-                                                classifier=classifier, clock=_fixed(labels.now))
+                                                classifier=classifier, clock=fixed_clock(labels.now))
             found, about = await ev.ask(llm_services, options.llm_name, options.llm_limit)
             values |= found
             details[f"ask_{options.llm_name}"] = about

@@ -27,7 +27,7 @@ from bot.models import Reply
 from bot.services import build_services
 from bot.settings import Settings
 from offline.evaluation.labels import Labels
-from offline.evaluation.runner import Evaluator, Timings, _fixed, load_workspace, ranked_evidence
+from offline.evaluation.runner import Evaluator, Timings, fixed_clock, load_workspace, ranked_evidence
 from offline.synth.export import write_export
 from offline.synth.generate import generate
 from storage import Storage
@@ -63,7 +63,7 @@ async def workspace_examples(path: Path, seed: int, database_url: str) -> list[E
     storage = await Storage.open(database_url, auto_upgrade=True)
     try:
         services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
-                                        classifier=RulesThenClassifier(), clock=_fixed(labels.now))
+                                        classifier=RulesThenClassifier(), clock=fixed_clock(labels.now))
         ws = await load_workspace(services, path, labels)
         ev = Evaluator(services, ws, Timings())
         out: list[Example] = []
