@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.data import batches, make_corpus
 from bench.retrieval import percentiles, rss_mb
+from bench.storage_ingest import DEFAULT_PG
 
 RESULTS = Path(__file__).parent / "results" / "ask_scale.json"
 REPLY_SHARE = 0.5  # background messages that reply to the channel's open thread rather than start one
@@ -67,7 +68,8 @@ def _ts(i: int) -> str:
     return f"1{i:09d}.000100"  # Slack-shaped, never one of the labelled workspace's
 
 
-async def run(n: int, seed: int, workdir: Path, profile: Path | None = None) -> dict[str, Any]:
+async def run(n: int, seed: int, workdir: Path, profile: Path | None = None, url: str | None = None
+              ) -> dict[str, Any]:
     from bot.backends.llm.extractive import ExtractiveGenerator
     from bot.classifier import RulesThenClassifier
     from bot.services import build_services
@@ -82,7 +84,7 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None) -> 
     path = workdir / "labelled"
     write_export(generate(seed, "small"), path)
     labels = Labels.load(path)
-    url = f"sqlite+aiosqlite:///{workdir / 'ask.db'}"
+    url = url or f"sqlite+aiosqlite:///{workdir / 'ask.db'}"
     storage = await Storage.open(url, auto_upgrade=True)
     try:
         services = await build_services(Settings().model_copy(update={"database_url": url}), storage=storage,
@@ -121,7 +123,7 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None) -> 
             profiler.disable()
             profiler.dump_stats(profile)
         messages = await storage.messages.count(ws.tenant_id)
-        return {"messages_in_tenant": messages, "background": n, "labelled_seed": seed,
+        return {"database": storage.db.dialect, "messages_in_tenant": messages, "background": n, "labelled_seed": seed,
                 "questions": len(questions), "answered": answered, "ingest_s": round(ingest_s, 1),
                 "index_build_s": round(build_s, 1), "rss_mb": round(rss_mb()), "rss_before_index_mb": round(before),
                 "ask": percentiles(total) | {"p95_ms": round(sorted(total)[int(0.95 * (len(total) - 1))], 3)},
@@ -131,17 +133,29 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None) -> 
         await storage.close()
 
 
+async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    if not args.postgres:
+        return await run(args.messages, args.seed, workdir, args.profile)
+    from bench.search_pg import scratch_database
+
+    async with scratch_database(args.postgres, "ask") as url:
+        return await run(args.messages, args.seed, workdir, args.profile, url)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench ask")
     parser.add_argument("--messages", type=int, default=1_000_000, help="background messages")
     parser.add_argument("--seed", type=int, default=7, help="seed of the labelled workspace")
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the timed questions here")
+    parser.add_argument("--postgres", nargs="?", const=DEFAULT_PG, metavar="SERVER_URL",
+                        help="store in a scratch database on this PostgreSQL server (default: SQLite)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="whybot-ask-") as tmp:
-        result = asyncio.run(run(args.messages, args.seed, Path(tmp), args.profile))
+        result = asyncio.run(_run(args, Path(tmp)))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     a = result["ask"]
+    print(f"database: {result['database']}")
     print("| messages | questions | ask p50 ms | ask p95 ms | ask p99 ms | RSS MB | index build s | recall@5 |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {result['messages_in_tenant']:,} | {result['questions']} | {a['p50_ms']} | {a['p95_ms']} | "
