@@ -93,23 +93,24 @@ class WhoSkill:
                                             k=THREADS * 3, filters=scope.filters if scope else None)
         names = {u.external_id: u.label for u in users}
         bots = {u.external_id for u in users if u.is_bot}
-        threads: list[tuple[float, list[MessageRecord]]] = []
-        seen: set[tuple[str, str]] = set()
+        picked: list[tuple[float, MessageRecord]] = []  # the best matching threads' first matches, in rank order
+        seen: set[tuple[int, str]] = set()
         for hit in result.hits:
             m = hit.message
             if m is None or not visibility.may_see_channel(m.channel_external_id):
                 continue
-            key = (m.channel_external_id, m.thread_root)
+            key = (m.channel_id, m.thread_root)
             if key in seen:
                 continue
             seen.add(key)
             relevance = weighted_coverage(hit.matched_terms, result.term_weights)
             if relevance < ctx.settings.min_term_coverage:
                 continue
-            thread = await ctx.storage.messages.thread(request.tenant_id, m.channel_external_id, m.thread_root)
-            threads.append((relevance, thread or [m]))
-            if len(threads) == THREADS:
+            picked.append((relevance, m))
+            if len(picked) == THREADS:
                 break
+        read = await ctx.storage.messages.threads(request.tenant_id, [(m.channel_id, m.thread_root) for _, m in picked])
+        threads = [(relevance, read[(m.channel_id, m.thread_root)] or [m]) for relevance, m in picked]
         people = self._rank(threads, kind, names, bots)
         inputs = Inputs(query=parsed.question, query_terms=result.query_terms,
                         channels=sorted(c.name for c in channels if c.external_id in visibility.allowed_channels),
