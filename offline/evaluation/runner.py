@@ -262,6 +262,10 @@ class Evaluator:
         in_evidence: list[float] = []
         kept: list[float] = []  # follow-ups of a first answer that cited the labelled thread
         misses: list[dict[str, Any]] = []
+
+        def cited_threads(reply: Reply) -> set[str | None]:
+            return {labels.thread_of.get(ws.label_id.get(c.source_id) or "") for c in reply.citations}
+
         for f in labels.follow_ups:
             first = by_id.get(f.of)
             if first is None:
@@ -272,9 +276,8 @@ class Evaluator:
                                                    thread=thread), "ask")
             reply = await self.handle(self.event(channel, user, text=f.question, thread=thread), "ask (follow-up)")
             threads = set(f.threads)
-            first_right = not declined(opening) and bool(threads & {
-                labels.thread_of.get(ws.label_id.get(c.source_id) or "") for c in opening.citations})
-            cited = {labels.thread_of.get(ws.label_id.get(c.source_id) or "") for c in reply.citations}
+            first_right = not declined(opening) and bool(threads & cited_threads(opening))
+            cited = cited_threads(reply)
             shown = [labels.thread_of.get(ws.label_id.get(s) or "") for s in ranked_evidence(reply)]
             right.append(1.0 if not declined(reply) and cited & threads else 0.0)
             elsewhere.append(1.0 if not declined(reply) and not cited & threads else 0.0)
