@@ -75,6 +75,13 @@ def with_ranks(items: list[EvidenceItem], result: SearchResult) -> list[Evidence
     return out
 
 
+def _in_threads(hits: list[Hit], via: dict[int, int], threads: frozenset[tuple[str, str]]) -> set[int]:
+    """Passage numbers of the hits in `threads`, and of the replies brought in through them."""
+    inside = {n for n, h in enumerate(hits, start=1)
+              if h.message and (h.message.channel_external_id, h.message.thread_root) in threads}
+    return inside | {n for n, q in via.items() if q in inside}
+
+
 @dataclass(frozen=True, slots=True)
 class Followed:
     """A follow-up as it is searched: the standalone query, the earlier subject terms it carries (weighted
@@ -216,7 +223,8 @@ class AskSkill:
         await request.progress.status(f"Found {textlib.plural(len(passages), 'matching message')} among "
                                       f"{result.searched_messages:,}; writing the answer…")
         started = time.perf_counter()
-        draft = await ctx.generator.answer(searched, passages,
+        quotable = self._referred(passages, hits, via, follow, notes)
+        draft = await ctx.generator.answer(searched, quotable,
                                            on_text=request.progress.text if request.progress.streams else None)
         timings["generate"] = round((time.perf_counter() - started) * 1000, 2)
         if not draft.text.strip():
@@ -296,15 +304,30 @@ class AskSkill:
         for the subject of the follow-up too: it counts as covering at least what is needed. After a
         declined answer, "that" can only mean the closest matches it listed: they stand for it the same
         way, and the reply and its Why? say so (`noted`). A new question has no such threads."""
-        inherited = {n for n, h in enumerate(hits, start=1)
-                     if h.message and (h.message.channel_external_id, h.message.thread_root) in follow.threads}
-        inherited |= {n for n, q in via.items() if q in inherited}
+        inherited = _in_threads(hits, via, follow.threads)
         for n in inherited:
             support[n] = max(support.get(n, 0.0), needed)
             earlier = ("in a thread my earlier reply listed as a closest match" if follow.listed
                        else "in a thread cited earlier in this conversation")
             notes[n] = f"{notes[n]}; {earlier}" if notes.get(n) else earlier
         return max(coverage, needed) if inherited else coverage
+
+    @staticmethod
+    def _referred(passages: list[Passage], hits: list[Hit], via: dict[int, int], follow: Followed | None,
+                  notes: dict[int, str]) -> list[Passage]:
+        """What may be quoted. A follow-up that only points back ("and when was that?") asks about the threads
+        it continues: when they are among the matches, a runbook line that merely shares the subject's words is
+        not what "that" means, so only they are quoted (the rest stay in the Why?, saying so)."""
+        if follow is None or not follow.threads or not followup.points_back(follow.note.asked):
+            return passages
+        referred = _in_threads(hits, via, follow.threads)
+        if not referred:
+            return passages
+        for p in passages:
+            if p.number not in referred:
+                aside = "not quoted: not in the thread “that” refers to"
+                notes[p.number] = f"{notes[p.number]}; {aside}" if notes.get(p.number) else aside
+        return [p for p in passages if p.number in referred]
 
     @staticmethod
     def _in_conversation(request: SkillRequest, hits: list[Hit], follow: Followed | None) -> list[Hit]:
