@@ -5,6 +5,12 @@ scored with BM25 (the Lucene variant bm25s uses: idf * tf / (tf + k1 * (1 - b + 
 its tsvector and the tenant's statistics, which triggers keep exact (migration 0006). Who may read what
 is part of the same query, so rows a reader may not see never leave the database, only their count.
 
+Each BM25 score is multiplied by the square root of the share of the question's idf weight the document
+holds (COORDINATION). Chat messages are a few words long, and plain BM25's length normalisation lets
+"what about cost?" (one common question word) outrank "split quotes-consumer into a read and a write
+service" (two of the rarer ones) for "what's settled about splitting quotes-consumer"; the factor is below
+1, so every bound below still holds.
+
 A query's common words would make every candidate set huge, so the search bounds before it scans. A
 document holding only the query terms in a set S scores below the sum of their idfs (BM25's tf part is
 below 1). First the documents holding two or more of the (rarest) terms are scored: their k-th best score
@@ -28,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import Database
 
 K1, B = 1.5, 0.75  # bm25s defaults
+COORDINATION = 0.5  # score x (share of the query's idf weight matched) ** this; 0 is plain BM25
 PAIR_TERMS = 6  # the floor comes from documents holding two of the rarest six terms
 MAX_CLAUSES = 64  # beyond this many term combinations, fall back to adding terms rarest first
 
@@ -44,14 +51,15 @@ WITH cand AS (
 ),
 scored AS (
   -- Only the query's lexemes are unpacked: setweight marks them, ts_filter keeps them (both in C).
-  SELECT c.kind, c.ref, c.part, f.matched, f.score,
+  SELECT c.kind, c.ref, c.part, f.matched,
+         f.bm25 * power(f.covered / CAST(:query_weight AS float8), {COORDINATION}) AS score,
          (c.channel_id IS NULL OR c.channel_id = ANY(CAST(:allowed AS integer[]))) AS visible
   FROM cand c CROSS JOIN LATERAL (
-    SELECT array_agg(u.lexeme) AS matched,
-           sum((CAST(:idfs AS float8[]))[array_position(CAST(:terms AS text[]), u.lexeme)]
-               * array_length(u.positions, 1)
-               / (array_length(u.positions, 1) + {K1} * (1 - {B} + {B} * c.dl / CAST(:avgdl AS float8)))) AS score
-    FROM unnest(ts_filter(setweight(c.tsv, 'A', CAST(:terms AS text[])), '{{a}}')) AS u
+    SELECT array_agg(u.lexeme) AS matched, sum(u.idf) AS covered,
+           sum(u.idf * u.tf / (u.tf + {K1} * (1 - {B} + {B} * c.dl / CAST(:avgdl AS float8)))) AS bm25
+    FROM (SELECT t.lexeme, array_length(t.positions, 1) AS tf,
+                 (CAST(:idfs AS float8[]))[array_position(CAST(:terms AS text[]), t.lexeme)] AS idf
+          FROM unnest(ts_filter(setweight(c.tsv, 'A', CAST(:terms AS text[])), '{{a}}')) AS t) AS u
   ) AS f
 ),
 top AS (
@@ -174,7 +182,8 @@ class SearchStore:
             if not present or k <= 0:
                 return ranking
             params = {"tenant": tenant_id, "terms": present, "idfs": [ranking.idf[t] for t in present],
-                      "allowed": sorted(allowed), "k": k, "avgdl": max(1.0, int(total_len) / max(total, 1))}
+                      "allowed": sorted(allowed), "k": k, "avgdl": max(1.0, int(total_len) / max(total, 1)),
+                      "query_weight": sum(ranking.idf.values())}  # a term found nowhere weighs too
             if ts_rank:
                 rows = (await s.execute(_TS_RANK, params | {"query": tsquery(present)})).all()
                 ranking.rows = [RankedRow(MESSAGE, int(r.ref), 0, float(r.score), tuple(r.matched)) for r in rows]

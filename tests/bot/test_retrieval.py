@@ -53,6 +53,29 @@ async def test_hits_carry_scores_and_matched_terms(services: Services) -> None:
     assert result.term_weights["start"] > 0
 
 
+async def test_a_short_message_with_one_common_word_does_not_outrank_one_holding_rarer_ones(
+        services: Services) -> None:
+    """Seen on synthetic workspaces: "what about cost?" (five times, two words long) was the top match for
+    "what's settled about splitting quotes-consumer", above the proposal it asked about. Plain BM25 rewards
+    the short message; the coordination factor weighs how much of the question a message holds."""
+    ws = services.storage.workspace
+    tenant = await ws.ensure_tenant("slack", "T1")
+    await ws.upsert_channel(tenant, "C_ENG", name="engineering")
+    lines = ["what about cost?", "what about the migration window?", "what about data backfill?",
+             "I'd like us to split quotes-consumer into a read and a write service. On-call load keeps growing.",
+             "quotes-consumer deploys are green", "quotes-consumer latency is back to normal",
+             "Decision: we'll not split quotes-consumer for now and revisit in Q3."]
+    # As in the workspace it was seen in: the service is named far more often than people say "about".
+    lines += [f"quotes-consumer build #{n} passed on main" for n in range(6)]
+    lines += [f"standup notes for day {n}: nothing blocking" for n in range(100)]
+    for i, text in enumerate(lines):
+        await services.ingest.message(tenant, NewMessage("C_ENG", f"{i}.0", text, T0 + timedelta(minutes=i), "U_ANN"))
+    reader = Reader(platform=Platform.SLACK, tenant="T1", user="U_ANN", channel="C_ENG")
+    result = await services.retriever.search(tenant, "what's settled about splitting quotes-consumer",
+                                             _allowed(tenant, reader, await ws.channels(tenant)), k=3)
+    assert [sorted(h.matched_terms) for h in result.hits[:2]] == [["quotes-consum", "split"]] * 2
+
+
 async def test_private_and_foreign_content_never_returned(services: Services) -> None:
     tenant = await _workspace(services)
     channels = await services.storage.workspace.channels(tenant)

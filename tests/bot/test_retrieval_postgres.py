@@ -241,3 +241,26 @@ async def test_bounded_search_finds_exactly_what_scoring_everything_finds(pg: St
         assert bounded.withheld == every.withheld, query
         pruned += bounded.stages > 1
     assert pruned > len(queries) / 2, "the bounded search hardly ever ran"
+
+
+async def test_both_engines_score_a_zipf_history_alike(pg: Storage) -> None:
+    """Same tokens, same BM25, same coordination factor: an installation moving from `memory` to `postgres`
+    keeps its rankings (and the answerability model fitted on them)."""
+    from bench.data import make_corpus
+
+    corpus = make_corpus(1500, vocab_size=300, channels=4, private=1, queries=40, seed=5)
+    tenant = await pg.workspace.ensure_tenant("slack", "TP")
+    for c in range(corpus.channel_count):
+        await pg.workspace.upsert_channel(tenant, f"C{c}", is_private=c in corpus.private_channels)
+    await pg.messages.bulk_insert(tenant, [NewMessage(f"C{corpus.channels[i]}", f"{i}.0", corpus.texts[i],
+                                                      corpus.created[i]) for i in range(len(corpus.texts))])
+    allowed = frozenset(c.id for c in await pg.workspace.channels(tenant) if not c.is_private)
+    memory, database = BM25Retriever(pg), PostgresRetriever(pg)
+    for query in corpus.queries:
+        a = await memory.search(tenant, query, allowed, k=5)
+        b = await database.search(tenant, query, allowed, k=5)
+        assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], rel=1e-3), query
+        assert a.withheld == b.withheld, query
+        if a.hits:  # hits tied at the k-th score may differ (float32 against float8); the rest may not
+            cut = a.hits[-1].score * (1 + 1e-3)
+            assert {h.source_id for h in a.hits if h.score > cut} == {h.source_id for h in b.hits if h.score > cut}

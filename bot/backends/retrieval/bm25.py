@@ -25,6 +25,7 @@ from bm25s.tokenization import Tokenized
 from bot import text as textlib
 from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult
 from storage import DocumentRecord, MessageRecord, Storage
+from storage.search import COORDINATION, K1, B
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def _build(docs: list[list[int]], terms: list[str]) -> bm25s.BM25:
     ids = [[local.setdefault(t, len(local)) for t in doc] for doc in docs]
     empty = local.setdefault(-1, len(local))
     vocab = {("" if g == -1 else terms[g]): lid for g, lid in local.items()}
-    model = bm25s.BM25()
+    model = bm25s.BM25(k1=K1, b=B)  # the PostgreSQL engine's parameters: either engine ranks alike
     model.index(Tokenized(ids=[doc or [empty] for doc in ids], vocab=vocab), create_empty_token=False,
                 show_progress=False)
     return model
@@ -438,6 +439,7 @@ class BM25Retriever:
         model = segment.model
         indptr, indices, data = model.scores["indptr"], model.scores["indices"], model.scores["data"]
         scores: npt.NDArray[np.float32] | None = None
+        covered: npt.NDArray[np.float32] | None = None  # the query's idf weight each document holds
         for term in query_terms:
             token = model.vocab_dict.get(term)
             if token is None:
@@ -446,11 +448,19 @@ class BM25Retriever:
             local = math.log(1 + (segment.size - (end - start) + 0.5) / (end - start + 0.5))
             if end == start or local <= 0:
                 continue
-            if scores is None:
+            if scores is None or covered is None:
                 scores = np.zeros(segment.size, dtype=np.float32)
+                covered = np.zeros(segment.size, dtype=np.float32)
             # Straight from the term's postings (a document appears once in them): work in proportion to
             # the documents that hold the word, not a full-size array per word as get_scores builds.
-            scores[indices[start:end]] += data[start:end] * np.float32(weights.get(term, local) / local)
+            weight = weights.get(term, local)
+            held = indices[start:end]
+            scores[held] += data[start:end] * np.float32(weight / local)
+            covered[held] += np.float32(weight)
+        if scores is not None and covered is not None and COORDINATION:  # see storage/search.py
+            query_weight = np.float32(sum(weights.get(t, 0.0) for t in query_terms) or 1.0)
+            held = np.flatnonzero(covered)  # the matches only: a million-slot power per query costs milliseconds
+            scores[held] *= (covered[held] / query_weight) ** np.float32(COORDINATION)
         return scores
 
     @staticmethod
