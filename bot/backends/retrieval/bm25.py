@@ -16,6 +16,7 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import bm25s
 import numpy as np
@@ -28,6 +29,8 @@ from storage import DocumentRecord, MessageRecord, Storage
 from storage.search import COORDINATION, K1, B
 
 log = logging.getLogger(__name__)
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 MESSAGE, DOCUMENT = 0, 1
 TENANT_WIDE = -1
@@ -66,10 +69,15 @@ class _Segment:
         if mask is None:
             codes = np.fromiter([*allowed, TENANT_WIDE], dtype=np.int64)
             mask = np.isin(channels[self.first_slot:self.first_slot + self.size], codes)
-            if len(self.readable) >= READABLE_SETS:
-                self.readable.pop(next(iter(self.readable)))
-            self.readable[allowed] = mask
+            _keep(self.readable, allowed, mask)
         return mask
+
+
+def _keep(cache: dict[_K, _V], key: _K, value: _V) -> None:
+    """Remember `value` for one of the last READABLE_SETS channel sets (the oldest is forgotten first)."""
+    if key not in cache and len(cache) >= READABLE_SETS:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
 
 
 def _build(docs: list[list[int]], terms: list[str]) -> bm25s.BM25:
@@ -366,9 +374,7 @@ class BM25Retriever:
         messages = alive & (np.frombuffer(index.kind, dtype=np.int8)[: len(alive)] == MESSAGE)
         count = sum(int(np.count_nonzero(messages[s.first_slot:s.first_slot + s.size]
                                          & s.readable_by(allowed, channels))) for s in index.live_segments())
-        if len(index.visible_counts) >= READABLE_SETS:
-            index.visible_counts.pop(next(iter(index.visible_counts)))
-        index.visible_counts[allowed] = (index.version, count)
+        _keep(index.visible_counts, allowed, (index.version, count))
         return count
 
     @staticmethod
