@@ -8,8 +8,9 @@ is part of the same query, so rows a reader may not see never leave the database
 Each BM25 score is multiplied by the square root of the share of the question's idf weight the document
 holds (COORDINATION). Chat messages are a few words long, and plain BM25's length normalisation lets
 "what about cost?" (one common question word) outrank "split quotes-consumer into a read and a write
-service" (two of the rarer ones) for "what's settled about splitting quotes-consumer"; the factor is below
-1, so every bound below still holds.
+service" (two of the rarer ones) for "what's settled about splitting quotes-consumer". The bounds below take
+the factor into account (`idf_needed`): it makes scores lower, and a floor compared as if it were not there
+would let through far more candidates than can win.
 
 A query's common words would make every candidate set huge, so the search bounds before it scans. A
 document holding only the query terms in a set S scores below the sum of their idfs (BM25's tf part is
@@ -112,6 +113,11 @@ class Ranking:
     idf: dict[str, float] = field(default_factory=dict)
     stages: int = 0  # queries needed before the unsearched terms could no longer change the top k
 
+    @property
+    def query_weight(self) -> float:
+        """The question's whole idf weight; a term found nowhere weighs too (as in the in-process engine)."""
+        return sum(self.idf.values())
+
 
 def tsquery(terms: Sequence[str]) -> str:
     """An OR query of already-normalized terms, quoted so PostgreSQL takes them as they are."""
@@ -146,6 +152,15 @@ def beating(terms: Sequence[str], idfs: dict[str, float], floor: float) -> list[
 
     extend(0, [], 0.0)
     return found
+
+
+def idf_needed(score: float, query_weight: float) -> float:
+    """The idf sum a document's matched terms must exceed to score above `score`. A document holding terms of
+    idf sum x scores below x * (x / query_weight) ** COORDINATION (BM25's tf part is below 1), which grows
+    with x, so the bounds below compare idf sums against this instead of against the score itself."""
+    if score <= 0 or query_weight <= 0:
+        return score
+    return float((score * query_weight ** COORDINATION) ** (1 / (1 + COORDINATION)))
 
 
 def idf(total: int, df: int) -> float:
@@ -183,7 +198,7 @@ class SearchStore:
                 return ranking
             params = {"tenant": tenant_id, "terms": present, "idfs": [ranking.idf[t] for t in present],
                       "allowed": sorted(allowed), "k": k, "avgdl": max(1.0, int(total_len) / max(total, 1)),
-                      "query_weight": sum(ranking.idf.values())}  # a term found nowhere weighs too
+                      "query_weight": ranking.query_weight}
             if ts_rank:
                 rows = (await s.execute(_TS_RANK, params | {"query": tsquery(present)})).all()
                 ranking.rows = [RankedRow(MESSAGE, int(r.ref), 0, float(r.score), tuple(r.matched)) for r in rows]
@@ -201,7 +216,7 @@ class SearchStore:
             if exhaustive:
                 pass
             elif len(top) >= k:
-                clauses = beating(present, ranking.idf, top[-1].score)
+                clauses = beating(present, ranking.idf, idf_needed(top[-1].score, ranking.query_weight))
                 if len(clauses) <= MAX_CLAUSES:
                     ranking.stages += 1
                     rows = (await s.execute(_RANK, params | {"query": dnf_query(clauses)})).all()
@@ -224,7 +239,7 @@ class SearchStore:
             ranking.stages += 1
             rows = list((await s.execute(_RANK, params | {"query": tsquery(present[:essential])})).all())
             top = [r for r in rows if r.kind >= 0]
-            floor = top[-1].score if len(top) >= k else 0.0
+            floor = idf_needed(top[-1].score, ranking.query_weight) if len(top) >= k else 0.0
             needed = len(present)
             while needed > 1 and sum(ranking.idf[t] for t in present[needed - 1:]) <= floor:
                 needed -= 1
