@@ -169,7 +169,8 @@ def idf(total: int, df: int) -> float:
 
 # What the reader may see, not the tenant's total: a count of everything would reveal how much exists
 # in channels the reader cannot look into (privacy rule).
-_VISIBLE = text("SELECT count(*) FROM messages WHERE tenant_id = :tenant AND NOT deleted "
+# Summed from per-channel counters the database keeps (migration 0015): counting the rows cost most of a search.
+_VISIBLE = text("SELECT coalesce(sum(messages), 0) FROM search_channels WHERE tenant_id = :tenant "
                 "AND channel_id = ANY(:allowed)")
 
 
@@ -268,6 +269,13 @@ class SearchStore:
                             {"t": tenant_id})
             await s.execute(text("SELECT 1 FROM search_tenants WHERE tenant_id = :t FOR UPDATE"), {"t": tenant_id})
             await s.execute(text("DELETE FROM search_terms WHERE tenant_id = :t"), {"t": tenant_id})
+            await s.execute(text("DELETE FROM search_channels WHERE tenant_id = :t"), {"t": tenant_id})
+            await s.execute(text("""
+                INSERT INTO search_channels (tenant_id, channel_id, messages)
+                SELECT m.tenant_id, m.channel_id, count(*) FROM messages m
+                WHERE m.tenant_id = :t AND NOT m.deleted AND m.decision_id IS NULL
+                GROUP BY m.tenant_id, m.channel_id"""),
+                {"t": tenant_id})
             await s.execute(text("""
                 INSERT INTO search_terms (tenant_id, lexeme, df)
                 SELECT :t, u.lexeme, count(*) FROM (
@@ -299,7 +307,8 @@ class SearchStore:
             row = (await s.execute(text("""
                 SELECT pg_relation_size('ix_messages_search_tsv'),
                        pg_total_relation_size('search_passages'),
-                       pg_total_relation_size('search_terms') + pg_total_relation_size('search_tenants'),
+                       pg_total_relation_size('search_terms') + pg_total_relation_size('search_tenants')
+                       + pg_total_relation_size('search_channels'),
                        (SELECT coalesce(sum(pg_column_size(search_tsv) + 4), 0) FROM messages),
                        pg_total_relation_size('messages')"""))).one()
         return {"gin_index": int(row[0]), "passages": int(row[1]), "statistics": int(row[2]),

@@ -182,8 +182,11 @@ async def test_reindex_recounts_statistics_to_what_the_triggers_keep(pg: Storage
     await ingest.delete(tenant, "C_OPS", "3.0")
     allowed = await _allowed(pg, tenant, CAT)
     before = await retriever.search(tenant, "lunch order Friday freeze", allowed)
+    # CAT reads #general (two messages, one edited) and #ops (its one message deleted).
+    assert before.searched_messages == 2
     assert await retriever.reindex(tenant) == (3, 0)
     after = await retriever.search(tenant, "lunch order Friday freeze", allowed)
+    assert after.searched_messages == 2
     assert after.term_weights == before.term_weights
     assert [(h.source_id, h.score) for h in after.hits] == [(h.source_id, h.score) for h in before.hits]
 
@@ -256,11 +259,13 @@ async def test_both_engines_score_a_zipf_history_alike(pg: Storage) -> None:
                                                       corpus.created[i]) for i in range(len(corpus.texts))])
     allowed = frozenset(c.id for c in await pg.workspace.channels(tenant) if not c.is_private)
     memory, database = BM25Retriever(pg), PostgresRetriever(pg)
+    readable = sum(c not in corpus.private_channels for c in corpus.channels)
     for query in corpus.queries:
         a = await memory.search(tenant, query, allowed, k=5)
         b = await database.search(tenant, query, allowed, k=5)
         assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], rel=1e-3), query
         assert a.withheld == b.withheld, query
+        assert a.searched_messages == b.searched_messages == readable, query
         if a.hits:  # hits tied at the k-th score may differ (float32 against float8); the rest may not
             cut = a.hits[-1].score * (1 + 1e-3)
             assert {h.source_id for h in a.hits if h.score > cut} == {h.source_id for h in b.hits if h.score > cut}
