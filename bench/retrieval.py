@@ -70,15 +70,12 @@ async def _dense_step(storage: Any, retriever: Any, tenant: str, corpus: Corpus,
     n = len(corpus.texts)
     channel_ids = {c.external_id: c.id for c in await storage.workspace.channels(tenant)}
     started = time.perf_counter()
-    matrix.vectors = np.empty((n, dim), dtype=np.float32)
+    channels = np.array([channel_ids[f"C{c}"] for c in corpus.channels], dtype=np.int64)
     for lo in range(0, n, 100_000):
         block = rng.standard_normal((min(100_000, n - lo), dim)).astype(np.float32)
-        matrix.vectors[lo:lo + len(block)] = block / np.linalg.norm(block, axis=1, keepdims=True)
-    matrix.dim, matrix.size = dim, n
-    matrix.ids = np.arange(1, n + 1, dtype=np.int64)  # bulk insert numbers messages 1..n
-    matrix.channels = np.array([channel_ids[f"C{c}"] for c in corpus.channels], dtype=np.int64)
-    matrix.alive = np.ones(n, dtype=np.bool_)
-    matrix.row_of = {i: i - 1 for i in range(1, n + 1)}
+        hi = lo + len(block)  # bulk insert numbers messages 1..n
+        matrix.extend(np.arange(lo + 1, hi + 1, dtype=np.int64), channels[lo:hi],
+                      block / np.linalg.norm(block, axis=1, keepdims=True))
     dense._tenants[tenant] = matrix
     load_s = time.perf_counter() - started
     dense_ms, hybrid_ms = [], []
