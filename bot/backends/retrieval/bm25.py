@@ -31,6 +31,7 @@ from storage.search import COORDINATION, K1, B
 log = logging.getLogger(__name__)
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+_Matches = tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]  # a segment's matching slots and their scores
 
 MESSAGE, DOCUMENT = 0, 1
 TENANT_WIDE = -1
@@ -226,8 +227,7 @@ class BM25Retriever:
         self._compactions: dict[str, asyncio.Future[None]] = {}
         # The last query's scores per segment: ask searches the same words again for the asker's private
         # channels and, when the channel in view has nothing, everywhere; only the masks differ.
-        self._recent: tuple[tuple[tuple[str, float], ...], list[tuple[_Segment, npt.NDArray[np.float32] | None]]] = (
-            (), [])
+        self._recent: tuple[tuple[tuple[str, float], ...], list[tuple[_Segment, _Matches | None]]] = ((), [])
 
     async def _index(self, tenant_id: str) -> _TenantIndex:
         found = self._tenants.get(tenant_id)
@@ -402,14 +402,13 @@ class BM25Retriever:
         hidden_scores: list[npt.NDArray[np.float32]] = []
         weights = self._idf(index, query_terms)
         for segment in index.live_segments():
-            scores = self._scores(segment, query_terms, weights)
-            if scores is None:
+            found = self._scores(segment, query_terms, weights)
+            if found is None:
                 continue
-            matched = np.flatnonzero(scores)  # masks are applied to the matches only, not the whole segment
+            matched, matched_scores = found  # masks are applied to the matches only, not the whole segment
             at = matched + segment.first_slot
             live = alive[at] if scope is None else alive[at] & scope[at]
             readable = segment.readable_by(allowed, channels)[matched]
-            matched_scores = scores[matched]
             hidden_scores.append(matched_scores[live & ~readable])
             shown_at = np.flatnonzero(live & readable)
             take = min(k, len(shown_at))
@@ -423,25 +422,23 @@ class BM25Retriever:
         withheld = sum(int(np.count_nonzero(h > max(floor, 0.0))) for h in hidden_scores)
         return best, min(withheld, k)
 
-    def _scores(self, segment: _Segment, query_terms: list[str],
-                weights: dict[str, float]) -> npt.NDArray[np.float32] | None:
+    def _scores(self, segment: _Segment, query_terms: list[str], weights: dict[str, float]) -> _Matches | None:
         key = tuple((t, weights.get(t, 0.0)) for t in query_terms)
         if self._recent[0] != key:
             self._recent = (key, [])
-        for seen, scores in self._recent[1]:
+        for seen, found in self._recent[1]:
             if seen is segment:
-                return scores
-        scores = self._segment_scores(segment, query_terms, weights)
-        self._recent[1].append((segment, scores))
-        return scores
+                return found
+        found = self._segment_scores(segment, query_terms, weights)
+        self._recent[1].append((segment, found))
+        return found
 
     @staticmethod
-    def _segment_scores(segment: _Segment, query_terms: list[str],
-                        weights: dict[str, float]) -> npt.NDArray[np.float32] | None:
-        """BM25 scores of one segment with the tenant's idf instead of the segment's own. A small segment
-        (the messages of the last minutes) would otherwise give a word all of its few messages share
-        almost no weight: "anything about zebrafish?" asked right after someone wrote about zebrafish
-        found the older "anything" messages instead."""
+    def _segment_scores(segment: _Segment, query_terms: list[str], weights: dict[str, float]) -> _Matches | None:
+        """The segment's matching slots and their BM25 scores, with the tenant's idf instead of the segment's
+        own. A small segment (the messages of the last minutes) would otherwise give a word all of its few
+        messages share almost no weight: "anything about zebrafish?" asked right after someone wrote about
+        zebrafish found the older "anything" messages instead."""
         model = segment.model
         indptr, indices, data = model.scores["indptr"], model.scores["indices"], model.scores["data"]
         scores: npt.NDArray[np.float32] | None = None
@@ -463,11 +460,14 @@ class BM25Retriever:
             held = indices[start:end]
             scores[held] += data[start:end] * np.float32(weight / local)
             covered[held] += np.float32(weight)
-        if scores is not None and covered is not None and COORDINATION:  # see storage/search.py
+        if scores is None or covered is None:
+            return None
+        held = np.flatnonzero(covered)  # the matches only: a million-slot pass per query costs milliseconds
+        matched_scores = scores[held]
+        if COORDINATION:  # see storage/search.py
             query_weight = np.float32(sum(weights.get(t, 0.0) for t in query_terms) or 1.0)
-            held = np.flatnonzero(covered)  # the matches only: a million-slot power per query costs milliseconds
-            scores[held] *= (covered[held] / query_weight) ** np.float32(COORDINATION)
-        return scores
+            matched_scores *= (covered[held] / query_weight) ** np.float32(COORDINATION)
+        return held, matched_scores
 
     @staticmethod
     def _idf(index: _TenantIndex, query_terms: list[str]) -> dict[str, float]:
