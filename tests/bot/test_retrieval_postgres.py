@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bench.data import Corpus, make_corpus
 from bot.backends.retrieval.bm25 import BM25Retriever
 from bot.backends.retrieval.factory import SearchUnavailable, build_retriever
 from bot.backends.retrieval.postgres import PostgresRetriever
@@ -220,19 +221,23 @@ async def test_database_tokenizes_as_bot_text_does(pg: Storage) -> None:
             assert vector[1] == vector[2] == len(expected), sample
 
 
-async def test_bounded_search_finds_exactly_what_scoring_everything_finds(pg: Storage) -> None:
-    """The candidate pruning (pairs first, then only term combinations that can beat the k-th score)
-    must never change the answer: same rows, same scores, same withheld count, on a Zipf-like history."""
-    from bench.data import make_corpus
-    from bot import text as textlib
-
-    corpus = make_corpus(3000, vocab_size=400, channels=6, private=2, queries=60, seed=3)
-    tenant = await pg.workspace.ensure_tenant("slack", "TZ")
+async def _zipf_history(pg: Storage, team: str, corpus: Corpus) -> tuple[str, frozenset[int]]:
+    """A tenant holding `corpus` (bench/data.py), and the channels a non-member of its private ones may read."""
+    tenant = await pg.workspace.ensure_tenant("slack", team)
     for c in range(corpus.channel_count):
         await pg.workspace.upsert_channel(tenant, f"C{c}", is_private=c in corpus.private_channels)
     await pg.messages.bulk_insert(tenant, [NewMessage(f"C{corpus.channels[i]}", f"{i}.0", corpus.texts[i],
                                                       corpus.created[i]) for i in range(len(corpus.texts))])
-    allowed = frozenset(c.id for c in await pg.workspace.channels(tenant) if not c.is_private)
+    return tenant, frozenset(c.id for c in await pg.workspace.channels(tenant) if not c.is_private)
+
+
+async def test_bounded_search_finds_exactly_what_scoring_everything_finds(pg: Storage) -> None:
+    """The candidate pruning (pairs first, then only term combinations that can beat the k-th score)
+    must never change the answer: same rows, same scores, same withheld count, on a Zipf-like history."""
+    from bot import text as textlib
+
+    corpus = make_corpus(3000, vocab_size=400, channels=6, private=2, queries=60, seed=3)
+    tenant, allowed = await _zipf_history(pg, "TZ", corpus)
     search = SearchStore(pg.db)
     queries = [*corpus.queries, "deploy service fix test release", "the deploy", "customer error build team"]
     pruned = 0
@@ -249,15 +254,9 @@ async def test_bounded_search_finds_exactly_what_scoring_everything_finds(pg: St
 async def test_both_engines_score_a_zipf_history_alike(pg: Storage) -> None:
     """Same tokens, same BM25, same coordination factor: an installation moving from `memory` to `postgres`
     keeps its rankings (and the answerability model fitted on them)."""
-    from bench.data import make_corpus
 
     corpus = make_corpus(1500, vocab_size=300, channels=4, private=1, queries=40, seed=5)
-    tenant = await pg.workspace.ensure_tenant("slack", "TP")
-    for c in range(corpus.channel_count):
-        await pg.workspace.upsert_channel(tenant, f"C{c}", is_private=c in corpus.private_channels)
-    await pg.messages.bulk_insert(tenant, [NewMessage(f"C{corpus.channels[i]}", f"{i}.0", corpus.texts[i],
-                                                      corpus.created[i]) for i in range(len(corpus.texts))])
-    allowed = frozenset(c.id for c in await pg.workspace.channels(tenant) if not c.is_private)
+    tenant, allowed = await _zipf_history(pg, "TP", corpus)
     memory, database = BM25Retriever(pg), PostgresRetriever(pg)
     readable = sum(c not in corpus.private_channels for c in corpus.channels)
     for query in corpus.queries:
