@@ -128,6 +128,10 @@ class Settings(BaseSettings):
         description="offline vocabulary bridge: expand the question with the workspace's own related words",
     )
 
+    semantic_weight: float = Field(
+        default=0.75, ge=0.0, le=1.0, validation_alias="WHYBOT_SEMANTIC_WEIGHT",
+        description="share of meaning (cosine) against words (BM25) in a hybrid match's score (model-specific)",
+    )
     min_semantic_similarity: float = Field(
         default=0.6, validation_alias="WHYBOT_MIN_SEMANTIC_SIMILARITY",
         description="cosine similarity at which a source counts as covering the question (model-specific)",

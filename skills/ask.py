@@ -57,8 +57,8 @@ def hit_support(hit: Hit, weights: dict[str, float], floor: float) -> float:
 def just_above(score: float) -> float:
     """The answering reply ranks right before the message it answers: that reply is what the reader
     needs, and the matching message travels with it as context. Ranked after it, the answer of the third
-    matching thread fell out of the top five. By rank, not by a share of the score: fused (RRF) scores
-    sit close together."""
+    matching thread fell out of the top five. By rank, not by a share of the score: two matches'
+    scores can sit close together."""
     return round(score + 1e-3, 4)
 
 

@@ -229,3 +229,13 @@ class DenseIndex:
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(matrix.ids[rows[i]]), float(scores[i])) for i in top]
+
+    async def similarities(self, tenant_id: str, query: Vectors, message_ids: list[int]) -> dict[int, float]:
+        """The cosine of `query` with each of these messages that has a vector (fusion scores every word
+        match by meaning too, not only the nearest few)."""
+        matrix = await self._matrix(tenant_id)
+        rows = np.fromiter((matrix.row_of[m] for m in set(message_ids) if m in matrix.row_of), dtype=np.int64)
+        if rows.size == 0 or query.shape[-1] != matrix.dim:
+            return {}
+        scores = matrix.dot(query, rows)
+        return {int(matrix.ids[r]): float(s) for r, s in zip(rows, scores, strict=True)}

@@ -37,4 +37,5 @@ def build_retriever(settings: Settings, storage: Storage, lexical: Retriever | N
     dense = DenseIndex(storage, embedder, backfill_batch=max(settings.embeddings_batch, 64)) if embedder else None
     if dense is None and not settings.query_expansion:
         return lexical
-    return HybridRetriever(lexical, storage, dense, expansion=settings.query_expansion)
+    return HybridRetriever(lexical, storage, dense, expansion=settings.query_expansion,
+                           semantic_weight=settings.semantic_weight)

@@ -1,10 +1,14 @@
 """Hybrid retrieval: words (BM25, or any lexical `Retriever`), the workspace's own vocabulary
-(pseudo-relevance feedback), and meaning (dense embeddings), fused by reciprocal rank fusion.
+(pseudo-relevance feedback), and meaning (dense embeddings), fused by a weighted sum of scores.
 
-RRF adds 1 / (60 + rank) per list a source appears in, so no list's score scale has to be
-calibrated against another's, and a source found by two lists beats one found by either alone.
-Every hit keeps its rank in each list, so the Why? can say which half found it. The dense half is
-time-boxed: a slow or failing embedding server costs the answer its semantic list, never its reply.
+Each candidate's fused score is (1 - w) x its BM25 score as a share of the best word match, plus w x
+its cosine similarity to the question (w = `WHYBOT_SEMANTIC_WEIGHT`), both in [0, 1], times 100. The
+cosine is computed for every word match too, so a source found by words alone is not scored as if
+meaning found nothing. Chosen over reciprocal rank fusion by measurement (QUALITY.md): RRF rewards
+sitting in both lists at any depth, so a message at word rank 15 and meaning rank 6 outranked the best
+word match, and its near-equal scores hid how much better the top match was. Every hit keeps its rank
+in each list, so the Why? can say which half found it. The dense half is time-boxed: a slow or failing
+embedding server costs the answer its semantic list, never its reply.
 """
 
 from __future__ import annotations
@@ -19,21 +23,21 @@ from bot.backends.retrieval.dense import DenseIndex
 from bot.backends.retrieval.expansion import feedback_terms
 from storage import DocumentRecord, MessageRecord, Storage
 
-RRF_K = 60
 CANDIDATES = 20  # per list; fusion needs more than the k finally shown
-WEIGHTS = {"lexical": 1.0, "expanded": 0.5, "semantic": 1.0}
+SEMANTIC_WEIGHT = 0.75  # share of meaning in the fused score (WHYBOT_SEMANTIC_WEIGHT); QUALITY.md says why
+EXPANDED_WEIGHT = 0.5  # a match found only through the workspace's related words counts half
 
 
 class HybridRetriever:
     def __init__(self, lexical: Retriever, storage: Storage, dense: DenseIndex | None = None, *,
                  expansion: bool = True, candidates: int = CANDIDATES,
-                 weights: dict[str, float] | None = None) -> None:
+                 semantic_weight: float = SEMANTIC_WEIGHT) -> None:
         self.lexical = lexical
         self.storage = storage
         self.dense = dense
         self.expansion = expansion
         self.candidates = candidates
-        self.weights = weights or WEIGHTS
+        self.semantic_weight = semantic_weight if dense is not None else 0.0
         self.name = lexical.name + ("+prf" if expansion else "") + ("+dense" if dense is not None else "")
 
     # keeping current: the lexical index and the vectors follow every stored, edited and deleted message
@@ -82,16 +86,23 @@ class HybridRetriever:
                                                      k=depth, filters=filters)
                 lists["expanded"] = expanded.hits
                 base.expansion = added
+        similarity: dict[str, float] = {}
         if self.dense is not None:
-            lists["semantic"] = await self._semantic(tenant_id, query, allowed_channels, depth, filters, base)
-        base.hits = await self._hydrate(self._fuse(lists, base.query_terms), k, filters, base.query_terms)
+            lists["semantic"], similarity = await self._semantic(tenant_id, query, allowed_channels, depth,
+                                                                 filters, base, lists)
+        if similarity:
+            base.semantic += (f"; each match scored {1 - self.semantic_weight:.0%} on words (BM25 as a share of "
+                              f"the best) and {self.semantic_weight:.0%} on meaning (cosine similarity)")
+        base.hits = await self._hydrate(self._fuse(lists, similarity, base.query_terms), k, filters,
+                                        base.query_terms)
         base.backend = self.name
         return base
 
     async def _semantic(self, tenant_id: str, query: str, allowed: frozenset[int], depth: int,
-                        filters: SearchFilters | None, result: SearchResult) -> list[Hit]:
+                        filters: SearchFilters | None, result: SearchResult, lists: dict[str, list[Hit]]
+                        ) -> tuple[list[Hit], dict[str, float]]:
         """Nearest messages by meaning, as unhydrated hits (id and similarity): only the ones that
-        survive fusion are read from storage."""
+        survive fusion are read from storage. Also the similarity of every word match, for fusion."""
         assert self.dense is not None
         started = time.perf_counter()
         try:
@@ -99,15 +110,18 @@ class HybridRetriever:
         except EmbeddingUnavailable as exc:
             result.semantic = f"skipped: {exc}; answered from words alone"
             result.notes.append(result.semantic)
-            return []
+            return [], {}
         channels = allowed if filters is None or filters.channel_ids is None else allowed & filters.channel_ids
         wanted = depth * (4 if filters is not None and filters.active else 1)  # room for author/time filters
         nearest = await self.dense.search(tenant_id, vector, channels, wanted)
+        found = [h.message.id for hits in lists.values() for h in hits if h.message is not None]
+        similarity = {f"message:{mid}": s for mid, s in (await self.dense.similarities(tenant_id, vector, found)
+                                                           ).items()}
+        similarity |= {f"message:{mid}": s for mid, s in nearest}
         missing = self.dense.missing.get(tenant_id, 0)
         result.semantic = f"used ({self.dense.model}, {(time.perf_counter() - started) * 1000:.0f} ms)" + (
             f"; {missing}+ messages not embedded yet" if missing else "")
-        return [Hit(f"message:{mid}", round(similarity, 4), [], semantic_score=round(similarity, 4))
-                for mid, similarity in nearest]
+        return [Hit(f"message:{mid}", round(s, 4), [], semantic_score=round(s, 4)) for mid, s in nearest], similarity
 
     async def _hydrate(self, hits: list[Hit], k: int, filters: SearchFilters | None,
                        query_terms: list[str]) -> list[Hit]:
@@ -129,27 +143,33 @@ class HybridRetriever:
                 break
         return out
 
-    def _fuse(self, lists: dict[str, list[Hit]], query_terms: list[str]) -> list[Hit]:
-        fused: dict[str, float] = {}
+    def _fuse(self, lists: dict[str, list[Hit]], similarity: dict[str, float],
+              query_terms: list[str]) -> list[Hit]:
+        """Every candidate of any list, by (1 - w) x word score + w x meaning, in points out of 100."""
+        words: dict[str, float] = {}
+        for name, weight in (("lexical", 1.0), ("expanded", EXPANDED_WEIGHT)):
+            hits = lists.get(name, [])
+            best = max((h.score for h in hits), default=0.0)
+            for hit in hits if best > 0 else []:
+                words[hit.source_id] = max(words.get(hit.source_id, 0.0), weight * hit.score / best)
+        w = self.semantic_weight if similarity else 0.0
         first: dict[str, Hit] = {}
         ranks: dict[str, dict[str, int]] = {}
-        similarity: dict[str, float] = {}
         for name, hits in lists.items():
             for position, hit in enumerate(hits, start=1):
-                fused[hit.source_id] = fused.get(hit.source_id, 0.0) + self.weights.get(name, 1.0) / (RRF_K + position)
                 first.setdefault(hit.source_id, hit)
                 ranks.setdefault(hit.source_id, {})[name] = position
-                if hit.semantic_score is not None:
-                    similarity[hit.source_id] = hit.semantic_score
-        order = sorted(fused, key=lambda s: (-fused[s], s))
+        fused = {sid: 100 * ((1 - w) * words.get(sid, 0.0) + w * max(0.0, similarity.get(sid, 0.0)))
+                 for sid in first}
         out: list[Hit] = []
-        for source_id in order:
+        for source_id in sorted(fused, key=lambda s: (-fused[s], s)):
             hit, rank = first[source_id], ranks[source_id]
             matched = hit.matched_terms if "lexical" in rank or hit.message is None else \
                 textlib.overlap(query_terms, hit.text)
-            out.append(Hit(source_id, round(fused[source_id] * 1000, 3), matched,
+            cosine = similarity.get(source_id)
+            out.append(Hit(source_id, round(fused[source_id], 3), matched,
                            message=hit.message, document=hit.document, passage=hit.passage,
                            lexical_rank=rank.get("lexical"), semantic_rank=rank.get("semantic"),
-                           semantic_score=similarity.get(source_id),
+                           semantic_score=round(cosine, 4) if cosine is not None else None,
                            expanded_rank=rank.get("expanded")))
         return out

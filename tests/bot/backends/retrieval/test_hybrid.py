@@ -138,3 +138,40 @@ async def test_batches_are_retried_on_server_errors(fake: FakeOpenAI, sqlite_sto
     assert vectors.shape == (3, 256)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert len(fake.embedding_requests) == 3  # two failures, then the batch
+
+
+async def test_each_match_is_scored_on_words_and_meaning_together(fake: FakeOpenAI, sqlite_storage: Storage,
+                                                                  sqlite_url: str) -> None:
+    """The fused score is (1 - w) x BM25 as a share of the best word match + w x cosine, out of 100: the best
+    word match's lead survives fusion (reciprocal rank fusion put the top two within 2% of each other), a
+    word match beyond the nearest few still gets its cosine, and the weight moves the order between the two."""
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    tenant = await _seed(services)
+    allowed = await _allowed(services, tenant)
+    assert isinstance(services.retriever, HybridRetriever)
+    assert services.retriever.semantic_weight == 0.75
+    result = await services.retriever.search(tenant, "when does the release freeze start", allowed, k=3)
+    top, second = result.hits[0], result.hits[1]
+    assert top.message is not None and top.message.external_id == "4.0" and top.lexical_rank == 1
+    assert top.semantic_score is not None
+    assert top.score == pytest.approx(100 * (0.25 * 1.0 + 0.75 * top.semantic_score), abs=0.01)
+    assert second.score < 0.8 * top.score
+    assert "25% on words" in result.semantic and "75% on meaning" in result.semantic
+
+    narrow = HybridRetriever(services.retriever.lexical, sqlite_storage, services.retriever.dense,
+                             expansion=False, candidates=1)
+    hits = (await narrow.search(tenant, "release freeze Thursday", allowed, k=2)).hits
+    by_words = [h for h in hits if h.lexical_rank == 1]
+    assert by_words and by_words[0].semantic_score is not None  # scored by meaning though not among the nearest
+
+    words_only = HybridRetriever(services.retriever.lexical, sqlite_storage, services.retriever.dense,
+                                 expansion=False, semantic_weight=0.0)
+    meaning_only = HybridRetriever(services.retriever.lexical, sqlite_storage, services.retriever.dense,
+                                   expansion=False, semantic_weight=1.0)
+    question = "lunch on Thursday, is it pizza"
+    lexical = (await services.retriever.lexical.search(tenant, question, allowed, k=6)).hits
+    assert [h.source_id for h in (await words_only.search(tenant, question, allowed, k=6)).hits
+            if h.lexical_rank] == [h.source_id for h in lexical]
+    by_meaning = (await meaning_only.search(tenant, question, allowed, k=6)).hits
+    assert [h.score for h in by_meaning] == sorted((h.score for h in by_meaning), reverse=True)
+    assert all(h.score == pytest.approx(100 * max(0.0, h.semantic_score or 0.0), abs=0.01) for h in by_meaning)
