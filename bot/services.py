@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.adapter import Surface
-from bot.backends.answerability import AnswerabilityModel
+from bot.backends.answerability import AnswerabilityModel, weights_for
 from bot.backends.importance import ImportanceScorer
 from bot.backends.llm.base import TextGenerator
 from bot.backends.llm.extractive import ExtractiveGenerator
@@ -74,7 +74,8 @@ async def build_services(
     scorer = ImportanceScorer.load()
     classifier = classifier or RulesThenClassifier()
     ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer,
-                       answerability=AnswerabilityModel.load(), settings=settings, clock=clock)
+                       answerability=AnswerabilityModel.load(weights_for(bool(settings.embeddings_model))),
+                       settings=settings, clock=clock)
     router = Router(default_skills(), classifier, ctx)
     metrics = Metrics(settings.metrics_dir)
     return Services(settings=settings, storage=storage, retriever=retriever, generator=generator, scorer=scorer,

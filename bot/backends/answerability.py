@@ -18,6 +18,14 @@ from pathlib import Path
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "answerability.json"
+# Fitted on features from hybrid search (words and an embedding model): a source close in meaning counts as
+# covering the question, so the same evidence means something else than with words alone.
+HYBRID_WEIGHTS = WEIGHTS_DIR / "answerability-hybrid.json"
+
+
+def weights_for(embeddings: bool) -> Path:
+    """The model fitted for how this deployment searches (the words-only one when no hybrid fit ships)."""
+    return HYBRID_WEIGHTS if embeddings and HYBRID_WEIGHTS.is_file() else DEFAULT_WEIGHTS
 
 # The named features, in the order training writes them (bot/answerability.py computes them).
 FEATURES: tuple[str, ...] = (

@@ -55,16 +55,26 @@ def _thread_rank(reply: Reply, label_id: dict[str, str], labels: Labels, answers
     return 0
 
 
-async def workspace_examples(path: Path, seed: int, database_url: str) -> list[Example]:
-    """Ask every labelled question of one written workspace; one example each."""
+async def workspace_examples(path: Path, seed: int, database_url: str, *, embeddings: bool = False
+                             ) -> list[Example]:
+    """Ask every labelled question of one written workspace; one example each. With `embeddings`, search is
+    hybrid through the environment's embedding model (WHYBOT_EMBEDDINGS_MODEL on OPENAI_BASE_URL), so the
+    features are those a deployment with that model sees; otherwise words only, whatever is configured."""
     labels = Labels.load(path)
-    settings = Settings().model_copy(update={"database_url": database_url, "embeddings_model": None,
-                                             "openai_api_key": None, "openai_base_url": None})
+    update: dict[str, object] = {"database_url": database_url}
+    if not embeddings:
+        update |= {"embeddings_model": None, "openai_api_key": None, "openai_base_url": None}
+    settings = Settings().model_copy(update=update)
+    if embeddings and not settings.embeddings_model:
+        raise ValueError("asking with embeddings needs WHYBOT_EMBEDDINGS_MODEL (and OPENAI_BASE_URL) set")
     storage = await Storage.open(database_url, auto_upgrade=True)
     try:
         services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
                                         classifier=RulesThenClassifier(), clock=fixed_clock(labels.now))
         ws = await load_workspace(services, path, labels)
+        settle = getattr(services.retriever, "settle", None)
+        if settle is not None:  # every message embedded before the first question, as in `whybot eval`
+            await settle(ws.tenant_id)
         ev = Evaluator(services, ws, Timings())
         out: list[Example] = []
         asked: list[tuple[str, str, Sequence[str], Sequence[str]]] = (
@@ -86,7 +96,7 @@ async def workspace_examples(path: Path, seed: int, database_url: str) -> list[E
         await storage.close()
 
 
-def synth_examples(seeds: Sequence[int], size: str = "small") -> list[Example]:
+def synth_examples(seeds: Sequence[int], size: str = "small", *, embeddings: bool = False) -> list[Example]:
     """Generate, import and ask one workspace per seed. Refuses the held-out seeds."""
     forbidden = sorted(set(seeds) & HELD_OUT)
     if forbidden:
@@ -97,7 +107,7 @@ def synth_examples(seeds: Sequence[int], size: str = "small") -> list[Example]:
             folder = Path(scratch) / f"synth-{size}-{seed}"
             write_export(generate(seed, size), folder)
             url = f"sqlite+aiosqlite:///{Path(scratch) / f'{seed}.db'}"
-            examples += asyncio.run(workspace_examples(folder, seed, url))
+            examples += asyncio.run(workspace_examples(folder, seed, url, embeddings=embeddings))
     return examples
 
 

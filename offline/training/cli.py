@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.backends.answerability import DEFAULT_WEIGHTS as ANSWERABILITY_WEIGHTS
-from bot.backends.answerability import AnswerabilityModel, WeightsError
+from bot.backends.answerability import HYBRID_WEIGHTS, AnswerabilityModel, WeightsError
 from bot.backends.importance import DEFAULT_WEIGHTS, ImportanceScorer
 from bot.classifier import DEFAULT_WEIGHTS as ROUTER_WEIGHTS
 from bot.settings import Settings
@@ -133,31 +133,37 @@ def cmd_train_answerability(args: argparse.Namespace) -> int:
     if forbidden:
         log.error("seeds %s are held out for judging the models; train on others", forbidden)
         return 2
+    settings = Settings()
+    if args.embeddings and not settings.embeddings_model:
+        log.error("--embeddings asks through the embedding model: set WHYBOT_EMBEDDINGS_MODEL and OPENAI_BASE_URL")
+        return 2
+    out = args.out or (HYBRID_WEIGHTS if args.embeddings else ANSWERABILITY_WEIGHTS)
     started = time.perf_counter()
     if args.examples and args.examples.is_file():
         examples = [e for e in load_examples(args.examples) if e.seed in set(args.seeds)]
         print(f"read {len(examples)} asked questions from {args.examples}")
     else:
-        examples = synth_examples(args.seeds, args.size)
+        examples = synth_examples(args.seeds, args.size, embeddings=args.embeddings)
         if args.examples:
             save_examples(args.examples, examples)
     if {e.seed for e in examples} & HELD_OUT:
         log.error("the examples include held-out seeds")
         return 2
-    source = f"synthetic workspaces (offline/synth, size {args.size}, seeds {seed_span(args.seeds)})"
+    source = f"synthetic workspaces (offline/synth, size {args.size}, seeds {seed_span(args.seeds)})" + (
+        f", searched with words and the embedding model {settings.embeddings_model}" if args.embeddings else "")
     model, report = train_answerability(examples, positives=args.positives, c=args.c, target=args.target,
                                         source=source)
     print(f"{len(examples)} questions asked in {time.perf_counter() - started:.0f}s; out of fold (leave one seed out):")
     for line in report.lines():
         print(f"  {line}")
     try:
-        current: AnswerabilityModel | None = AnswerabilityModel.load(args.out) if args.out.is_file() else None
+        current: AnswerabilityModel | None = AnswerabilityModel.load(out) if out.is_file() else None
     except WeightsError:  # written for other features: replaced below
         current = None
     print("weights: " + ", ".join(f"{k} {v:+.2f}" for k, v in sorted(model.weights.items(), key=lambda kv: -abs(kv[1])))
           + f"; bias {model.bias:+.2f}")
-    model.save(args.out)
-    print(f"wrote {model.version} to {args.out}" + (f" (was {current.version})" if current else ""))
+    model.save(out)
+    print(f"wrote {model.version} to {out}" + (f" (was {current.version})" if current else ""))
     return 0
 
 
@@ -206,7 +212,11 @@ def register(sub: SubParsers) -> None:
     t.add_argument("--target", type=float, default=0.98,
                    help="share of unanswerable training questions the threshold must decline (out of fold); 0.98 "
                         "is where seeds 7 and 8 meet false declines <= 0.15 end to end (QUALITY.md)")
-    t.add_argument("--out", type=Path, default=ANSWERABILITY_WEIGHTS, help="where to write the model")
+    t.add_argument("--embeddings", action="store_true",
+                   help="search with words and the configured embedding model (WHYBOT_EMBEDDINGS_MODEL on "
+                        "OPENAI_BASE_URL) and fit the model hybrid deployments use")
+    t.add_argument("--out", type=Path, help=f"where to write the model (default {ANSWERABILITY_WEIGHTS.name}, or "
+                                            f"{HYBRID_WEIGHTS.name} with --embeddings)")
     t.add_argument("--examples", type=Path,
                    help="a JSON file of asked questions: read when it exists, else written after asking")
     t.set_defaults(handler=cmd_train_answerability)

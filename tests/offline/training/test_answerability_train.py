@@ -52,3 +52,36 @@ def test_the_training_command_writes_loadable_weights_from_saved_examples(exampl
     assert main(["train", "answerability", "--seeds", "100,101", "--examples", str(saved), "--out", str(out)]) == 0
     model = AnswerabilityModel.load(out)
     assert model.version.startswith("answerability-lr-") and "seeds 100, 101" in model.trained_on
+
+
+async def test_hybrid_examples_are_asked_through_the_embedding_model(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--embeddings` asks every question through hybrid search (the fake OpenAI-compatible server's
+    deterministic embedding here), so the features are the ones a deployment with a model sees."""
+    from offline.synth.export import write_export
+    from offline.synth.generate import generate
+    from offline.training.answerability_data import workspace_examples
+    from tests.peers.fake_openai import FakeOpenAI
+
+    folder = tmp_path / "ws"
+    write_export(generate(100, "small"), folder)
+    async with FakeOpenAI() as fake:
+        monkeypatch.setenv("WHYBOT_EMBEDDINGS_MODEL", "fake-embed")
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        hybrid = await workspace_examples(folder, 100, f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", embeddings=True)
+        asked = {text for r in fake.embedding_requests for text in r["input"]}
+    words = await workspace_examples(folder, 100, f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    assert [e.question for e in hybrid] == [e.question for e in words]
+    assert {e.question for e in hybrid} <= asked  # every question embedded (after the whole history was)
+    assert len(asked) > 2 * len(hybrid)
+    changed = sum(h.features != w.features for h, w in zip(hybrid, words, strict=True))
+    assert changed > len(hybrid) / 4
+
+
+def test_the_hybrid_fit_needs_an_embedding_model(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WHYBOT_EMBEDDINGS_MODEL", raising=False)
+    out = tmp_path / "w.json"
+    assert main(["train", "answerability", "--embeddings", "--seeds", "100", "--out", str(out)]) == 2
+    assert not out.exists() and "WHYBOT_EMBEDDINGS_MODEL" in caplog.text

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from bot.backends.answerability import DEFAULT_WEIGHTS, HYBRID_WEIGHTS, AnswerabilityModel
 from bot.backends.retrieval.hybrid import HybridRetriever
 from bot.models import ChatEvent, Platform, Reader, Trigger
 from bot.services import Services, build_services
@@ -91,6 +92,10 @@ async def test_why_shows_word_and_meaning_ranks(fake: FakeOpenAI, sqlite_storage
     assert top.title.startswith("#ops")
     assert top.semantic_rank == 1 and "meaning #1" in top.found_by()
     assert "semantic used" in reply.rationale.inputs.retrieval
+    # the answer-or-decline model fitted on hybrid search's features, not the words-only one
+    judged = reply.rationale.answerability
+    assert judged is not None and judged.model == AnswerabilityModel.load(HYBRID_WEIGHTS).version
+    assert judged.model != AnswerabilityModel.load(DEFAULT_WEIGHTS).version
 
 
 async def test_vectors_follow_edits_and_deletes(fake: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> None:
