@@ -54,6 +54,9 @@ class _HashEmbedder:
         v = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
         return v / np.linalg.norm(v)
 
+    async def close(self) -> None:
+        return None
+
 
 async def _dense_step(storage: Any, retriever: Any, tenant: str, corpus: Corpus, allowed: frozenset[int],
                       dim: int) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class Embedder(Protocol):
 
     async def embed_query(self, text: str) -> Vectors: ...
 
+    async def close(self) -> None: ...
+
 
 def normalized(rows: list[list[float]]) -> Vectors:
     matrix = np.asarray(rows, dtype=np.float32)
@@ -91,3 +93,7 @@ class OpenAIEmbedder:
             raise EmbeddingUnavailable(f"the embedding server took longer than {self.query_timeout_s:g} s") from exc
         except Exception as exc:  # any client or server failure: the answer goes on with words alone
             raise EmbeddingUnavailable(f"the embedding server failed ({type(exc).__name__})") from exc
+
+    async def close(self) -> None:
+        """Close the HTTP connections on shutdown (left to the garbage collector, they outlive the loop)."""
+        await self.client.close()

@@ -200,6 +200,15 @@ class DenseIndex:
             matrix.remove(message_id)
         await self.storage.embeddings.remove([message_id])
 
+    async def close(self) -> None:
+        """Stop embedding on shutdown: what is still queued has no vector yet, and the next start's backfill
+        embeds it (the database knows which messages lack a current one)."""
+        tasks = [t for t in (*self._workers.values(), *self._backfills.values()) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.embedder.close()
+
     def forget(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
 

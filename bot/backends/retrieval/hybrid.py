@@ -62,6 +62,10 @@ class HybridRetriever:
         if self.dense is not None:
             self.dense.forget(tenant_id)
 
+    async def close(self) -> None:
+        if self.dense is not None:
+            await self.dense.close()
+
     async def warm(self, tenant_id: str) -> None:
         await self.lexical.warm(tenant_id)
         if self.dense is not None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bot.backends.answerability import DEFAULT_WEIGHTS, HYBRID_WEIGHTS, AnswerabilityModel
+from bot.backends.embeddings import OpenAIEmbedder
 from bot.backends.retrieval.hybrid import HybridRetriever
 from bot.models import ChatEvent, Platform, Reader, Trigger
 from bot.services import Services, build_services
@@ -180,3 +181,30 @@ async def test_each_match_is_scored_on_words_and_meaning_together(fake: FakeOpen
     by_meaning = (await meaning_only.search(tenant, question, allowed, k=6)).hits
     assert [h.score for h in by_meaning] == sorted((h.score for h in by_meaning), reverse=True)
     assert all(h.score == pytest.approx(100 * max(0.0, h.semantic_score or 0.0), abs=0.01) for h in by_meaning)
+
+
+async def test_shutdown_stops_embedding_and_the_next_start_catches_up(fake: FakeOpenAI, sqlite_storage: Storage,
+                                                                      sqlite_url: str) -> None:
+    """Closing the services cancels a batch stuck on a slow server and closes the client's connections (left
+    open, they outlive the event loop); the message it held is embedded by the next start's backfill."""
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    tenant = await _seed(services)
+    assert isinstance(services.retriever, HybridRetriever) and services.retriever.dense is not None
+    embedder = services.retriever.dense.embedder
+    fake.embedding_delay(30.0)
+    await services.ingest.messages(tenant, [NewMessage("C_PUB", "7.0", "Parking permits renew in January",
+                                                       T0 + timedelta(hours=1), "U_BOB")])
+    started = datetime.now(UTC)
+    await services.retriever.close()
+    assert (datetime.now(UTC) - started).total_seconds() < 5.0
+    assert isinstance(embedder, OpenAIEmbedder) and embedder.client.is_closed()
+    message = await sqlite_storage.messages.find(tenant, "C_PUB", "7.0")
+    assert message is not None
+    assert message.id in {m for m, _, _ in await sqlite_storage.embeddings.missing(tenant, "fake-embed", after_id=0,
+                                                                                   limit=100)}
+
+    again = await _services(fake, sqlite_storage, sqlite_url)
+    assert isinstance(again.retriever, HybridRetriever)
+    await again.retriever.settle(tenant)
+    assert not await sqlite_storage.embeddings.missing(tenant, "fake-embed", after_id=0, limit=100)
+    await again.retriever.close()
