@@ -24,7 +24,7 @@ from pathlib import Path
 from bot.backends.llm.extractive import ExtractiveGenerator
 from bot.classifier import RulesThenClassifier
 from bot.models import Reply
-from bot.services import build_services
+from bot.services import Services, build_services
 from bot.settings import Settings
 from offline.evaluation.labels import Labels
 from offline.evaluation.runner import Evaluator, Timings, fixed_clock, load_workspace, ranked_evidence
@@ -68,6 +68,7 @@ async def workspace_examples(path: Path, seed: int, database_url: str, *, embedd
     if embeddings and not settings.embeddings_model:
         raise ValueError("asking with embeddings needs WHYBOT_EMBEDDINGS_MODEL (and OPENAI_BASE_URL) set")
     storage = await Storage.open(database_url, auto_upgrade=True)
+    services: Services | None = None
     try:
         services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
                                         classifier=RulesThenClassifier(), clock=fixed_clock(labels.now))
@@ -92,8 +93,8 @@ async def workspace_examples(path: Path, seed: int, database_url: str, *, embedd
                                thread_rank=_thread_rank(reply, ws.label_id, labels, answers) if answers else 0,
                                declined=reply.rationale.declined))
         return out
-    finally:
-        await storage.close()
+    finally:  # the services also close the embedding client, which must not outlive this event loop
+        await (services.close() if services is not None else storage.close())
 
 
 def synth_examples(seeds: Sequence[int], size: str = "small", *, embeddings: bool = False) -> list[Example]:
