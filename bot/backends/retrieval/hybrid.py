@@ -163,8 +163,11 @@ class HybridRetriever:
             for position, hit in enumerate(hits, start=1):
                 first.setdefault(hit.source_id, hit)
                 ranks.setdefault(hit.source_id, {})[name] = position
-        fused = {sid: 100 * ((1 - w) * words.get(sid, 0.0) + w * max(0.0, similarity.get(sid, 0.0)))
-                 for sid in first}
+        # A source with no vector (a document passage, a message not embedded yet) is judged on its words
+        # alone: counting its unknown meaning as 0 would put the best-matching document below any message
+        # that is merely close in meaning.
+        fused = {sid: 100 * ((1 - w) * words.get(sid, 0.0) + w * max(0.0, similarity[sid]) if sid in similarity
+                             else words.get(sid, 0.0)) for sid in first}
         out: list[Hit] = []
         for source_id in sorted(fused, key=lambda s: (-fused[s], s)):
             hit, rank = first[source_id], ranks[source_id]

@@ -208,3 +208,20 @@ async def test_shutdown_stops_embedding_and_the_next_start_catches_up(fake: Fake
     await again.retriever.settle(tenant)
     assert not await sqlite_storage.embeddings.missing(tenant, "fake-embed", after_id=0, limit=100)
     await again.retriever.close()
+
+
+async def test_a_document_without_a_vector_is_judged_on_its_words(fake: FakeOpenAI, sqlite_storage: Storage,
+                                                                  sqlite_url: str) -> None:
+    """Documents have no vectors: counting their meaning as 0 would put the handbook page that answers the
+    question below every message merely close to it in meaning."""
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    tenant = await _seed(services)
+    await services.ingest.document(tenant, "handbook/expenses.md", "Expenses",
+                                   "Expense claims: submit receipts in Expensify within 30 days; finance pays "
+                                   "approved claims with the next payroll.")
+    allowed = await _allowed(services, tenant)
+    result = await services.retriever.search(tenant, "when does finance pay approved expense claims", allowed, k=3)
+    top = result.hits[0]
+    assert top.document is not None and top.lexical_rank == 1 and top.semantic_score is None
+    assert top.score == pytest.approx(100.0)  # the best word match, with nothing known about its meaning
+    assert any(h.message is not None and h.semantic_score for h in result.hits[1:])
