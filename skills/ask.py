@@ -234,9 +234,11 @@ class AskSkill:
                                                problems=scope.problems, judged=judged))
         cited = verified_citations(draft, passages)
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
-        if cited and (quoted < ctx.settings.min_term_coverage if judged.note else not answerability.judge(
-                ctx.answerability, answerability.quoting(signals, quoted), threshold=ctx.settings.answer_threshold
-        ).answered):  # what was quoted must answer too, not just the best statement found
+        referred = {p.number for p in quotable if p.referred}
+        if cited and not set(cited) <= referred and (
+                quoted < ctx.settings.min_term_coverage if judged.note else not answerability.judge(
+                    ctx.answerability, answerability.quoting(signals, quoted), threshold=ctx.settings.answer_threshold
+                ).answered):  # what was quoted must answer too (what "that" refers to passed the earlier answer's)
             return noted(follow, self._decline(
                 request, question, result, passages, channel_by_source, inputs, coverage,
                 ctx.settings.min_term_coverage, timings,
@@ -327,7 +329,9 @@ class AskSkill:
             if p.number not in referred:
                 aside = "not quoted: not in the thread “that” refers to"
                 notes[p.number] = f"{notes[p.number]}; {aside}" if notes.get(p.number) else aside
-        return [p for p in passages if p.number in referred]
+        # In threads the earlier answer cited, "that" is what was said there, whatever its words: "and who said
+        # that?" is answered by quoting it with its author. Threads a declined answer only listed get no such trust.
+        return [p.model_copy(update={"referred": not follow.listed}) for p in passages if p.number in referred]
 
     @staticmethod
     def _in_conversation(request: SkillRequest, hits: list[Hit], follow: Followed | None) -> list[Hit]:

@@ -128,3 +128,21 @@ async def test_a_people_answer_is_continued_like_an_ask_answer(demo: Services) -
     # The on-call runbook shares "checkout API" but is not what "that" means: listed, said so, not quoted.
     aside = [e for e in reply.rationale.evidence if "not in the thread “that” refers to" in e.note]
     assert aside and not any(e.used for e in aside)
+
+
+async def test_who_said_that_is_answered_by_what_the_earlier_answer_quoted(services: Services) -> None:
+    """The reply the first answer quoted shares no word with "and who said that?" nor with the question it
+    answers; it is still what "that" means, so it is quoted again with its author, not declined because the
+    only messages sharing the question's words are the question itself."""
+    tenant = await workspace(services)
+    await services.ingest.messages(tenant, [
+        NewMessage("eng", "4.0", "how do releases of quotes-consumer go out?", AT, "dana", reply_count=1),
+        NewMessage("eng", "4.5", "use ./scripts/deploy.sh from a bastion, then watch the canary", AT, "erin",
+                   thread_external_id="4.0"),
+    ])
+    first = await services.router.handle(say("how do releases of quotes-consumer go out", command="ask"))
+    assert "deploy.sh" in first.body, first.body
+    reply = await services.router.handle(say("and who said that?"))
+    assert not reply.rationale.declined, reply.rationale.caveats
+    assert "deploy.sh" in reply.body and "erin" in reply.body
+    assert {c.snippet for c in reply.citations} & {c.snippet for c in first.citations}

@@ -97,7 +97,7 @@ class ExtractiveGenerator:
             terms = set(textlib.terms(sentence))
             own = sum(w for t, w in weights.items() if t in terms)
             kind = kind_bonus(kinds, sentence)
-            if own <= 0 and kind <= 0:
+            if own <= 0 and kind <= 0 and not passage.referred:
                 continue  # context alone makes no answer: "+1, also wondering" borrows words, says nothing
             overlap = own + sum(0.75 * w for t, w in weights.items() if t not in terms and t in context)
             # Outcome words ("decided", "resolved") beat chatter; the retriever's score breaks ties.
