@@ -27,8 +27,8 @@ class Passage(BaseModel):
     matched_terms: list[str] = Field(default_factory=list)
     score: float = 0.0
     in_reply_to: str = Field(default="", description="the matching message this one answers, for context")
-    referred: bool = Field(default=False, description="what a pointing-back follow-up (\"and who said that?\") "
-                                                      "refers to: quoted by the earlier answer's thread")
+    referred: bool = Field(default=False, description="in a thread the earlier answer cited, so what a follow-up "
+                                                      "that points back (\"and who said that?\") refers to")
 
 
 class Draft(BaseModel):
