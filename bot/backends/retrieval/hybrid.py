@@ -37,7 +37,7 @@ class HybridRetriever:
         self.dense = dense
         self.expansion = expansion
         self.candidates = candidates
-        self.semantic_weight = semantic_weight if dense is not None else 0.0
+        self.semantic_weight = semantic_weight
         self.name = lexical.name + ("+prf" if expansion else "") + ("+dense" if dense is not None else "")
 
     # keeping current: the lexical index and the vectors follow every stored, edited and deleted message
@@ -118,10 +118,11 @@ class HybridRetriever:
         channels = allowed if filters is None or filters.channel_ids is None else allowed & filters.channel_ids
         wanted = depth * (4 if filters is not None and filters.active else 1)  # room for author/time filters
         nearest = await self.dense.search(tenant_id, vector, channels, wanted)
-        found = [h.message.id for hits in lists.values() for h in hits if h.message is not None]
-        similarity = {f"message:{mid}": s for mid, s in (await self.dense.similarities(tenant_id, vector, found)
-                                                           ).items()}
-        similarity |= {f"message:{mid}": s for mid, s in nearest}
+        near = dict(nearest)
+        words_only = [h.message.id for hits in lists.values() for h in hits
+                      if h.message is not None and h.message.id not in near]
+        near |= await self.dense.similarities(tenant_id, vector, words_only)
+        similarity = {f"message:{mid}": s for mid, s in near.items()}
         missing = self.dense.missing.get(tenant_id, 0)
         result.semantic = f"used ({self.dense.model}, {(time.perf_counter() - started) * 1000:.0f} ms)" + (
             f"; {missing}+ messages not embedded yet" if missing else "")
@@ -156,7 +157,7 @@ class HybridRetriever:
             best = max((h.score for h in hits), default=0.0)
             for hit in hits if best > 0 else []:
                 words[hit.source_id] = max(words.get(hit.source_id, 0.0), weight * hit.score / best)
-        w = self.semantic_weight if similarity else 0.0
+        w = self.semantic_weight
         first: dict[str, Hit] = {}
         ranks: dict[str, dict[str, int]] = {}
         for name, hits in lists.items():
