@@ -158,10 +158,13 @@ class EvidenceItem(BaseModel):
     expansion_rank: int | None = Field(default=None, description="rank in the search widened with related words")
 
     def found_by(self) -> str:
-        """'words #2 · meaning #1 (0.71) · related words #3': which half of hybrid retrieval found it."""
+        """'words #2 · meaning #1 (0.71) · related words #3', or 'words #8 · meaning 0.21' when only the words found
+        it: which half of hybrid retrieval found it, and the cosine its score used."""
         parts = [f"words #{self.lexical_rank}" if self.lexical_rank else "",
                  f"meaning #{self.semantic_rank}" + (f" ({self.semantic_score:.2f})" if self.semantic_score else "")
-                 if self.semantic_rank else "",
+                 if self.semantic_rank else
+                 # a word match beyond the nearest few by meaning: its cosine still counts in its score
+                 f"meaning {self.semantic_score:.2f}" if self.semantic_score is not None else "",
                  f"related words #{self.expansion_rank}" if self.expansion_rank else ""]
         return " · ".join(p for p in parts if p)
 

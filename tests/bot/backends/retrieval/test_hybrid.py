@@ -13,7 +13,7 @@ import pytest
 from bot.backends.answerability import DEFAULT_WEIGHTS, HYBRID_WEIGHTS, AnswerabilityModel
 from bot.backends.embeddings import OpenAIEmbedder
 from bot.backends.retrieval.hybrid import HybridRetriever
-from bot.models import ChatEvent, Platform, Reader, Trigger
+from bot.models import ChatEvent, EvidenceItem, Platform, Reader, Trigger
 from bot.services import Services, build_services
 from bot.visibility import Visibility
 from storage import NewMessage, Storage
@@ -169,6 +169,9 @@ async def test_each_match_is_scored_on_words_and_meaning_together(fake: FakeOpen
     hits = (await narrow.search(tenant, "release freeze Thursday", allowed, k=2)).hits
     by_words = [h for h in hits if h.lexical_rank == 1]
     assert by_words and by_words[0].semantic_score is not None  # scored by meaning though not among the nearest
+    # the Why? shows that cosine for a word match the meaning list did not rank
+    only_words = EvidenceItem(rank=5, source_id="message:9", score=46.6, lexical_rank=8, semantic_score=0.213)
+    assert only_words.found_by() == "words #8 · meaning 0.21"
 
     words_only = HybridRetriever(services.retriever.lexical, sqlite_storage, services.retriever.dense,
                                  expansion=False, semantic_weight=0.0)
