@@ -61,7 +61,10 @@ def signals(hits: Sequence[Hit], passages: Sequence[Passage], via: dict[int, int
         features = dict.fromkeys(FEATURES, 0.0) | {"key_words_missing": float(min(len(key), MAX_COUNTED))}
         return Signals(features, key_words=words, missing=words)
     supports = [_support(h, weights, floor) for h in hits]
-    best = max(range(len(hits)), key=lambda i: (supports[i][0], -i))
+    # On equal support a statement is the best match, not a question: "asked before, never answered" must not
+    # outweigh a message that states the answer in as many of the question's words.
+    asks = [textlib.is_question(h.text) for h in hits]
+    best = max(range(len(hits)), key=lambda i: (supports[i][0], not asks[i], -i))
     best_thread = _thread_key(hits[best])
     matched: dict[tuple[str, str], set[str]] = {}
     for h in hits:
@@ -89,7 +92,7 @@ def signals(hits: Sequence[Hit], passages: Sequence[Passage], via: dict[int, int
     stated = [(supports[hit - 1][0], n) for n, hit in stands.items() if n in by_number
               and not textlib.is_question(by_number[n].text) and not textlib.me_too(by_number[n].text)]
     statement, quotable = max(stated, default=(0.0, 0))
-    best_is_question = textlib.is_question(hits[best].text)
+    best_is_question = asks[best]
     features = {
         "statement_coverage": statement,
         "only_asked": max(0.0, supports[best][0] - statement),

@@ -141,6 +141,7 @@ async def seed_demo(ingest: Ingestor, storage: Storage, *, clock: Callable[[], d
         for index, line in enumerate(demo.lines)])
     for document in demo.documents:
         await ingest.document(tenant_id, document.path, document.title, document.text)
+    await ingest.retriever.settle(tenant_id)  # the first example already finds by meaning (a fraction of a second)
     return True
 
 

@@ -426,9 +426,7 @@ async def evaluate(path: Path, settings: Settings, options: EvalOptions | None =
         if options.haystack is not None:
             await SlackExportImporter(services.ingest).run(options.haystack, workspace_id=labels.team_id)
         ws = await load_workspace(services, path, labels)
-        settle = getattr(services.retriever, "settle", None)
-        if settle is not None:  # index (and embed) everything before the first timed question
-            await settle(ws.tenant_id)
+        await services.retriever.settle(ws.tenant_id)  # index (and embed) everything before the first question
         retrieval = await retrieval_summary(services, ws.tenant_id)
         import_s = time.perf_counter() - started
         ev = Evaluator(services, ws, timings)

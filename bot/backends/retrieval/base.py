@@ -62,6 +62,10 @@ class SearchFilters:
     author_ids: frozenset[int] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # (channel, message) external ids that cannot be evidence: the question's own message, stored as history
+    # before it is answered. Not a scope (`active` ignores it): hybrid search drops it before scaling word
+    # scores by the best match, which it would otherwise always be; every caller still drops it from hits.
+    exclude: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def active(self) -> bool:
@@ -102,6 +106,11 @@ class Retriever(Protocol):
 
     async def warm(self, tenant_id: str) -> None:
         """Load a tenant's index ahead of its first question."""
+        ...
+
+    async def settle(self, tenant_id: str) -> None:
+        """Load a tenant and wait for its background indexing (message vectors) to finish: for the demo seed,
+        eval and training, whose first question must see everything; serving never waits for it."""
         ...
 
 

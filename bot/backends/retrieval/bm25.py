@@ -345,6 +345,9 @@ class BM25Retriever:
     async def warm(self, tenant_id: str) -> None:
         await self._index(tenant_id)
 
+    async def settle(self, tenant_id: str) -> None:
+        await self._index(tenant_id)  # nothing runs in the background
+
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
                      k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
         index = await self._index(tenant_id)

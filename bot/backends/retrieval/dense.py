@@ -149,19 +149,19 @@ class DenseIndex:
         """Embed stored messages that have no current vector (imports, edits while the server was down)."""
         after = 0
         while True:
-            rows = await self.storage.embeddings.missing(tenant_id, self.model, after_id=after,
-                                                         limit=self.backfill_batch)
-            self.missing[tenant_id] = len(rows)
-            if not rows:
-                return
             try:
+                rows = await self.storage.embeddings.missing(tenant_id, self.model, after_id=after,
+                                                             limit=self.backfill_batch)
+                self.missing[tenant_id] = len(rows)
+                if not rows:
+                    return
                 vectors = await self.embedder.embed_documents([text for _, _, text in rows])
-            except Exception:
-                log.exception("backfilling embeddings for %s stopped; the next load retries", tenant_id)
+                await self.storage.embeddings.put(tenant_id, self.model, [
+                    (mid, text_hash(text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
+                    for i, (mid, _, text) in enumerate(rows)])
+            except Exception as exc:  # the embedding server or the database is down: words still find them
+                log.warning("backfilling embeddings for %s stopped (%s); the next load retries", tenant_id, exc)
                 return
-            await self.storage.embeddings.put(tenant_id, self.model, [
-                (mid, text_hash(text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
-                for i, (mid, _, text) in enumerate(rows)])
             matrix = self._tenants.get(tenant_id)
             for i, (mid, channel, _) in enumerate(rows):
                 if matrix is not None:
@@ -181,12 +181,13 @@ class DenseIndex:
             batch = [queue.pop(mid) for mid in list(queue)[:self.backfill_batch]]
             try:
                 vectors = await self.embedder.embed_documents([m.text for m in batch])
-            except Exception:
-                log.exception("embedding %d new message(s) failed; backfill picks them up later", len(batch))
+                await self.storage.embeddings.put(tenant_id, self.model, [
+                    (m.id, text_hash(m.text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
+                    for i, m in enumerate(batch)])
+            except Exception as exc:  # the embedding server or the database: the next load's backfill catches up
+                log.warning("embedding %d new message(s) failed (%s); backfill picks them up later", len(batch),
+                            exc)
                 continue
-            await self.storage.embeddings.put(tenant_id, self.model, [
-                (m.id, text_hash(m.text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
-                for i, m in enumerate(batch)])
             matrix = self._tenants.get(tenant_id)
             if matrix is not None:
                 for i, m in enumerate(batch):

@@ -82,13 +82,14 @@ class HybridRetriever:
                      k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
         depth = max(k, self.candidates)
         base = await self.lexical.search(tenant_id, query, allowed_channels, k=depth, filters=filters)
+        base.hits = [h for h in base.hits if not _excluded(h.message, filters)]
         lists: dict[str, list[Hit]] = {"lexical": base.hits}
         if self.expansion and base.hits:
             added = feedback_terms(base.query_terms, base.hits)
             if added:
                 expanded = await self.lexical.search(tenant_id, f"{query} {' '.join(added)}", allowed_channels,
                                                      k=depth, filters=filters)
-                lists["expanded"] = expanded.hits
+                lists["expanded"] = [h for h in expanded.hits if not _excluded(h.message, filters)]
                 base.expansion = added
         similarity: dict[str, float] = {}
         if self.dense is not None:
@@ -138,7 +139,7 @@ class HybridRetriever:
         for hit in hits:
             if hit.message is None and hit.document is None:
                 m = records.get(int(hit.source_id.split(":")[1]))
-                if m is None or m.deleted or m.is_own_reply:
+                if m is None or m.deleted or m.is_own_reply or _excluded(m, filters):
                     continue
                 if filters is not None and not filters.allows(m.channel_id, m.user_id, m.created_at):
                     continue
@@ -181,3 +182,9 @@ class HybridRetriever:
                            semantic_score=round(cosine, 4) if cosine is not None else None,
                            expanded_rank=rank.get("expanded")))
         return out
+
+
+def _excluded(message: MessageRecord | None, filters: SearchFilters | None) -> bool:
+    """The question's own message (`SearchFilters.exclude`)."""
+    return (message is not None and filters is not None
+            and (message.channel_external_id, message.external_id) in filters.exclude)
