@@ -77,7 +77,7 @@ async def build_services(
     scorer = ImportanceScorer.load()
     classifier = classifier or RulesThenClassifier()
     ctx = SkillContext(storage=storage, retriever=retriever, generator=generator, scorer=scorer,
-                       answerability=AnswerabilityModel.load(weights_for(bool(settings.embeddings_model))),
+                       answerability=AnswerabilityModel.load(weights_for(settings.embeddings_source)),
                        settings=settings, clock=clock)
     router = Router(default_skills(), classifier, ctx)
     metrics = Metrics(settings.metrics_dir)

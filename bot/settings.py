@@ -8,6 +8,16 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The name the built-in static model's vectors are stored under; a new distillation gets a new name, so that
+# stored vectors of the old one are never mixed with it (the backfill embeds every message again).
+BUILTIN_EMBEDDINGS = "whybot-static-minilm-128"
+EmbeddingsSource = Literal["builtin", "server", "off"]
+# Cosine from which a source found by meaning counts as covering the question, per source of vectors: chosen
+# by measurement (QUALITY.md), all-MiniLM-L6-v2 for a server's model; the static vectors' cosines run higher
+# for merely related text, so they need more before they stand for the question's words.
+BUILTIN_SEMANTIC_FLOOR = 0.8
+SERVER_SEMANTIC_FLOOR = 0.6
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
@@ -115,7 +125,13 @@ class Settings(BaseSettings):
 
     embeddings_model: str | None = Field(
         default=None, validation_alias="WHYBOT_EMBEDDINGS_MODEL",
-        description="embedding model on the OpenAI-compatible server; unset = lexical retrieval only",
+        description="embedding model on the OpenAI-compatible server; unset = no server model (the built-in word "
+                    "vectors, unless WHYBOT_STATIC_EMBEDDINGS=false)",
+    )
+    static_embeddings: bool = Field(
+        default=True, validation_alias="WHYBOT_STATIC_EMBEDDINGS",
+        description="without a server model, bridge vocabulary with the built-in static word vectors (in process, "
+                    "no network); false = words (BM25) alone",
     )
     embeddings_timeout_s: float = Field(default=0.8, validation_alias="WHYBOT_EMBEDDINGS_TIMEOUT",
                                         description="longest a question waits for its own vector")
@@ -132,9 +148,11 @@ class Settings(BaseSettings):
         default=0.75, ge=0.0, le=1.0, validation_alias="WHYBOT_SEMANTIC_WEIGHT",
         description="share of meaning (cosine) against words (BM25) in a hybrid match's score (model-specific)",
     )
-    min_semantic_similarity: float = Field(
-        default=0.6, validation_alias="WHYBOT_MIN_SEMANTIC_SIMILARITY",
-        description="cosine similarity at which a source counts as covering the question (model-specific)",
+    min_semantic_similarity: float | None = Field(
+        default=None, validation_alias="WHYBOT_MIN_SEMANTIC_SIMILARITY",
+        description=f"cosine similarity at which a source counts as covering the question (model-specific); "
+                    f"unset = {BUILTIN_SEMANTIC_FLOOR} with the built-in vectors, {SERVER_SEMANTIC_FLOOR} with a "
+                    "server's model",
     )
 
     # Digests
@@ -142,6 +160,20 @@ class Settings(BaseSettings):
     digest_quiet_note: bool = Field(default=True, validation_alias="WHYBOT_DIGEST_QUIET_NOTE")
     digest_grace_hours: float = Field(default=6.0, validation_alias="WHYBOT_DIGEST_GRACE_HOURS")
     scheduler_enabled: bool = Field(default=True, validation_alias="WHYBOT_SCHEDULER")
+
+    @property
+    def embeddings_source(self) -> EmbeddingsSource:
+        """Where message vectors come from: the model on the OpenAI-compatible server when one is named, else the
+        static word vectors shipped with whybot, or nowhere (search by words alone)."""
+        if self.embeddings_model:
+            return "server"
+        return "builtin" if self.static_embeddings else "off"
+
+    @property
+    def semantic_floor(self) -> float:
+        if self.min_semantic_similarity is not None:
+            return self.min_semantic_similarity
+        return BUILTIN_SEMANTIC_FLOOR if self.embeddings_source == "builtin" else SERVER_SEMANTIC_FLOOR
 
     @property
     def llm_configured(self) -> bool:

@@ -16,16 +16,22 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.settings import EmbeddingsSource
+
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "answerability.json"
 # Fitted on features from hybrid search (words and an embedding model): a source close in meaning counts as
-# covering the question, so the same evidence means something else than with words alone.
+# covering the question, so the same evidence means something else than with words alone. Cosines differ by
+# model, so the built-in static model has its own fit; a server's model uses the one fitted with all-MiniLM-L6-v2.
 HYBRID_WEIGHTS = WEIGHTS_DIR / "answerability-hybrid.json"
+BUILTIN_WEIGHTS = WEIGHTS_DIR / "answerability-builtin.json"
 
 
-def weights_for(embeddings: bool) -> Path:
-    """The model fitted for how this deployment searches (the words-only one when no hybrid fit ships)."""
-    return HYBRID_WEIGHTS if embeddings and HYBRID_WEIGHTS.is_file() else DEFAULT_WEIGHTS
+def weights_for(source: EmbeddingsSource, *, shipped: bool = True) -> Path:
+    """The model fitted for how this deployment searches; with `shipped`, the words-only one when no fit for
+    it ships (training asks where a new fit goes, so it passes False)."""
+    path = {"builtin": BUILTIN_WEIGHTS, "server": HYBRID_WEIGHTS, "off": DEFAULT_WEIGHTS}[source]
+    return path if path.is_file() or not shipped else DEFAULT_WEIGHTS
 
 # The named features, in the order training writes them (bot/answerability.py computes them).
 FEATURES: tuple[str, ...] = (

@@ -58,24 +58,24 @@ def _thread_rank(reply: Reply, label_id: dict[str, str], labels: Labels, answers
 async def workspace_examples(path: Path, seed: int, database_url: str, *, embeddings: bool = False
                              ) -> list[Example]:
     """Ask every labelled question of one written workspace; one example each. With `embeddings`, search is
-    hybrid through the environment's embedding model (WHYBOT_EMBEDDINGS_MODEL on OPENAI_BASE_URL), so the
-    features are those a deployment with that model sees; otherwise words only, whatever is configured."""
+    hybrid through the environment's embedding model (the built-in static one, or WHYBOT_EMBEDDINGS_MODEL on
+    OPENAI_BASE_URL), so the features are those a deployment with that model sees; otherwise words only."""
     labels = Labels.load(path)
     update: dict[str, object] = {"database_url": database_url}
     if not embeddings:
-        update |= {"embeddings_model": None, "openai_api_key": None, "openai_base_url": None}
+        update |= {"embeddings_model": None, "static_embeddings": False, "openai_api_key": None,
+                   "openai_base_url": None}
     settings = Settings().model_copy(update=update)
-    if embeddings and not settings.embeddings_model:
-        raise ValueError("asking with embeddings needs WHYBOT_EMBEDDINGS_MODEL (and OPENAI_BASE_URL) set")
+    if embeddings and settings.embeddings_source == "off":
+        raise ValueError("asking with embeddings needs an embedding model, and WHYBOT_STATIC_EMBEDDINGS=false with no "
+                         "WHYBOT_EMBEDDINGS_MODEL leaves none")
     storage = await Storage.open(database_url, auto_upgrade=True)
     services: Services | None = None
     try:
         services = await build_services(settings, storage=storage, generator=ExtractiveGenerator(),
                                         classifier=RulesThenClassifier(), clock=fixed_clock(labels.now))
         ws = await load_workspace(services, path, labels)
-        settle = getattr(services.retriever, "settle", None)
-        if settle is not None:  # every message embedded before the first question, as in `whybot eval`
-            await settle(ws.tenant_id)
+        await services.retriever.settle(ws.tenant_id)  # every message embedded first, as in `whybot eval`
         ev = Evaluator(services, ws, Timings())
         out: list[Example] = []
         asked: list[tuple[str, str, Sequence[str], Sequence[str]]] = (

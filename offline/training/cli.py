@@ -1,5 +1,6 @@
-"""`whybot train router`, `whybot train digest [--with-feedback]` and `whybot train answerability`: refit the
-models whose weights ship in bot/backends/weights/ (and per-channel digest weights from feedback)."""
+"""`whybot train router`, `whybot train digest [--with-feedback]`, `whybot train answerability` and `whybot train
+static-embeddings`: refit the models whose weights ship in bot/backends/weights/ (and per-channel digest weights
+from feedback)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot.backends.answerability import BUILTIN_WEIGHTS, HYBRID_WEIGHTS, AnswerabilityModel, WeightsError, weights_for
 from bot.backends.answerability import DEFAULT_WEIGHTS as ANSWERABILITY_WEIGHTS
-from bot.backends.answerability import HYBRID_WEIGHTS, AnswerabilityModel, WeightsError
+from bot.backends.embeddings import BUILTIN_MODEL_DIR
 from bot.backends.importance import DEFAULT_WEIGHTS, ImportanceScorer
 from bot.classifier import DEFAULT_WEIGHTS as ROUTER_WEIGHTS
-from bot.settings import Settings
+from bot.settings import BUILTIN_EMBEDDINGS, Settings
 from offline.synth.generate import SIZES
 from offline.synth.utterances import training_utterances
 from offline.training.answerability_data import HELD_OUT, load_examples, save_examples, synth_examples
@@ -34,6 +36,7 @@ from offline.training.importance_train import (
     train_workspaces,
 )
 from offline.training.router import accuracy, fit, train_router
+from offline.training.static_embeddings import distil
 from storage import Storage
 
 log = logging.getLogger("whybot")
@@ -128,16 +131,28 @@ def cmd_train_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_static_embeddings(args: argparse.Namespace) -> int:
+    if not (args.model_path / "config.json").is_file():
+        log.error("%s is not a model folder (no config.json)", args.model_path)
+        return 2
+    took = distil(args.model_path, args.out, dims=args.dims)
+    print(f"distilled {args.model_path} to {args.out} ({args.dims} dimensions) in {took:.0f}s; if it changed, give "
+          f"it a new name (bot/settings.py BUILTIN_EMBEDDINGS) and refit `whybot train answerability --embeddings`")
+    return 0
+
+
 def cmd_train_answerability(args: argparse.Namespace) -> int:
     forbidden = sorted(set(args.seeds) & HELD_OUT)
     if forbidden:
         log.error("seeds %s are held out for judging the models; train on others", forbidden)
         return 2
     settings = Settings()
-    if args.embeddings and not settings.embeddings_model:
-        log.error("--embeddings asks through the embedding model: set WHYBOT_EMBEDDINGS_MODEL and OPENAI_BASE_URL")
+    if args.embeddings and settings.embeddings_source == "off":
+        log.error("--embeddings asks through an embedding model: WHYBOT_STATIC_EMBEDDINGS=false and no "
+                  "WHYBOT_EMBEDDINGS_MODEL leave none")
         return 2
-    out = args.out or (HYBRID_WEIGHTS if args.embeddings else ANSWERABILITY_WEIGHTS)
+    out = args.out or (weights_for(settings.embeddings_source, shipped=False) if args.embeddings
+                       else ANSWERABILITY_WEIGHTS)
     started = time.perf_counter()
     if args.examples and args.examples.is_file():
         examples = [e for e in load_examples(args.examples) if e.seed in set(args.seeds)]
@@ -150,7 +165,8 @@ def cmd_train_answerability(args: argparse.Namespace) -> int:
         log.error("the examples include held-out seeds")
         return 2
     source = f"synthetic workspaces (offline/synth, size {args.size}, seeds {seed_span(args.seeds)})" + (
-        f", searched with words and the embedding model {settings.embeddings_model}" if args.embeddings else "")
+        f", searched with words and the embedding model {settings.embeddings_model or BUILTIN_EMBEDDINGS}"
+        if args.embeddings else "")
     model, report = train_answerability(examples, positives=args.positives, c=args.c, target=args.target,
                                         source=source)
     print(f"{len(examples)} questions asked in {time.perf_counter() - started:.0f}s; out of fold (leave one seed out):")
@@ -215,8 +231,17 @@ def register(sub: SubParsers) -> None:
     t.add_argument("--embeddings", action="store_true",
                    help="search with words and the configured embedding model (WHYBOT_EMBEDDINGS_MODEL on "
                         "OPENAI_BASE_URL) and fit the model hybrid deployments use")
-    t.add_argument("--out", type=Path, help=f"where to write the model (default {ANSWERABILITY_WEIGHTS.name}, or "
-                                            f"{HYBRID_WEIGHTS.name} with --embeddings)")
+    t.add_argument("--out", type=Path, help=f"where to write the model (default {ANSWERABILITY_WEIGHTS.name}; with "
+                                            f"--embeddings {BUILTIN_WEIGHTS.name} for the built-in model, else "
+                                            f"{HYBRID_WEIGHTS.name})")
     t.add_argument("--examples", type=Path,
                    help="a JSON file of asked questions: read when it exists, else written after asking")
     t.set_defaults(handler=cmd_train_answerability)
+
+    t = train_sub.add_parser("static-embeddings", help="distil the built-in static embedding model (needs "
+                                                        "model2vec[distill] and torch)")
+    t.add_argument("--model-path", type=Path, required=True, help="folder of a sentence-transformers model")
+    t.add_argument("--dims", type=int, default=128,
+                   help="PCA dimensions (memory at 1M messages: dims bytes a message, held as 8-bit integers)")
+    t.add_argument("--out", type=Path, default=BUILTIN_MODEL_DIR, help="where to write the model folder")
+    t.set_defaults(handler=cmd_train_static_embeddings)

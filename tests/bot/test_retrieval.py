@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.backends.retrieval.bm25 import BM25Retriever
 from bot.ingest import Ingestor
 from bot.models import Platform, Reader
-from bot.services import Services
+from bot.services import Services, build_services
 from bot.visibility import Visibility
 from storage import NewMessage, Storage
+from tests.conftest import make_settings
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def services(sqlite_storage: Storage, sqlite_url: str) -> AsyncIterator[Services]:
+    """Words alone: this file is about BM25 (with the built-in vectors every question also has nearest
+    messages by meaning; tests/bot/backends/retrieval/test_static_embeddings.py covers that path, privacy
+    included)."""
+    yield await build_services(make_settings(sqlite_url, WHYBOT_STATIC_EMBEDDINGS=False), storage=sqlite_storage)
 
 
 async def _workspace(services: Services) -> str:

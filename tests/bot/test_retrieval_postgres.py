@@ -11,6 +11,7 @@ import pytest
 from bench.data import Corpus, make_corpus
 from bot.backends.retrieval.bm25 import BM25Retriever
 from bot.backends.retrieval.factory import SearchUnavailable, build_retriever
+from bot.backends.retrieval.hybrid import HybridRetriever
 from bot.backends.retrieval.postgres import PostgresRetriever
 from bot.ingest import Ingestor
 from bot.models import Platform, Reader
@@ -195,7 +196,10 @@ async def test_reindex_recounts_statistics_to_what_the_triggers_keep(pg: Storage
 async def test_postgres_search_on_sqlite_fails_at_startup(sqlite_storage: Storage, sqlite_url: str) -> None:
     with pytest.raises(SearchUnavailable, match="WHYBOT_SEARCH=postgres needs a PostgreSQL"):
         build_retriever(make_settings(sqlite_url, WHYBOT_SEARCH="postgres"), sqlite_storage)
-    assert isinstance(build_retriever(make_settings(sqlite_url), sqlite_storage), BM25Retriever)
+    assert isinstance(build_retriever(make_settings(sqlite_url, WHYBOT_STATIC_EMBEDDINGS=False), sqlite_storage),
+                      BM25Retriever)
+    default = build_retriever(make_settings(sqlite_url), sqlite_storage)  # words and the built-in vectors
+    assert isinstance(default, HybridRetriever) and isinstance(default.lexical, BM25Retriever)
 
 
 async def test_database_tokenizes_as_bot_text_does(pg: Storage) -> None:

@@ -30,11 +30,11 @@ async def seed(demo: Services) -> dict[str, Reply]:
         "checkout": await asked(demo, "incidents", "dan", "what caused the checkout 502s?"),
         "parking": await asked(demo, "random", "erin", "what is the parking garage door code?"),
         "garage": await asked(demo, "engineering", "frank", "who has the garage parking permits?"),
-        "lease": await asked(demo, "leadership", "alice", "what is the office lease renewal budget?"),
+        "board": await asked(demo, "leadership", "alice", "what did the board decide about the dividend?"),
         "help": await asked(demo, "random", "erin", "help"),
     }
     assert replies["checkout"].rationale.declined is False
-    assert all(replies[k].rationale.declined for k in ("parking", "garage", "lease"))
+    assert all(replies[k].rationale.declined for k in ("parking", "garage", "board"))
     checkout = replies["checkout"].decision_id
     await demo.storage.decisions.record_feedback(checkout, "bob", True)
     await demo.storage.decisions.record_feedback(checkout, "alice", False)
@@ -63,7 +63,7 @@ async def test_stats_prints_engagement_and_gaps_for_every_workspace(demo: Servic
     grouped = "\n".join(topics[parking + 1:parking + 3])
     assert "#random  declined  what is the parking garage door code?" in grouped
     assert "#engineering  declined  who has the garage parking permits?" in grouped
-    assert f"#leadership  declined  what is the office lease renewal budget?  ({replies['lease'].decision_id})" \
+    assert f"#leadership  declined  what did the board decide about the dividend?  ({replies['board'].decision_id})" \
         in out, "the operator's view counts private channels too"
     assert "#incidents  👎  what caused the checkout 502s?" in out
 

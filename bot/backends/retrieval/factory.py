@@ -1,10 +1,10 @@
 """One place that decides the retrieval stack from settings: the lexical engine (`WHYBOT_SEARCH`: bm25s in
-process, or PostgreSQL, if the database can), plus the vocabulary bridge, plus dense embeddings when a
-model is configured."""
+process, or PostgreSQL, if the database can), plus the vocabulary bridge, plus dense embeddings (the built-in
+static model unless another is configured or they are turned off)."""
 
 from __future__ import annotations
 
-from bot.backends.embeddings import OpenAIEmbedder
+from bot.backends.embeddings import build_embedder
 from bot.backends.retrieval.base import Retriever
 from bot.backends.retrieval.bm25 import BM25Retriever
 from bot.backends.retrieval.dense import DenseIndex
@@ -12,6 +12,8 @@ from bot.backends.retrieval.hybrid import HybridRetriever
 from bot.backends.retrieval.postgres import PostgresRetriever
 from bot.settings import Settings
 from storage import DatabaseNotUpgraded, Storage
+
+BUILTIN_BACKFILL_BATCH = 2048
 
 
 class SearchUnavailable(DatabaseNotUpgraded):
@@ -33,8 +35,11 @@ def lexical_retriever(settings: Settings, storage: Storage) -> Retriever:
 def build_retriever(settings: Settings, storage: Storage, lexical: Retriever | None = None) -> Retriever:
     """`lexical` defaults to what WHYBOT_SEARCH picks; the same fusion goes over either engine."""
     lexical = lexical or lexical_retriever(settings, storage)
-    embedder = OpenAIEmbedder.from_settings(settings)
-    dense = DenseIndex(storage, embedder, backfill_batch=max(settings.embeddings_batch, 64)) if embedder else None
+    embedder = build_embedder(settings)
+    # The built-in model embeds thousands of texts in milliseconds: a server's batch size would make a large
+    # backfill a long string of database round trips.
+    batch = BUILTIN_BACKFILL_BATCH if settings.embeddings_source == "builtin" else max(settings.embeddings_batch, 64)
+    dense = DenseIndex(storage, embedder, backfill_batch=batch) if embedder else None
     if dense is None and not settings.query_expansion:
         return lexical
     return HybridRetriever(lexical, storage, dense, expansion=settings.query_expansion,

@@ -81,7 +81,9 @@ async def test_hybrid_examples_are_asked_through_the_embedding_model(tmp_path: P
 
 def test_the_hybrid_fit_needs_an_embedding_model(tmp_path: Path, caplog: pytest.LogCaptureFixture,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the built-in vectors turned off and no server model there is nothing to fit hybrid features on."""
     monkeypatch.delenv("WHYBOT_EMBEDDINGS_MODEL", raising=False)
+    monkeypatch.setenv("WHYBOT_STATIC_EMBEDDINGS", "false")
     out = tmp_path / "w.json"
     assert main(["train", "answerability", "--embeddings", "--seeds", "100", "--out", str(out)]) == 2
-    assert not out.exists() and "WHYBOT_EMBEDDINGS_MODEL" in caplog.text
+    assert not out.exists() and "WHYBOT_STATIC_EMBEDDINGS=false" in caplog.text
