@@ -13,22 +13,12 @@ import pytest
 from bot.backends.answerability import DEFAULT_WEIGHTS, HYBRID_WEIGHTS, AnswerabilityModel
 from bot.backends.embeddings import OpenAIEmbedder
 from bot.backends.retrieval.hybrid import HybridRetriever
-from bot.models import ChatEvent, EvidenceItem, Platform, Reader, Trigger
+from bot.models import ChatEvent, EvidenceItem, Platform, Trigger
 from bot.services import Services, build_services
-from bot.visibility import Visibility
 from storage import NewMessage, Storage
+from tests.bot.backends.retrieval.sample import T0, readable, seed
 from tests.conftest import make_settings
 from tests.peers.fake_openai import FakeOpenAI
-
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-LINES = [
-    ("C_OPS", "1.0", "U_ANN", "checkout 5xx since the 14:00 deploy, rolling back"),
-    ("C_OPS", "2.0", "U_BOB", "Reimbursement requests go through Expensify within 30 days"),
-    ("C_OPS", "3.0", "U_CAT", "Remote access: install WireGuard and ask IT for a profile"),
-    ("C_PUB", "4.0", "U_ANN", "The release freeze starts on Thursday at 18:00 UTC"),
-    ("C_PUB", "5.0", "U_BOB", "Lunch order for Thursday is pizza"),
-    ("G_SEC", "6.0", "U_ANN", "Board meeting moved, outage of the office wifi expected"),
-]
 
 
 @pytest.fixture
@@ -43,30 +33,11 @@ async def _services(fake: FakeOpenAI, storage: Storage, url: str, **env: object)
     return await build_services(settings, storage=storage)
 
 
-async def _seed(services: Services) -> str:
-    ws = services.storage.workspace
-    tenant = await ws.ensure_tenant("slack", "T1")
-    for channel, name, private in (("C_PUB", "general", False), ("C_OPS", "ops", False), ("G_SEC", "board", True)):
-        await ws.upsert_channel(tenant, channel, name=name, is_private=private)
-    await ws.set_members(tenant, "G_SEC", ["U_ANN"])
-    await services.ingest.messages(tenant, [NewMessage(c, ts, text, T0 + timedelta(minutes=i), user)
-                                            for i, (c, ts, user, text) in enumerate(LINES)])
-    assert isinstance(services.retriever, HybridRetriever)
-    await services.retriever.settle(tenant)
-    return tenant
-
-
-async def _allowed(services: Services, tenant: str, user: str = "U_CAT") -> frozenset[int]:
-    channels = await services.storage.workspace.channels(tenant)
-    return Visibility(Reader(platform=Platform.SLACK, tenant="T1", user=user, channel="C_PUB"), tenant,
-                      channels).allowed_channel_ids
-
-
 async def test_paraphrases_found_by_meaning_and_ranked_in_both_lists(fake: FakeOpenAI, sqlite_storage: Storage,
                                                                       sqlite_url: str) -> None:
     services = await _services(fake, sqlite_storage, sqlite_url)
-    tenant = await _seed(services)
-    allowed = await _allowed(services, tenant)
+    tenant = await seed(services)
+    allowed = await readable(services, tenant)
     for question, expected in (("is prod on fire?", "1.0"), ("how do I file an expense claim", "2.0"),
                                ("how to get into the VPN", "3.0")):
         result = await services.retriever.search(tenant, question, allowed, k=3)
@@ -85,7 +56,7 @@ async def test_paraphrases_found_by_meaning_and_ranked_in_both_lists(fake: FakeO
 
 async def test_why_shows_word_and_meaning_ranks(fake: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> None:
     services = await _services(fake, sqlite_storage, sqlite_url)
-    await _seed(services)
+    await seed(services)
     reply = await services.router.handle(ChatEvent(platform=Platform.SLACK, tenant="T1", channel="C_OPS",
                                                    user="U_CAT", command="ask", args="is prod on fire?",
                                                    trigger=Trigger.COMMAND))
@@ -101,9 +72,9 @@ async def test_why_shows_word_and_meaning_ranks(fake: FakeOpenAI, sqlite_storage
 
 async def test_vectors_follow_edits_and_deletes(fake: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> None:
     services = await _services(fake, sqlite_storage, sqlite_url)
-    tenant = await _seed(services)
+    tenant = await seed(services)
     assert isinstance(services.retriever, HybridRetriever) and services.retriever.dense is not None
-    allowed = await _allowed(services, tenant)
+    allowed = await readable(services, tenant)
     await services.ingest.edit(tenant, "C_PUB", "5.0", "VPN tunnel profiles are rotated every Friday")
     await services.retriever.settle(tenant)
     rows = [v async for batch in sqlite_storage.embeddings.vectors(tenant, "fake-embed") for v in batch]
@@ -122,7 +93,7 @@ async def test_vectors_follow_edits_and_deletes(fake: FakeOpenAI, sqlite_storage
 async def test_slow_embedding_server_never_blocks_the_answer(fake: FakeOpenAI, sqlite_storage: Storage,
                                                               sqlite_url: str) -> None:
     services = await _services(fake, sqlite_storage, sqlite_url, WHYBOT_EMBEDDINGS_TIMEOUT=0.2)
-    await _seed(services)
+    await seed(services)
     fake.embedding_delay(3.0)
     started = datetime.now(UTC)
     reply = await services.router.handle(ChatEvent(platform=Platform.SLACK, tenant="T1", channel="C_PUB",
@@ -152,8 +123,8 @@ async def test_each_match_is_scored_on_words_and_meaning_together(fake: FakeOpen
     word match's lead survives fusion (reciprocal rank fusion put the top two within 2% of each other), a
     word match beyond the nearest few still gets its cosine, and the weight moves the order between the two."""
     services = await _services(fake, sqlite_storage, sqlite_url)
-    tenant = await _seed(services)
-    allowed = await _allowed(services, tenant)
+    tenant = await seed(services)
+    allowed = await readable(services, tenant)
     assert isinstance(services.retriever, HybridRetriever)
     assert services.retriever.semantic_weight == 0.75
     result = await services.retriever.search(tenant, "when does the release freeze start", allowed, k=3)
@@ -191,7 +162,7 @@ async def test_shutdown_stops_embedding_and_the_next_start_catches_up(fake: Fake
     """Closing the services cancels a batch stuck on a slow server and closes the client's connections (left
     open, they outlive the event loop); the message it held is embedded by the next start's backfill."""
     services = await _services(fake, sqlite_storage, sqlite_url)
-    tenant = await _seed(services)
+    tenant = await seed(services)
     assert isinstance(services.retriever, HybridRetriever) and services.retriever.dense is not None
     embedder = services.retriever.dense.embedder
     fake.embedding_delay(30.0)
@@ -218,11 +189,11 @@ async def test_a_document_without_a_vector_is_judged_on_its_words(fake: FakeOpen
     """Documents have no vectors: counting their meaning as 0 would put the handbook page that answers the
     question below every message merely close to it in meaning."""
     services = await _services(fake, sqlite_storage, sqlite_url)
-    tenant = await _seed(services)
+    tenant = await seed(services)
     await services.ingest.document(tenant, "handbook/expenses.md", "Expenses",
                                    "Expense claims: submit receipts in Expensify within 30 days; finance pays "
                                    "approved claims with the next payroll.")
-    allowed = await _allowed(services, tenant)
+    allowed = await readable(services, tenant)
     result = await services.retriever.search(tenant, "when does finance pay approved expense claims", allowed, k=3)
     top = result.hits[0]
     assert top.document is not None and top.lexical_rank == 1 and top.semantic_score is None

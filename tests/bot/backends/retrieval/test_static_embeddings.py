@@ -5,7 +5,7 @@ switches that turn it off or replace it."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -22,41 +22,13 @@ from bot.settings import BUILTIN_EMBEDDINGS
 from bot.visibility import Visibility
 from offline.training.static_embeddings import PROVENANCE
 from storage import NewMessage, Storage
+from tests.bot.backends.retrieval.sample import LINES, T0, readable, seed
 from tests.conftest import make_settings
-
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-LINES = [
-    ("C_OPS", "1.0", "U_ANN", "checkout 5xx since the 14:00 deploy, rolling back"),
-    ("C_OPS", "2.0", "U_BOB", "Reimbursement requests go through Expensify within 30 days"),
-    ("C_OPS", "3.0", "U_CAT", "Remote access: install WireGuard and ask IT for a profile"),
-    ("C_PUB", "4.0", "U_ANN", "The release freeze starts on Thursday at 18:00 UTC"),
-    ("C_PUB", "5.0", "U_BOB", "Lunch order for Thursday is pizza"),
-    ("G_SEC", "6.0", "U_ANN", "Board meeting moved, outage of the office wifi expected"),
-]
-
-
-async def _seed(services: Services) -> str:
-    ws = services.storage.workspace
-    tenant = await ws.ensure_tenant("slack", "T1")
-    for channel, name, private in (("C_PUB", "general", False), ("C_OPS", "ops", False), ("G_SEC", "board", True)):
-        await ws.upsert_channel(tenant, channel, name=name, is_private=private)
-    await ws.set_members(tenant, "G_SEC", ["U_ANN"])
-    await services.ingest.messages(tenant, [NewMessage(c, ts, text, T0 + timedelta(minutes=i), user)
-                                            for i, (c, ts, user, text) in enumerate(LINES)])
-    assert isinstance(services.retriever, HybridRetriever)
-    await services.retriever.settle(tenant)
-    return tenant
-
-
-async def _allowed(services: Services, tenant: str, user: str = "U_CAT") -> frozenset[int]:
-    channels = await services.storage.workspace.channels(tenant)
-    return Visibility(Reader(platform=Platform.SLACK, tenant="T1", user=user, channel="C_PUB"), tenant,
-                      channels).allowed_channel_ids
 
 
 async def test_with_nothing_configured_paraphrases_are_found_by_meaning(services: Services) -> None:
-    tenant = await _seed(services)
-    allowed = await _allowed(services, tenant)
+    tenant = await seed(services)
+    allowed = await readable(services, tenant)
     for question, expected in (("is prod on fire?", "1.0"), ("how to get into the VPN", "3.0")):
         result = await services.retriever.search(tenant, question, allowed, k=3)
         top = result.hits[0]
@@ -66,17 +38,17 @@ async def test_with_nothing_configured_paraphrases_are_found_by_meaning(services
 
 
 async def test_meaning_never_reaches_a_channel_or_workspace_the_reader_cannot_see(services: Services) -> None:
-    tenant = await _seed(services)
+    tenant = await seed(services)
     other = await services.storage.workspace.ensure_tenant("slack", "T2")
     await services.ingest.message(other, NewMessage("C_PUB", "1.0", "office wifi outage tonight", T0, "U_X"))
     assert isinstance(services.retriever, HybridRetriever)
     await services.retriever.settle(other)
-    outsider = await _allowed(services, tenant)
+    outsider = await readable(services, tenant)
     hits = (await services.retriever.search(tenant, "wifi outage", outsider, k=10)).hits
     assert hits, "the outsider still gets the closest public messages"
     assert {h.message.external_id for h in hits if h.message} <= {"1.0", "2.0", "3.0", "4.0", "5.0"}
     assert all(h.message is None or h.message.tenant_id == tenant for h in hits)
-    member = await _allowed(services, tenant, user="U_ANN")
+    member = await readable(services, tenant, user="U_ANN")
     channels = await services.storage.workspace.channels(tenant)
     private = Visibility(Reader(platform=Platform.SLACK, tenant="T1", user="U_ANN", channel=None, private=True),
                          tenant, channels).allowed_channel_ids
@@ -86,7 +58,7 @@ async def test_meaning_never_reaches_a_channel_or_workspace_the_reader_cannot_se
 
 
 async def test_vectors_are_stored_under_the_builtin_name_and_follow_edits_and_deletes(services: Services) -> None:
-    tenant = await _seed(services)
+    tenant = await seed(services)
     storage = services.storage
 
     async def vectors() -> dict[int, bytes]:
@@ -104,12 +76,12 @@ async def test_vectors_are_stored_under_the_builtin_name_and_follow_edits_and_de
     await services.ingest.delete(tenant, "C_OPS", "3.0")
     gone = await storage.messages.find(tenant, "C_OPS", "3.0")
     assert gone is not None and gone.id not in await vectors()
-    hits = (await services.retriever.search(tenant, "remote access", await _allowed(services, tenant), k=5)).hits
+    hits = (await services.retriever.search(tenant, "remote access", await readable(services, tenant), k=5)).hits
     assert "3.0" not in [h.message.external_id for h in hits if h.message]
 
 
 async def test_the_answer_is_judged_by_the_model_fitted_for_the_builtin_vectors(services: Services) -> None:
-    tenant = await _seed(services)
+    tenant = await seed(services)
     reply = await services.router.handle(ChatEvent(platform=Platform.SLACK, tenant="T1", channel="C_OPS",
                                                    user="U_CAT", command="ask", args="how to get into the VPN",
                                                    trigger=Trigger.COMMAND))
@@ -126,12 +98,12 @@ async def test_the_question_itself_does_not_set_the_scale_of_word_scores(service
     """A mention is stored as history before it is answered, so it is often its own best word match. Word scores
     are shares of the best one: left in, it shrank every real match's word score and let messages close only in
     meaning outrank them (seen in the demo: "when do we stop merging for 3.2?" was declined)."""
-    tenant = await _seed(services)
+    tenant = await seed(services)
     question = "release freeze starts Thursday at 18:00 UTC, right"  # holds every word of the answer, and more
     await services.ingest.message(tenant, NewMessage("C_PUB", "9.0", question, T0 + timedelta(hours=1), "U_CAT"))
     assert isinstance(services.retriever, HybridRetriever)
     await services.retriever.settle(tenant)
-    allowed = await _allowed(services, tenant)
+    allowed = await readable(services, tenant)
     kept = await services.retriever.search(tenant, question, allowed, k=3)
     assert kept.hits[0].message is not None and kept.hits[0].message.external_id == "9.0"
     excluded = await services.retriever.search(tenant, question, allowed, k=3,
