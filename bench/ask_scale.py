@@ -1,8 +1,9 @@
-"""Ask at scale: the whole `router.handle` of `ask` in the embedded default (bm25s, extractive generator, no
-model, SQLite), for the labelled questions of a synthetic workspace whose tenant also holds N background
-messages in threads.
+"""Ask at scale: the whole `router.handle` of `ask` in the embedded default (bm25s with the built-in static
+vectors, extractive generator, no server, SQLite), for the labelled questions of a synthetic workspace whose
+tenant also holds N background messages in threads.
 
-    python -m bench ask --messages 1000000
+    python -m bench ask --messages 1000000               # the default: words and the built-in vectors
+    python -m bench ask --messages 1000000 --words-only  # WHYBOT_STATIC_EMBEDDINGS=false, the dense step's peer
 
 The labelled workspace (`whybot synth --seed 7 --size small`) is imported first; then N messages from
 `bench.data` (Zipf words, the common ones shared with the questions: "deploy", "service", "release",
@@ -68,8 +69,8 @@ def _ts(i: int) -> str:
     return f"1{i:09d}.000100"  # Slack-shaped, never one of the labelled workspace's
 
 
-async def run(n: int, seed: int, workdir: Path, profile: Path | None = None, url: str | None = None
-              ) -> dict[str, Any]:
+async def run(n: int, seed: int, workdir: Path, profile: Path | None = None, url: str | None = None, *,
+              words_only: bool = False) -> dict[str, Any]:
     from bot.backends.llm.extractive import ExtractiveGenerator
     from bot.classifier import RulesThenClassifier
     from bot.services import build_services
@@ -87,7 +88,9 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None, url
     url = url or f"sqlite+aiosqlite:///{workdir / 'ask.db'}"
     storage = await Storage.open(url, auto_upgrade=True)
     try:
-        services = await build_services(Settings().model_copy(update={"database_url": url}), storage=storage,
+        settings = Settings().model_copy(update={"database_url": url, "embeddings_model": None,
+                                                 "static_embeddings": not words_only})
+        services = await build_services(settings, storage=storage,
                                         generator=ExtractiveGenerator(), classifier=RulesThenClassifier(),
                                         clock=fixed_clock(labels.now))
         ws = await load_workspace(services, path, labels)
@@ -96,6 +99,9 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None, url
         started = time.perf_counter()
         await services.retriever.warm(ws.tenant_id)
         build_s = time.perf_counter() - started
+        started = time.perf_counter()
+        await services.retriever.settle(ws.tenant_id)  # every message's vector, before the first question
+        embed_s = time.perf_counter() - started
         ev = Evaluator(services, ws, Timings())
         questions = [(q.question, q.channels, set(q.answers)) for q in labels.questions]
         questions += [(u.question, [], set()) for u in labels.unanswerable]
@@ -125,7 +131,8 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None, url
         messages = await storage.messages.count(ws.tenant_id)
         return {"database": storage.db.dialect, "messages_in_tenant": messages, "background": n, "labelled_seed": seed,
                 "questions": len(questions), "answered": answered, "ingest_s": round(ingest_s, 1),
-                "index_build_s": round(build_s, 1), "rss_mb": round(rss_mb()), "rss_before_index_mb": round(before),
+                "index_build_s": round(build_s, 1), "embeddings": settings.embeddings_source,
+                "embed_s": round(embed_s, 1), "rss_mb": round(rss_mb()), "rss_before_index_mb": round(before),
                 "ask": percentiles(total) | {"p95_ms": round(sorted(total)[int(0.95 * (len(total) - 1))], 3)},
                 "steps_p50_ms": {k: round(statistics.median(v), 3) for k, v in sorted(steps.items())},
                 "recall_at_5": round(m.mean(recall), 4)}
@@ -135,11 +142,11 @@ async def run(n: int, seed: int, workdir: Path, profile: Path | None = None, url
 
 async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     if not args.postgres:
-        return await run(args.messages, args.seed, workdir, args.profile)
+        return await run(args.messages, args.seed, workdir, args.profile, words_only=args.words_only)
     from bench.search_pg import scratch_database
 
     async with scratch_database(args.postgres, "ask") as url:
-        return await run(args.messages, args.seed, workdir, args.profile, url)
+        return await run(args.messages, args.seed, workdir, args.profile, url, words_only=args.words_only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1_000_000, help="background messages")
     parser.add_argument("--seed", type=int, default=7, help="seed of the labelled workspace")
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the timed questions here")
+    parser.add_argument("--words-only", action="store_true",
+                        help="search by words alone (WHYBOT_STATIC_EMBEDDINGS=false): the peer for the dense step")
     parser.add_argument("--postgres", nargs="?", const=DEFAULT_PG, metavar="SERVER_URL",
                         help="store in a scratch database on this PostgreSQL server (default: SQLite)")
     args = parser.parse_args(argv)
@@ -155,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     a = result["ask"]
-    print(f"database: {result['database']}")
+    print(f"database: {result['database']}; vectors: {result['embeddings']} (embedded in {result['embed_s']} s)")
     print("| messages | questions | ask p50 ms | ask p95 ms | ask p99 ms | RSS MB | index build s | recall@5 |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(f"| {result['messages_in_tenant']:,} | {result['questions']} | {a['p50_ms']} | {a['p95_ms']} | "

@@ -112,7 +112,7 @@ class OpenAIEmbedder:
 
 @cache
 def load_static_model(path: Path = BUILTIN_MODEL_DIR) -> StaticModel:
-    """Loaded once per process (half a second, 8 MB), at start-up rather than on a first question, where the
+    """Loaded once per process (half a second, 36 MB resident), at start-up rather than on a first question, where the
     load would hold the event loop (and with it the worker's lease renewals); every tenant's index and every
     test's services share it."""
     return StaticModel.from_pretrained(path)
