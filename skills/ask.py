@@ -172,14 +172,14 @@ class AskSkill:
                  else f"what you can see in {textlib.plural(len(visibility.allowed_channels), 'channel')}")
         await request.progress.status(f"Searching {where}…")
         started = time.perf_counter()
-        asked = (request.event.channel, request.event.message_id)
-        own = request.event.message_id
+        own = request.event.message_id  # the question, stored as history: never its own evidence
         filters = replace(scope.filters or SearchFilters(), exclude=frozenset({(request.event.channel, own)})) \
             if own else scope.filters
         result = await ctx.retriever.search(request.tenant_id, searched, visibility.allowed_channel_ids,
                                             k=3 * k + 1, filters=filters)
         timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
         surface = textlib.surface_terms(searched)
+        asked = (request.event.channel, own)
         hits = [h for h in result.hits if visibility.may_see_channel(h.channel_external_id)
                 and not (h.message and (h.message.channel_external_id, h.message.external_id) == asked)]
         hits = self._in_conversation(request, hits, follow) if request.conversation else hits
