@@ -42,6 +42,7 @@ class _HashEmbedder:
     search, fusion, hydration), not an embedding server's latency, which the answer time-boxes."""
 
     model = "bench-hash"
+    batch_size = 256
 
     def __init__(self, dim: int) -> None:
         self.dim = dim

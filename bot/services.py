@@ -50,9 +50,7 @@ class Services:
     surfaces: dict[Platform, Surface] = field(default_factory=dict)
 
     async def close(self) -> None:
-        close = getattr(self.retriever, "close", None)  # hybrid search holds embedding tasks and connections
-        if close is not None:
-            await close()
+        await self.retriever.close()  # hybrid search holds embedding tasks and connections
         await self.storage.close()
 
 

@@ -120,9 +120,7 @@ async def services(sqlite_storage: Storage, sqlite_url: str) -> AsyncIterator[Se
     """The whole core on SQLite with the embedded backends (no network, no credentials)."""
     svc = await build_services(make_settings(sqlite_url), storage=sqlite_storage)
     yield svc
-    close = getattr(svc.retriever, "close", None)  # background embedding of the built-in vectors
-    if close is not None:
-        await close()
+    await svc.retriever.close()  # background embedding of the built-in vectors
 
 
 @pytest.fixture

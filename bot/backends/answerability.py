@@ -27,11 +27,14 @@ HYBRID_WEIGHTS = WEIGHTS_DIR / "answerability-hybrid.json"
 BUILTIN_WEIGHTS = WEIGHTS_DIR / "answerability-builtin.json"
 
 
-def weights_for(source: EmbeddingsSource, *, shipped: bool = True) -> Path:
-    """The model fitted for how this deployment searches; with `shipped`, the words-only one when no fit for
-    it ships (training asks where a new fit goes, so it passes False)."""
-    path = {"builtin": BUILTIN_WEIGHTS, "server": HYBRID_WEIGHTS, "off": DEFAULT_WEIGHTS}[source]
-    return path if path.is_file() or not shipped else DEFAULT_WEIGHTS
+FITTED_FOR: dict[EmbeddingsSource, Path] = {"builtin": BUILTIN_WEIGHTS, "server": HYBRID_WEIGHTS,
+                                           "off": DEFAULT_WEIGHTS}  # where `whybot train answerability` writes
+
+
+def weights_for(source: EmbeddingsSource) -> Path:
+    """The model fitted for how this deployment searches (the words-only one when no fit for it ships)."""
+    path = FITTED_FOR[source]
+    return path if path.is_file() else DEFAULT_WEIGHTS
 
 # The named features, in the order training writes them (bot/answerability.py computes them).
 FEATURES: tuple[str, ...] = (

@@ -42,6 +42,7 @@ class EmbeddingUnavailable(Exception):
 
 class Embedder(Protocol):
     model: str
+    batch_size: int  # texts a call embeds well at once (the built-in model: thousands; a server: tens)
 
     async def embed_documents(self, texts: Sequence[str]) -> Vectors: ...
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.backends.answerability import BUILTIN_WEIGHTS, HYBRID_WEIGHTS, AnswerabilityModel, WeightsError, weights_for
+from bot.backends.answerability import BUILTIN_WEIGHTS, FITTED_FOR, HYBRID_WEIGHTS, AnswerabilityModel, WeightsError
 from bot.backends.answerability import DEFAULT_WEIGHTS as ANSWERABILITY_WEIGHTS
 from bot.backends.embeddings import BUILTIN_MODEL_DIR
 from bot.backends.importance import DEFAULT_WEIGHTS, ImportanceScorer
@@ -151,8 +151,7 @@ def cmd_train_answerability(args: argparse.Namespace) -> int:
         log.error("--embeddings asks through an embedding model: WHYBOT_STATIC_EMBEDDINGS=false and no "
                   "WHYBOT_EMBEDDINGS_MODEL leave none")
         return 2
-    out = args.out or (weights_for(settings.embeddings_source, shipped=False) if args.embeddings
-                       else ANSWERABILITY_WEIGHTS)
+    out = args.out or (FITTED_FOR[settings.embeddings_source] if args.embeddings else ANSWERABILITY_WEIGHTS)
     started = time.perf_counter()
     if args.examples and args.examples.is_file():
         examples = [e for e in load_examples(args.examples) if e.seed in set(args.seeds)]
@@ -229,8 +228,8 @@ def register(sub: SubParsers) -> None:
                    help="share of unanswerable training questions the threshold must decline (out of fold); 0.98 "
                         "is where seeds 7 and 8 meet false declines <= 0.15 end to end (QUALITY.md)")
     t.add_argument("--embeddings", action="store_true",
-                   help="search with words and the configured embedding model (WHYBOT_EMBEDDINGS_MODEL on "
-                        "OPENAI_BASE_URL) and fit the model hybrid deployments use")
+                   help="search with words and the configured embedding model (the built-in static one, or "
+                        "WHYBOT_EMBEDDINGS_MODEL on OPENAI_BASE_URL) and fit the model hybrid deployments use")
     t.add_argument("--out", type=Path, help=f"where to write the model (default {ANSWERABILITY_WEIGHTS.name}; with "
                                             f"--embeddings {BUILTIN_WEIGHTS.name} for the built-in model, else "
                                             f"{HYBRID_WEIGHTS.name})")

@@ -113,6 +113,10 @@ class Retriever(Protocol):
         eval and training, whose first question must see everything; serving never waits for it."""
         ...
 
+    async def close(self) -> None:
+        """Stop background work and release connections on shutdown."""
+        ...
+
 
 def weighted_coverage(matched: list[str], weights: dict[str, float]) -> float:
     """Share of the question's information a source covers: rare words count for more than common ones."""

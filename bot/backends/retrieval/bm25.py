@@ -348,6 +348,9 @@ class BM25Retriever:
     async def settle(self, tenant_id: str) -> None:
         await self._index(tenant_id)  # nothing runs in the background
 
+    async def close(self) -> None:
+        """Nothing to release: the index is memory."""
+
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
                      k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
         index = await self._index(tenant_id)

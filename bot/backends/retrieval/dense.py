@@ -155,10 +155,7 @@ class DenseIndex:
                 self.missing[tenant_id] = len(rows)
                 if not rows:
                     return
-                vectors = await self.embedder.embed_documents([text for _, _, text in rows])
-                await self.storage.embeddings.put(tenant_id, self.model, [
-                    (mid, text_hash(text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
-                    for i, (mid, _, text) in enumerate(rows)])
+                vectors = await self._embed_and_store(tenant_id, [(mid, text) for mid, _, text in rows])
             except Exception as exc:  # the embedding server or the database is down: words still find them
                 log.warning("backfilling embeddings for %s stopped (%s); the next load retries", tenant_id, exc)
                 return
@@ -167,6 +164,14 @@ class DenseIndex:
                 if matrix is not None:
                     matrix.put(mid, channel, vectors[i])
             after = rows[-1][0]
+
+    async def _embed_and_store(self, tenant_id: str, texts: list[tuple[int, str]]) -> Vectors:
+        """Embed (message id, text) pairs and store their vectors with each text's hash, so an edit is noticed."""
+        vectors = await self.embedder.embed_documents([text for _, text in texts])
+        await self.storage.embeddings.put(tenant_id, self.model, [
+            (mid, text_hash(text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
+            for i, (mid, text) in enumerate(texts)])
+        return vectors
 
     def add(self, message: MessageRecord) -> None:
         """Queue a new or edited message; a background task embeds the queue in batches."""
@@ -180,10 +185,7 @@ class DenseIndex:
         while queue:
             batch = [queue.pop(mid) for mid in list(queue)[:self.backfill_batch]]
             try:
-                vectors = await self.embedder.embed_documents([m.text for m in batch])
-                await self.storage.embeddings.put(tenant_id, self.model, [
-                    (m.id, text_hash(m.text), vectors[i].astype(np.float32).tobytes(), int(vectors.shape[1]))
-                    for i, m in enumerate(batch)])
+                vectors = await self._embed_and_store(tenant_id, [(m.id, m.text) for m in batch])
             except Exception as exc:  # the embedding server or the database: the next load's backfill catches up
                 log.warning("embedding %d new message(s) failed (%s); backfill picks them up later", len(batch),
                             exc)

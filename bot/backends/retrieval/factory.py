@@ -13,8 +13,6 @@ from bot.backends.retrieval.postgres import PostgresRetriever
 from bot.settings import Settings
 from storage import DatabaseNotUpgraded, Storage
 
-BUILTIN_BACKFILL_BATCH = 2048
-
 
 class SearchUnavailable(DatabaseNotUpgraded):
     """The configured database cannot serve the configured search (WHYBOT_SEARCH=postgres on SQLite).
@@ -36,10 +34,9 @@ def build_retriever(settings: Settings, storage: Storage, lexical: Retriever | N
     """`lexical` defaults to what WHYBOT_SEARCH picks; the same fusion goes over either engine."""
     lexical = lexical or lexical_retriever(settings, storage)
     embedder = build_embedder(settings)
-    # The built-in model embeds thousands of texts in milliseconds: a server's batch size would make a large
-    # backfill a long string of database round trips.
-    batch = BUILTIN_BACKFILL_BATCH if settings.embeddings_source == "builtin" else max(settings.embeddings_batch, 64)
-    dense = DenseIndex(storage, embedder, backfill_batch=batch) if embedder else None
+    # The backfill reads and writes as many messages at a time as the embedder embeds well at once: thousands for
+    # the built-in model (a server's batch would make a large backfill a long string of database round trips).
+    dense = DenseIndex(storage, embedder, backfill_batch=max(embedder.batch_size, 64)) if embedder else None
     if dense is None and not settings.query_expansion:
         return lexical
     return HybridRetriever(lexical, storage, dense, expansion=settings.query_expansion,

@@ -88,6 +88,9 @@ class PostgresRetriever:
     async def settle(self, tenant_id: str) -> None:
         """Nothing runs in the background: the database indexes each write itself."""
 
+    async def close(self) -> None:
+        """Nothing to release: the storage's connections are closed with the storage."""
+
     async def reindex(self, tenant_id: str) -> tuple[int, int]:
         """Re-split the tenant's documents into passages and recount its statistics: for data stored
         before the search migration, or written by a process running the in-process backend."""
