@@ -15,6 +15,7 @@ BENCHMARKS = {
     "slack-backlog": "bench.slack_backlog",
     "commit-floor": "bench.commit_floor",
     "ask": "bench.ask_scale",
+    "ann": "bench.ann_recall",
 }
 
 

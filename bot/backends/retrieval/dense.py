@@ -10,18 +10,24 @@ In memory each vector is held as 8-bit integers with one scale per row (a quarte
 128-dimensional messages 128 MB instead of 512 MB, which kept the process over 1.5 GB). Scoring converts
 blocks of rows back to float32 for BLAS; the rounding moves a cosine by well under 0.01, and the search
 costs about 4 ms more per million rows than with float32 (BENCHMARKS.md 3b). Storage keeps float32.
+
+A tenant of 100,000 vectors or more also gets an approximate index (`ann.py`), built in a thread once loaded and
+retrained as it doubles: it proposes the candidates, the matrix scores them. Until it is ready, and for readers who
+see too few rows for it to help, search is the exact scan.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from bot.backends.embeddings import Embedder, Vectors
+from bot.backends.retrieval.ann import MIN_ROWS, OVERSAMPLE, ApproximateIndex
 from storage import MessageRecord, Storage, text_hash
 
 log = logging.getLogger(__name__)
@@ -62,37 +68,29 @@ class _Matrix:
         return cached[1] & self.alive[:n]
 
     def put(self, message_id: int, channel_id: int, vector: Vectors) -> None:
-        if self.dim == 0:
-            self.dim = int(vector.shape[-1])
-        if vector.shape[-1] != self.dim:
-            return  # a different model's vector: ignore rather than corrupt the matrix
-        self.remove(message_id)
-        if self.size == len(self.ids):
-            grow = max(CHUNK, self.size // 4)
-            self.vectors = np.vstack([self.vectors.reshape(-1, self.dim), np.zeros((grow, self.dim), np.int8)])
-            self.scales = np.concatenate([self.scales, np.zeros(grow, np.float32)])
-            self.ids = np.concatenate([self.ids, np.zeros(grow, np.int64)])
-            self.channels = np.concatenate([self.channels, np.zeros(grow, np.int64)])
-            self.alive = np.concatenate([self.alive, np.zeros(grow, np.bool_)])
-        row = self.size
-        self.vectors[row:row + 1], self.scales[row:row + 1] = _quantized(vector.reshape(1, -1))
-        self.ids[row], self.channels[row], self.alive[row] = message_id, channel_id, True
-        self.row_of[message_id] = row
-        self.size += 1
+        self.extend(np.array([message_id], np.int64), np.array([channel_id], np.int64), vector.reshape(1, -1))
 
     def extend(self, ids: npt.NDArray[np.int64], channels: npt.NDArray[np.int64], vectors: Vectors) -> None:
-        """Append many new messages' vectors at once (loading a large tenant row by row is slow)."""
-        if self.dim == 0:
+        """Append messages' vectors; a message already here (an edit) keeps its old row, retired. Rows are never
+        rewritten, so a copy of the arrays taken earlier (the approximate index's build) stays valid."""
+        if self.dim == 0 and vectors.size:
             self.dim = int(vectors.shape[-1])
-        quantized, scales = _quantized(vectors)
-        n = self.size
-        self.vectors = np.vstack([self.vectors[:n].reshape(-1, self.dim), quantized])
-        self.scales = np.concatenate([self.scales[:n], scales])
-        self.ids = np.concatenate([self.ids[:n], ids])
-        self.channels = np.concatenate([self.channels[:n], channels])
-        self.alive = np.concatenate([self.alive[:n], np.ones(len(ids), np.bool_)])
-        self.row_of.update({int(m): n + i for i, m in enumerate(ids)})
-        self.size = n + len(ids)
+        if len(ids) == 0 or vectors.shape[-1] != self.dim:
+            return  # a different model's vectors: ignore rather than corrupt the matrix
+        for message_id in ids:
+            self.remove(int(message_id))
+        n, m = self.size, len(ids)
+        if n + m > len(self.ids):  # grow by a quarter at least, so appending one at a time stays cheap
+            room = max(CHUNK, n // 4, n + m - len(self.ids))
+            self.vectors = np.vstack([self.vectors[:n].reshape(-1, self.dim), np.zeros((room + m, self.dim), np.int8)])
+            self.scales = np.concatenate([self.scales[:n], np.zeros(room + m, np.float32)])
+            self.ids = np.concatenate([self.ids[:n], np.zeros(room + m, np.int64)])
+            self.channels = np.concatenate([self.channels[:n], np.zeros(room + m, np.int64)])
+            self.alive = np.concatenate([self.alive[:n], np.zeros(room + m, np.bool_)])
+        self.vectors[n:n + m], self.scales[n:n + m] = _quantized(vectors)
+        self.ids[n:n + m], self.channels[n:n + m], self.alive[n:n + m] = ids, channels, True
+        self.row_of.update({int(mid): n + i for i, mid in enumerate(ids)})
+        self.size = n + m
 
     def remove(self, message_id: int) -> None:
         row = self.row_of.pop(message_id, None)
@@ -115,16 +113,28 @@ class _Matrix:
         return out[rows] if everything else out
 
 
+@dataclass(frozen=True, slots=True)
+class Nearest:
+    """The nearest visible messages, (message id, cosine) best first, and how they were found (for the Why?)."""
+
+    found: list[tuple[int, float]]
+    approximate: str = ""  # "", or how much of the approximate index was probed
+
+
 class DenseIndex:
-    def __init__(self, storage: Storage, embedder: Embedder, *, backfill_batch: int = 256) -> None:
+    def __init__(self, storage: Storage, embedder: Embedder, *, backfill_batch: int = 256,
+                 approximate_from: int = MIN_ROWS) -> None:
         self.storage = storage
         self.embedder = embedder
         self.backfill_batch = backfill_batch
+        self.approximate_from = approximate_from  # vectors a tenant needs before it gets an approximate index
         self._tenants: dict[str, _Matrix] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._queue: dict[str, dict[int, MessageRecord]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._backfills: dict[str, asyncio.Task[None]] = {}
+        self._approximate: dict[str, ApproximateIndex] = {}
+        self._indexing: dict[str, asyncio.Task[None]] = {}
         self.missing: dict[str, int] = {}  # messages still without a vector, per tenant (for the Why?)
 
     @property
@@ -139,11 +149,46 @@ class DenseIndex:
             if tenant_id not in self._tenants:
                 matrix = _Matrix()
                 async for batch in self.storage.embeddings.vectors(tenant_id, self.model):
-                    for row in batch:
-                        matrix.put(row.message_id, row.channel_id, np.frombuffer(row.vector, dtype=np.float32))
+                    width = 4 * matrix.dim or (len(batch[0].vector) if batch else 0)
+                    rows = [r for r in batch if len(r.vector) == width]  # another size: another model's
+                    if rows:
+                        vectors = np.frombuffer(b"".join(r.vector for r in rows), np.float32).reshape(len(rows), -1)
+                        matrix.extend(np.array([r.message_id for r in rows], np.int64),
+                                      np.array([r.channel_id for r in rows], np.int64), vectors)
                 self._tenants[tenant_id] = matrix
                 self._backfills[tenant_id] = asyncio.ensure_future(self.backfill(tenant_id))
+                self._index_if_due(tenant_id, matrix)
         return self._tenants[tenant_id]
+
+    def _index_if_due(self, tenant_id: str, matrix: _Matrix) -> None:
+        """Start building the approximate index in a thread when the tenant is large enough and has none, or has
+        outgrown it; the old one (or the exact scan) serves meanwhile."""
+        current = self._approximate.get(tenant_id)
+        building = self._indexing.get(tenant_id)
+        if matrix.size < self.approximate_from or (building is not None and not building.done()):
+            return
+        if current is None or current.due(matrix.size):
+            self._indexing[tenant_id] = asyncio.ensure_future(self._build_index(tenant_id, matrix))
+
+    async def _build_index(self, tenant_id: str, matrix: _Matrix) -> None:
+        started = time.perf_counter()
+        try:
+            built = await asyncio.to_thread(ApproximateIndex.build, matrix.vectors, matrix.scales, matrix.size)
+        except Exception as exc:  # memory, say: the exact scan still answers, only slower
+            log.warning("building the approximate index for %s failed (%s); searching exactly", tenant_id, exc)
+            return
+        if self._tenants.get(tenant_id) is matrix:  # not forgotten meanwhile
+            self._approximate[tenant_id] = built
+            log.info("approximate index for %s: %d vectors in %d lists, built in %.1f s", tenant_id, built.rows,
+                     built.lists, time.perf_counter() - started)
+
+    def _index(self, tenant_id: str, matrix: _Matrix) -> ApproximateIndex | None:
+        """The tenant's approximate index, caught up with rows added since it last looked (usually a few)."""
+        self._index_if_due(tenant_id, matrix)
+        index = self._approximate.get(tenant_id)
+        if index is not None and index.rows < matrix.size:
+            index.extend(matrix.vectors, matrix.scales, matrix.size)
+        return index
 
     async def backfill(self, tenant_id: str) -> None:
         """Embed stored messages that have no current vector (imports, edits while the server was down)."""
@@ -154,15 +199,18 @@ class DenseIndex:
                                                              limit=self.backfill_batch)
                 self.missing[tenant_id] = len(rows)
                 if not rows:
+                    matrix = self._tenants.get(tenant_id)
+                    if matrix is not None:
+                        self._index_if_due(tenant_id, matrix)
                     return
                 vectors = await self._embed_and_store(tenant_id, [(mid, text) for mid, _, text in rows])
             except Exception as exc:  # the embedding server or the database is down: words still find them
                 log.warning("backfilling embeddings for %s stopped (%s); the next load retries", tenant_id, exc)
                 return
             matrix = self._tenants.get(tenant_id)
-            for i, (mid, channel, _) in enumerate(rows):
-                if matrix is not None:
-                    matrix.put(mid, channel, vectors[i])
+            if matrix is not None:
+                matrix.extend(np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.int64),
+                              vectors)
             after = rows[-1][0]
 
     async def _embed_and_store(self, tenant_id: str, texts: list[tuple[int, str]]) -> Vectors:
@@ -206,7 +254,8 @@ class DenseIndex:
     async def close(self) -> None:
         """Stop embedding on shutdown: what is still queued has no vector yet, and the next start's backfill
         embeds it (the database knows which messages lack a current one)."""
-        tasks = [t for t in (*self._workers.values(), *self._backfills.values()) if not t.done()]
+        tasks = [t for t in (*self._workers.values(), *self._backfills.values(), *self._indexing.values())
+                 if not t.done()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -214,33 +263,48 @@ class DenseIndex:
 
     def forget(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
+        self._approximate.pop(tenant_id, None)
 
     async def settle(self, tenant_id: str) -> None:
-        """Wait for queued and backfill embedding work (tests, eval, benchmarks)."""
-        await self._matrix(tenant_id)
+        """Wait for queued and backfill embedding work, then for the approximate index (tests, eval, benchmarks)."""
+        matrix = await self._matrix(tenant_id)
         for tasks in (self._backfills, self._workers):
             task = tasks.get(tenant_id)
             if task is not None:
                 await task
+        while True:  # one built at load may already be outgrown by the backfill
+            self._index_if_due(tenant_id, matrix)
+            task = self._indexing.get(tenant_id)
+            if task is None or task.done():
+                return
+            await task
 
     async def coverage(self, tenant_id: str) -> int:
         return (await self._matrix(tenant_id)).count
 
-    async def search(self, tenant_id: str, query: Vectors, allowed: frozenset[int], k: int
-                     ) -> list[tuple[int, float]]:
-        """(message id, cosine) of the k nearest visible messages."""
+    async def search(self, tenant_id: str, query: Vectors, allowed: frozenset[int], k: int) -> Nearest:
+        """The k nearest visible messages by cosine."""
         matrix = await self._matrix(tenant_id)
         n = matrix.size
         if n == 0 or query.shape[-1] != matrix.dim:
-            return []
-        rows = np.flatnonzero(matrix.visible(allowed))
-        if rows.size == 0:
-            return []
+            return Nearest([])
+        visible = matrix.visible(allowed)
+        seen = int(np.count_nonzero(visible))
+        if seen == 0:
+            return Nearest([])
+        index = self._index(tenant_id, matrix) if seen >= self.approximate_from else None
+        near = index.candidates(query, visible, k * OVERSAMPLE) if index is not None else None
+        how = ""
+        if index is not None and near is not None and near.size >= k:
+            rows, how = near, (f"an approximate index proposed the nearest {near.size} ({index.probes} of its "
+                               f"{index.lists:,} lists probed)")
+        else:  # a small tenant or reader, or too few visible rows in the probed lists: scan every visible row
+            rows = np.flatnonzero(visible)
         scores = matrix.dot(query, rows)
         take = min(k, rows.size)
         top = np.argpartition(-scores, take - 1)[:take]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(matrix.ids[rows[i]]), float(scores[i])) for i in top]
+        return Nearest([(int(matrix.ids[rows[i]]), float(scores[i])) for i in top], how)
 
     async def similarities(self, tenant_id: str, query: Vectors, message_ids: list[int]) -> dict[int, float]:
         """The cosine of `query` with each of these messages that has a vector (fusion scores every word

@@ -118,7 +118,8 @@ class HybridRetriever:
             return [], {}
         channels = allowed if filters is None or filters.channel_ids is None else allowed & filters.channel_ids
         wanted = depth * (4 if filters is not None and filters.active else 1)  # room for author/time filters
-        nearest = await self.dense.search(tenant_id, vector, channels, wanted)
+        found = await self.dense.search(tenant_id, vector, channels, wanted)
+        nearest = found.found
         near = dict(nearest)
         words_only = [h.message.id for hits in lists.values() for h in hits
                       if h.message is not None and h.message.id not in near]
@@ -126,6 +127,7 @@ class HybridRetriever:
         similarity = {f"message:{mid}": s for mid, s in near.items()}
         missing = self.dense.missing.get(tenant_id, 0)
         result.semantic = f"used ({self.dense.model}, {(time.perf_counter() - started) * 1000:.0f} ms)" + (
+            f"; {found.approximate}, scored exactly" if found.approximate else "") + (
             f"; {missing}+ messages not embedded yet" if missing else "")
         return [Hit(f"message:{mid}", round(s, 4), [], semantic_score=round(s, 4)) for mid, s in nearest], similarity
 

@@ -44,3 +44,26 @@ def test_a_zero_vector_and_a_removed_row_do_not_break_the_matrix() -> None:
     scores = matrix.dot(np.eye(8, dtype=np.float32)[0], np.arange(2, dtype=np.int64))
     assert scores.tolist() == [0.0, 1.0]
     assert not matrix.visible(frozenset({1}))[1]
+
+
+def test_appending_in_batches_retires_edited_rows_and_never_rewrites_old_ones() -> None:
+    """Loading and the backfill append whole batches; an edit appends a new row and retires the old one, and a
+    copy of the arrays taken before (the approximate index's build, in a thread) keeps reading the same rows."""
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng, 10_000, 16)
+    matrix = _Matrix()
+    matrix.extend(np.arange(1, 5_001, dtype=np.int64), np.zeros(5_000, np.int64), vectors[:5_000])
+    before, size = matrix.vectors, matrix.size
+    snapshot = before[:size].copy()
+    for lo in range(5_000, 10_000, 1_000):  # grows past its capacity more than once
+        matrix.extend(np.arange(lo + 1, lo + 1_001, dtype=np.int64), np.ones(1_000, np.int64), vectors[lo:lo + 1_000])
+    matrix.extend(np.array([7, 8], np.int64), np.array([2, 2], np.int64), vectors[:2])  # two edits
+    assert (before[:size] == snapshot).all() and (matrix.vectors[:size] == snapshot).all()
+    assert matrix.size == 10_002 and matrix.count == 10_000
+    assert not matrix.alive[6] and not matrix.alive[7] and matrix.row_of[7] == 10_000
+    assert matrix.visible(frozenset({2})).sum() == 2
+    query = vectors[0]
+    assert np.argmax(matrix.dot(query, np.arange(matrix.size, dtype=np.int64))) in (0, 10_000)
+    matrix.extend(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 16), np.float32))  # nothing new
+    matrix.put(99_999, 0, np.ones(8, np.float32))  # another model's size: ignored
+    assert matrix.size == 10_002
