@@ -92,7 +92,8 @@ async def test_a_large_tenant_is_searched_through_the_index_with_the_exact_score
         for question, expected in (("checkout errors after the deploy", "1.0"), ("expense reimbursement", "2.0"),
                                    ("when does the release freeze start", "4.0"), ("lunch on thursday", "5.0")):
             found = await approximate.search(tenant, question, outsider, k=5)
-            assert "an approximate index proposed the nearest 80 (3 of its 53 lists probed), scored exactly" in found.semantic
+            assert ("an approximate index proposed the nearest 80 (3 of its 53 lists probed), scored exactly"
+                    in found.semantic)
             a = found.hits
             e = (await exact.search(tenant, question, outsider, k=5)).hits
             assert a[0].message is not None and a[0].message.external_id == expected, question
