@@ -13,6 +13,7 @@ process, over the same rows.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ SHARES = (32, 16, 8)  # 1/share of the lists probed
 WANTED = 80
 
 
-def run(n: int, queries: int) -> dict[str, Any]:
+async def run(n: int, queries: int) -> dict[str, Any]:
     from bot.backends.embeddings import StaticEmbedder, load_static_model
     from bot.backends.retrieval.ann import ApproximateIndex
     from bot.backends.retrieval.dense import _Matrix
@@ -41,7 +42,7 @@ def run(n: int, queries: int) -> dict[str, Any]:
     for lo in range(0, n, 50_000):
         texts = corpus.texts[lo:lo + 50_000]
         matrix.extend(np.arange(lo, lo + len(texts), dtype=np.int64), corpus.channels[lo:lo + len(texts)],
-                      embedder._encode(texts))
+                      await embedder.embed_documents(texts))
     embed_s = time.perf_counter() - started
     before = rss_mb()
     started = time.perf_counter()
@@ -50,7 +51,7 @@ def run(n: int, queries: int) -> dict[str, Any]:
     index_mb = rss_mb() - before
     visible = matrix.visible(frozenset(range(45)))
     rows = np.flatnonzero(visible)
-    vectors = embedder._encode(corpus.queries)
+    vectors = await embedder.embed_documents(corpus.queries)
     exact_ms: list[float] = []
     truth: list[npt.NDArray[np.int64]] = []
     for q in vectors:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args(argv)
-    result = run(args.messages, args.queries)
+    result = asyncio.run(run(args.messages, args.queries))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"{result['messages']:,} vectors in {result['lists']:,} lists; index built in {result['build_s']} s, "

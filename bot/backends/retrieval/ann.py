@@ -74,8 +74,8 @@ class ApproximateIndex:
         return size >= REBUILD_GROWTH * self.trained_on
 
     def candidates(self, query: Vectors, visible: npt.NDArray[np.bool_], k: int) -> npt.NDArray[np.int64]:
-        """Up to k visible rows near `query`, from the probed lists only (rows the index does not hold yet are the
-        caller's to scan)."""
+        """Up to k visible rows near `query`, from the probed lists only (the caller catches the index up with the
+        matrix first, so every row is in it)."""
         bits = np.packbits(visible[:self.rows], bitorder="little")  # referenced until the search returns
         params = faiss.SearchParametersIVF()
         params.nprobe = self.probes

@@ -240,9 +240,9 @@ class DenseIndex:
                 continue
             matrix = self._tenants.get(tenant_id)
             if matrix is not None:
-                for i, m in enumerate(batch):
-                    if m.id not in queue:  # an edit queued meanwhile supersedes this vector
-                        matrix.put(m.id, m.channel_id, vectors[i])
+                kept = [i for i, m in enumerate(batch) if m.id not in queue]  # an edit queued meanwhile supersedes
+                matrix.extend(np.array([batch[i].id for i in kept], np.int64),
+                              np.array([batch[i].channel_id for i in kept], np.int64), vectors[kept])
 
     async def remove(self, tenant_id: str, message_id: int) -> None:
         self._queue.get(tenant_id, {}).pop(message_id, None)
