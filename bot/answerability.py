@@ -216,5 +216,14 @@ def summary(a: Answerability, *, brief: bool = False) -> str:
     if brief:
         return f"{verdict}: {a.reasons[0]}" if a.reasons else verdict
     why = "; ".join(a.reasons) if a.reasons else "nothing in the matches counted either way"
-    line = f"{verdict} ({a.score:.2f}; I answer from {a.threshold:.2f}): {why}"
+    overruled = ", but a rule declined" if not a.answered and a.score >= a.threshold else ""
+    line = f"{verdict} ({a.score:.2f}; I answer from {a.threshold:.2f}{overruled}): {why}"
     return f"{line}; {a.note}" if a.note else line
+
+
+def verdict(a: Answerability) -> str:
+    """The score against the threshold in words, for a decline's caveat. A rule can decline a score that
+    clears the threshold (too little of the question quoted): then say so rather than "0.80 is below 0.71"."""
+    if a.score < a.threshold:
+        return f"answerability {a.score:.2f} is below {a.threshold:.2f}"
+    return f"answerability {a.score:.2f} reaches {a.threshold:.2f}, but a rule declines"

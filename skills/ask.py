@@ -238,16 +238,19 @@ class AskSkill:
         cited = verified_citations(draft, passages)
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
         referred = {p.number for p in quotable if p.referred}
-        if cited and not set(cited) <= referred and (
-                quoted < ctx.settings.min_term_coverage if judged.note else not answerability.judge(
-                    ctx.answerability, answerability.quoting(signals, quoted), threshold=ctx.settings.answer_threshold
-                ).answered):  # what was quoted must answer too (what "that" refers to passed the earlier answer's)
+        # What was quoted must answer too (what "that" refers to passed the earlier answer's). The Why? then
+        # shows this second judgement, not the first one's "yes".
+        requoted = judged if not cited or set(cited) <= referred else (
+            judged.model_copy(update={"answered": quoted >= ctx.settings.min_term_coverage}) if judged.note
+            else answerability.judge(ctx.answerability, answerability.quoting(signals, quoted),
+                                     threshold=ctx.settings.answer_threshold))
+        if not requoted.answered:
             return noted(follow, self._decline(
                 request, question, result, passages, channel_by_source, inputs, coverage,
                 ctx.settings.min_term_coverage, timings,
                 why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
                     f"the question (the best match, {coverage:.0%}, only asks it)",
-                generator=draft.generator, problems=scope.problems, judged=judged))
+                generator=draft.generator, problems=scope.problems, judged=requoted))
         by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
         caveats = list(draft.caveats)
@@ -454,7 +457,7 @@ class AskSkill:
             lines += [f"• {textlib.shorten(p.text, 120)} — {p.author} [{p.number}]" for p in passages[:3]]
         lines.append("Try other words, or ask in the channel where this would have been discussed.")
         citations = [citation(p, channel_by_source.get(p.source_id)) for p in passages[:3]]
-        reason = why or ((f"answerability {judged.score:.2f} is below {judged.threshold:.2f}: "
+        reason = why or ((f"{answerability.verdict(judged)}: "
                           + ("; ".join(judged.reasons) or "nothing counted for answering")) if judged and passages
                          else f"best source covers {coverage:.0%} of the question (idf-weighted terms); "
                               f"I answer from {needed:.0%}" if passages

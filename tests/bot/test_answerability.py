@@ -97,6 +97,22 @@ def test_a_decision_lists_its_strongest_reasons_for_and_one_against() -> None:
     assert answerability.summary(judged).startswith("no (0.")
 
 
+def test_a_score_the_coverage_floor_overrules_is_not_called_below_the_threshold() -> None:
+    """0.80 against 0.71 declined by the floor once read "answerability 0.80 is below 0.71"."""
+    model = AnswerabilityModel(weights={"statement_coverage": 1.0, "reply_found": 2.0}, bias=0.0, threshold=0.7,
+                               version="t")
+    s = answerability.Signals({"statement_coverage": 0.2, "reply_found": 1.0}, key_words=["port", "dev", "api"],
+                              stated_covers=["api"], missing=["dev"])
+    judged = answerability.judge(model, s)
+    assert not judged.answered and judged.score >= judged.threshold
+    assert judged.reasons[0] == answerability.TOO_LITTLE
+    assert answerability.verdict(judged) == f"answerability {judged.score:.2f} reaches 0.70, but a rule declines"
+    assert ", but a rule declined): " + answerability.TOO_LITTLE in answerability.summary(judged)
+    below = answerability.judge(model, answerability.Signals({"statement_coverage": 0.3, "reply_found": 0.0},
+                                                             key_words=["port"]))
+    assert answerability.verdict(below) == f"answerability {below.score:.2f} is below 0.70"
+
+
 def _ask(text: str, channel: str = "engineering") -> ChatEvent:
     return ChatEvent(platform=Platform.PLAYGROUND, tenant="demo", channel=channel, user="frank", text=text,
                      command="ask", args=text, trigger=Trigger.COMMAND)
