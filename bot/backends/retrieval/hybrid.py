@@ -13,11 +13,12 @@ embedding server costs the answer its semantic list, never its reply.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bot import text as textlib
-from bot.backends.embeddings import EmbeddingUnavailable
+from bot.backends.embeddings import EmbeddingUnavailable, Vectors
 from bot.backends.retrieval.base import Hit, Retriever, SearchFilters, SearchResult
 from bot.backends.retrieval.dense import DenseIndex
 from bot.backends.retrieval.expansion import feedback_terms
@@ -26,6 +27,17 @@ from storage import DocumentRecord, MessageRecord, Storage
 CANDIDATES = 20  # per list; fusion needs more than the k finally shown
 SEMANTIC_WEIGHT = 0.75  # share of meaning in the fused score (WHYBOT_SEMANTIC_WEIGHT); QUALITY.md says why
 EXPANDED_WEIGHT = 0.5  # a match found only through the workspace's related words counts half
+HYDRATE_SHARE = 3  # records read for meaning-only matches: this many times the k shown (later ones rarely rank)
+
+
+@dataclass(frozen=True, slots=True)
+class _Meaning:
+    """The dense half's result before fusion: the question's vector, the nearest (id, cosine), and the
+    records read ahead for the ones words did not find."""
+
+    vector: Vectors
+    nearest: list[tuple[int, float]]
+    records: dict[int, MessageRecord]
 
 
 class HybridRetriever:
@@ -84,59 +96,83 @@ class HybridRetriever:
         base = await self.lexical.search(tenant_id, query, allowed_channels, k=depth, filters=filters)
         base.hits = [h for h in base.hits if not _excluded(h.message, filters)]
         lists: dict[str, list[Hit]] = {"lexical": base.hits}
-        if self.expansion and base.hits:
-            added = feedback_terms(base.query_terms, base.hits)
-            if added:
-                expanded = await self.lexical.search(tenant_id, f"{query} {' '.join(added)}", allowed_channels,
-                                                     k=depth, filters=filters)
-                lists["expanded"] = [h for h in expanded.hits if not _excluded(h.message, filters)]
-                base.expansion = added
+        added = feedback_terms(base.query_terms, base.hits) if self.expansion and base.hits else {}
+        # The widened word search and the meaning step need only the first word matches: run them together,
+        # so one's storage read overlaps the other's (the two reads were half the dense step's cost at 1M).
+        expanded, meaning = await asyncio.gather(
+            self._expanded(tenant_id, query, added, allowed_channels, depth, filters),
+            self._nearest(tenant_id, query, allowed_channels, depth, k, filters, base))
+        if expanded is not None:
+            lists["expanded"] = expanded
+            base.expansion = added
         similarity: dict[str, float] = {}
-        if self.dense is not None:
-            lists["semantic"], similarity = await self._semantic(tenant_id, query, allowed_channels, depth,
-                                                                 filters, base, lists)
+        records: dict[int, MessageRecord] = {}
+        if meaning is not None:
+            lists["semantic"], similarity, records = await self._scored(tenant_id, meaning, lists)
         if similarity:
             base.semantic += (f"; each match scored {1 - self.semantic_weight:.0%} on words (BM25 as a share of "
                               f"the best) and {self.semantic_weight:.0%} on meaning (cosine similarity)")
         base.hits = await self._hydrate(self._fuse(lists, similarity, base.query_terms), k, filters,
-                                        base.query_terms)
+                                        base.query_terms, records)
         base.backend = self.name
         return base
 
-    async def _semantic(self, tenant_id: str, query: str, allowed: frozenset[int], depth: int,
-                        filters: SearchFilters | None, result: SearchResult, lists: dict[str, list[Hit]]
-                        ) -> tuple[list[Hit], dict[str, float]]:
-        """Nearest messages by meaning, as unhydrated hits (id and similarity): only the ones that
-        survive fusion are read from storage. Also the similarity of every word match, for fusion."""
-        assert self.dense is not None
+    async def _expanded(self, tenant_id: str, query: str, added: dict[str, float], allowed: frozenset[int],
+                        depth: int, filters: SearchFilters | None) -> list[Hit] | None:
+        """The word search widened with the workspace's related words (None: nothing to add)."""
+        if not added:
+            return None
+        found = await self.lexical.search(tenant_id, f"{query} {' '.join(added)}", allowed, k=depth, filters=filters)
+        return [h for h in found.hits if not _excluded(h.message, filters)]
+
+    async def _nearest(self, tenant_id: str, query: str, allowed: frozenset[int], depth: int, k: int,
+                       filters: SearchFilters | None, result: SearchResult) -> _Meaning | None:
+        """Nearest messages by meaning, and the stored records of the first few the word search did not
+        bring: fusion rarely ranks deeper ones into the shown k, so their one storage read is done here,
+        while the widened word search reads its own. None when there are no vectors or no embedder."""
+        if self.dense is None:
+            return None
         started = time.perf_counter()
         try:
             vector = await self.dense.embedder.embed_query(query)
         except EmbeddingUnavailable as exc:
             result.semantic = f"skipped: {exc}; answered from words alone"
             result.notes.append(result.semantic)
-            return [], {}
+            return None
         channels = allowed if filters is None or filters.channel_ids is None else allowed & filters.channel_ids
         wanted = depth * (4 if filters is not None and filters.active else 1)  # room for author/time filters
         found = await self.dense.search(tenant_id, vector, channels, wanted)
-        nearest = found.found
-        near = dict(nearest)
-        words_only = [h.message.id for hits in lists.values() for h in hits
-                      if h.message is not None and h.message.id not in near]
-        near |= await self.dense.similarities(tenant_id, vector, words_only)
-        similarity = {f"message:{mid}": s for mid, s in near.items()}
+        known = {h.message.id for h in result.hits if h.message is not None}
+        ahead = [mid for mid, _ in found.found if mid not in known][:k * HYDRATE_SHARE]
+        records = {m.id: m for m in await self.storage.messages.get(ahead)} if ahead else {}
         missing = self.dense.missing.get(tenant_id, 0)
         result.semantic = f"used ({self.dense.model}, {(time.perf_counter() - started) * 1000:.0f} ms)" + (
             f"; {found.approximate}, scored exactly" if found.approximate else "") + (
             f"; {missing}+ messages not embedded yet" if missing else "")
-        return [Hit(f"message:{mid}", round(s, 4), [], semantic_score=round(s, 4)) for mid, s in nearest], similarity
+        return _Meaning(vector, found.found, records)
+
+    async def _scored(self, tenant_id: str, meaning: _Meaning, lists: dict[str, list[Hit]]
+                      ) -> tuple[list[Hit], dict[str, float], dict[int, MessageRecord]]:
+        """The meaning list as unhydrated hits (id and similarity), and the similarity of every word match
+        too, for fusion."""
+        assert self.dense is not None
+        near = dict(meaning.nearest)
+        words_only = [h.message.id for hits in lists.values() for h in hits
+                      if h.message is not None and h.message.id not in near]
+        near |= await self.dense.similarities(tenant_id, meaning.vector, words_only)
+        similarity = {f"message:{mid}": s for mid, s in near.items()}
+        hits = [Hit(f"message:{mid}", round(s, 4), [], semantic_score=round(s, 4)) for mid, s in meaning.nearest]
+        return hits, similarity, meaning.records
 
     async def _hydrate(self, hits: list[Hit], k: int, filters: SearchFilters | None,
-                       query_terms: list[str]) -> list[Hit]:
-        """Read the messages only the dense list found; drop deleted ones, whybot's replies and those
-        outside the question's author/time filters; stop at k."""
-        ids = [int(h.source_id.split(":")[1]) for h in hits[:k * 3] if h.message is None and h.document is None]
-        records = {m.id: m for m in await self.storage.messages.get(ids)} if ids else {}
+                       query_terms: list[str], records: dict[int, MessageRecord]) -> list[Hit]:
+        """Attach the records of the hits only the dense list found (read ahead by `_nearest`, the rest
+        now); drop deleted ones, whybot's replies and those outside the question's author/time filters;
+        stop at k."""
+        ids = [i for h in hits[:k * HYDRATE_SHARE] if h.message is None and h.document is None
+               and (i := int(h.source_id.split(":")[1])) not in records]
+        if ids:
+            records = records | {m.id: m for m in await self.storage.messages.get(ids)}
         out: list[Hit] = []
         for hit in hits:
             if hit.message is None and hit.document is None:
