@@ -149,7 +149,10 @@ class AskSkill:
         extra = own.allowed_channel_ids - shared.allowed_channel_ids
         if not extra:
             return None
-        found = await ctx.retriever.search(request.tenant_id, question, frozenset(extra), k=ctx.settings.ask_top_k)
+        # Only matched words count here, so the search skips meaning: at a million messages the full hybrid
+        # search of the asker's private channels cost a second dense step and related-word search per question.
+        found = await ctx.retriever.search(request.tenant_id, question, frozenset(extra), k=ctx.settings.ask_top_k,
+                                           words_only=True)
         strong = [h for h in found.hits if h.message is not None and h.message.channel_id in extra
                   and weighted_coverage(h.matched_terms, found.term_weights) >= ctx.settings.min_term_coverage]
         if not strong:

@@ -88,10 +88,11 @@ class Retriever(Protocol):
     name: str
 
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
-                     k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
+                     k: int = 5, filters: SearchFilters | None = None, words_only: bool = False) -> SearchResult:
         """Top-k live messages and document passages from `allowed_channels` (storage channel ids)
         plus tenant-wide documents, with how many better-scoring sources were withheld. `filters`
-        (optional) narrows by channel, author and time before ranking."""
+        (optional) narrows by channel, author and time before ranking. `words_only`: a caller that only counts
+        matched words skips meaning and related words (engines that have only words ignore it)."""
         ...
 
     async def add_message(self, message: MessageRecord) -> None:

@@ -352,7 +352,7 @@ class BM25Retriever:
         """Nothing to release: the index is memory."""
 
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
-                     k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
+                     k: int = 5, filters: SearchFilters | None = None, words_only: bool = False) -> SearchResult:
         index = await self._index(tenant_id)
         await self._catch_up(tenant_id, index)
         query_terms = list(dict.fromkeys(textlib.terms(query)))

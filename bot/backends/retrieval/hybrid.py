@@ -91,7 +91,11 @@ class HybridRetriever:
             await self.dense.settle(tenant_id)
 
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
-                     k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
+                     k: int = 5, filters: SearchFilters | None = None, words_only: bool = False) -> SearchResult:
+        if words_only:
+            found = await self.lexical.search(tenant_id, query, allowed_channels, k=k, filters=filters)
+            found.hits = [h for h in found.hits if not _excluded(h.message, filters)]
+            return found
         depth = max(k, self.candidates)
         base = await self.lexical.search(tenant_id, query, allowed_channels, k=depth, filters=filters)
         base.hits = [h for h in base.hits if not _excluded(h.message, filters)]

@@ -26,7 +26,7 @@ class PostgresRetriever:
         self.ts_rank = ts_rank  # PostgreSQL's own ranking, kept for the benchmark's comparison only
 
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
-                     k: int = 5, filters: SearchFilters | None = None) -> SearchResult:
+                     k: int = 5, filters: SearchFilters | None = None, words_only: bool = False) -> SearchResult:
         """A channel filter narrows the permission set inside the query; author and time filters are applied
         to an over-fetched ranking (the same test every backend uses), so scores stay BM25's."""
         query_terms = list(dict.fromkeys(textlib.terms(query)))

@@ -54,6 +54,20 @@ async def test_paraphrases_found_by_meaning_and_ranked_in_both_lists(fake: FakeO
     assert all(h.message is None or h.message.external_id != "6.0" for h in hits)
 
 
+async def test_a_words_only_search_skips_meaning(fake: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> None:
+    """Checks that only count matched words (the asker's private-channel note) ask for words alone: no question
+    vector, no meaning-only hits, no related-word search."""
+    services = await _services(fake, sqlite_storage, sqlite_url)
+    tenant = await seed(services)
+    allowed = await readable(services, tenant)
+    await services.retriever.settle(tenant)
+    asked = len(fake.embedding_requests)
+    result = await services.retriever.search(tenant, "is prod on fire?", allowed, k=3, words_only=True)
+    assert len(fake.embedding_requests) == asked and result.semantic == "" and not result.expansion
+    assert all(h.semantic_rank is None and h.lexical_rank is None for h in result.hits)  # BM25's own hits
+    assert all(h.message is None or h.message.external_id != "1.0" for h in result.hits)  # only meaning finds it
+
+
 async def test_why_shows_word_and_meaning_ranks(fake: FakeOpenAI, sqlite_storage: Storage, sqlite_url: str) -> None:
     services = await _services(fake, sqlite_storage, sqlite_url)
     await seed(services)
