@@ -115,9 +115,16 @@ def snippet(text: str, limit: int, ellipsis: str = "…") -> str:
     return cut.rstrip(" ,;:") + " " + ellipsis
 
 
+@lru_cache(maxsize=4096)
+def _term_set(text: str) -> frozenset[str]:
+    return frozenset(terms(text))
+
+
 def overlap(query_terms: Iterable[str], text: str) -> list[str]:
-    """Query terms (index form) that occur in `text`, in query order."""
-    present = set(terms(text))
+    """Query terms (index form) that occur in `text`, in query order. A question meets the same messages in
+    the word, related-word and meaning lists, their threads and the answer: their terms are memoized (it was
+    about 65 tokenizations a question)."""
+    present = _term_set(text)
     seen: list[str] = []
     for term in query_terms:
         if term in present and term not in seen:
