@@ -331,11 +331,14 @@ class MessageStore:
         columns = (Message.id, Message.channel_id, Message.text, Message.deleted, Message.decision_id,
                    Message.user_id, Message.created_at)
         # Two halves, not one OR: SQLite answered `tenant AND (id > a OR edited_at >= b)` by walking every
-        # message of the tenant (about 100 ms at a million, every few seconds on the serving path); each half
-        # has its own index, and the union drops a row both halves found.
-        added = select(*columns).where(Message.tenant_id == tenant_id, Message.id > after_id)
-        edited = select(*columns).where(Message.tenant_id == tenant_id, Message.edited_at >= edited_since)
-        both = union(added, edited).subquery()
+        # message of the tenant (265 ms at a million, every 2 s on the serving path; BENCHMARKS.md 3f); each half
+        # has its own index. Each half stops at `limit` itself, so a replica far behind (a bulk import elsewhere)
+        # never has the whole backlog unioned and sorted; the union drops a row both halves found.
+        added = (select(*columns).where(Message.tenant_id == tenant_id, Message.id > after_id)
+                 .order_by(Message.id).limit(limit).subquery())
+        edited = (select(*columns).where(Message.tenant_id == tenant_id, Message.edited_at >= edited_since)
+                  .order_by(Message.id).limit(limit).subquery())
+        both = union(select(added), select(edited)).subquery()
         async with self.db.session() as s:
             rows = (await s.execute(select(both).order_by(both.c.id).limit(limit))).tuples().all()
         return [(i, c, text, deleted or decision is not None, user, created)

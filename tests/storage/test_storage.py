@@ -168,3 +168,22 @@ async def test_deleting_a_tenant_removes_its_data(storage: Storage) -> None:
     assert await storage.messages.count(tenant) == 0
     assert await storage.messages.count(other) == 1
     assert not await storage.workspace.tenant_exists(tenant)
+
+
+async def test_changes_reads_new_then_edited_messages_in_id_order_up_to_the_limit(storage: Storage) -> None:
+    """The in-process index's catch-up read: new messages after an id and messages edited since a time, one row
+    each (a message both new and edited once), lowest ids first, at most `limit` (the rest on the next read)."""
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    old = [await storage.messages.upsert(tenant, NewMessage("C1", f"1.{i}", f"old {i}", t0, "U1")) for i in range(3)]
+    new = [await storage.messages.upsert(tenant, NewMessage("C1", f"2.{i}", f"new {i}", t0, "U1")) for i in range(3)]
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    await storage.messages.edit(tenant, "C1", "1.1", "old 1, edited", datetime.now(UTC))
+    await storage.messages.edit(tenant, "C1", "2.0", "new 0, edited", datetime.now(UTC))
+    after = old[-1].id
+    rows = await storage.messages.changes(tenant, after_id=after, edited_since=since)
+    assert [r[0] for r in rows] == [old[1].id, *(m.id for m in new)]
+    assert rows[1][2] == "new 0, edited"  # the edited text, once
+    first = await storage.messages.changes(tenant, after_id=after, edited_since=since, limit=2)
+    assert [r[0] for r in first] == [old[1].id, new[0].id]
+    assert await storage.messages.changes(tenant, after_id=new[-1].id, edited_since=datetime.now(UTC)) == []
