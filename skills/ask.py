@@ -233,11 +233,13 @@ class AskSkill:
         draft = await ctx.generator.answer(searched, quotable,
                                            on_text=request.progress.text if request.progress.streams else None)
         timings["generate"] = round((time.perf_counter() - started) * 1000, 2)
-        if not draft.text.strip():
+        if not draft.text.strip():  # nothing to quote after all ("the matching messages only ask this question")
+            unquotable = "; ".join(draft.caveats) or "the writer returned no answer to quote"
             return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
                                                coverage, ctx.settings.min_term_coverage, timings,
-                                               why="; ".join(draft.caveats), generator=draft.generator,
-                                               problems=scope.problems, judged=judged))
+                                               why=unquotable, generator=draft.generator, problems=scope.problems,
+                                               judged=judged.model_copy(update={
+                                                   "answered": False, "reasons": [unquotable, *judged.reasons]})))
         cited = verified_citations(draft, passages)
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
         referred = {p.number for p in quotable if p.referred}

@@ -107,6 +107,12 @@ def declined(reply: Reply) -> bool:
     return any(c.startswith("declined") for c in reply.rationale.caveats)
 
 
+def contradicts(reply: Reply) -> bool:
+    """The reply declines while its Why? says it could answer, or the other way round."""
+    judged = reply.rationale.answerability
+    return judged is not None and judged.answered == declined(reply)
+
+
 def ranked_evidence(reply: Reply) -> list[str]:
     """Evidence source ids in the order the Why? ranks them: by score, then by rank."""
     items = sorted(reply.rationale.evidence, key=lambda e: (-e.score, e.rank))
@@ -179,10 +185,12 @@ class Evaluator:
         declines: list[float] = []
         facts: list[float] = []
         cited = cited_answer = cited_thread = 0
+        contradictions = 0  # replies whose Why? says "could I answer? yes" while declining, or "no" while answering
         rows: list[dict[str, Any]] = []
         for q in questions:
             channel, user = ws.asker(q.channels)
             reply = await self.handle(self.event(channel, user, command="ask", args=q.question), timing, services)
+            contradictions += contradicts(reply)
             ranked = [ws.label_id.get(s) for s in ranked_evidence(reply)]
             answers = set(q.answers)
             threads = {labels.thread_of[a] for a in q.answers if a in labels.thread_of}
@@ -205,6 +213,7 @@ class Evaluator:
         for u in unanswerable:
             channel, user = ws.asker([])
             reply = await self.handle(self.event(channel, user, command="ask", args=u.question), timing, services)
+            contradictions += contradicts(reply)
             unanswered.append(1.0 if declined(reply) else 0.0)
             if not declined(reply):
                 wrongly_answered.append({"id": u.id, "question": u.question, "answer": reply.body[:200]})
@@ -217,6 +226,7 @@ class Evaluator:
             f"{prefix}.citation_thread_precision": cited_thread / cited if cited else 0.0,
             f"{prefix}.fact_rate": m.mean(facts),
             f"{prefix}.unanswerable_decline_rate": m.mean(unanswered),
+            f"{prefix}.why_contradictions": float(contradictions),
         }
         details = {"questions": len(questions), "unanswerable": len(unanswerable), "answered": len(facts),
                    "citations": cited, "misses": [r for r in rows if not r["answer_rank"]][:EXAMPLES],
