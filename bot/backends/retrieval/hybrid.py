@@ -93,12 +93,9 @@ class HybridRetriever:
     async def search(self, tenant_id: str, query: str, allowed_channels: frozenset[int], *,
                      k: int = 5, filters: SearchFilters | None = None, words_only: bool = False) -> SearchResult:
         if words_only:
-            found = await self.lexical.search(tenant_id, query, allowed_channels, k=k, filters=filters)
-            found.hits = [h for h in found.hits if not _excluded(h.message, filters)]
-            return found
+            return await self._words(tenant_id, query, allowed_channels, k, filters)
         depth = max(k, self.candidates)
-        base = await self.lexical.search(tenant_id, query, allowed_channels, k=depth, filters=filters)
-        base.hits = [h for h in base.hits if not _excluded(h.message, filters)]
+        base = await self._words(tenant_id, query, allowed_channels, depth, filters)
         lists: dict[str, list[Hit]] = {"lexical": base.hits}
         added = feedback_terms(base.query_terms, base.hits) if self.expansion and base.hits else {}
         # The widened word search and the meaning step need only the first word matches: run them together,
@@ -110,14 +107,13 @@ class HybridRetriever:
             lists["expanded"] = expanded
             base.expansion = added
         similarity: dict[str, float] = {}
-        records: dict[int, MessageRecord] = {}
         if meaning is not None:
-            lists["semantic"], similarity, records = await self._scored(tenant_id, meaning, lists)
+            lists["semantic"], similarity = await self._scored(tenant_id, meaning, lists)
         if similarity:
             base.semantic += (f"; each match scored {1 - self.semantic_weight:.0%} on words (BM25 as a share of "
                               f"the best) and {self.semantic_weight:.0%} on meaning (cosine similarity)")
         base.hits = await self._hydrate(self._fuse(lists, similarity, base.query_terms), k, filters,
-                                        base.query_terms, records)
+                                        base.query_terms, meaning.records if meaning is not None else {})
         base.backend = self.name
         return base
 
@@ -126,8 +122,14 @@ class HybridRetriever:
         """The word search widened with the workspace's related words (None: nothing to add)."""
         if not added:
             return None
-        found = await self.lexical.search(tenant_id, f"{query} {' '.join(added)}", allowed, k=depth, filters=filters)
-        return [h for h in found.hits if not _excluded(h.message, filters)]
+        return (await self._words(tenant_id, f"{query} {' '.join(added)}", allowed, depth, filters)).hits
+
+    async def _words(self, tenant_id: str, query: str, allowed: frozenset[int], k: int,
+                     filters: SearchFilters | None) -> SearchResult:
+        """The lexical engine's search without the question's own message (`SearchFilters.exclude`)."""
+        found = await self.lexical.search(tenant_id, query, allowed, k=k, filters=filters)
+        found.hits = [h for h in found.hits if not _excluded(h.message, filters)]
+        return found
 
     async def _nearest(self, tenant_id: str, query: str, allowed: frozenset[int], depth: int, k: int,
                        filters: SearchFilters | None, result: SearchResult) -> _Meaning | None:
@@ -156,7 +158,7 @@ class HybridRetriever:
         return _Meaning(vector, found.found, records)
 
     async def _scored(self, tenant_id: str, meaning: _Meaning, lists: dict[str, list[Hit]]
-                      ) -> tuple[list[Hit], dict[str, float], dict[int, MessageRecord]]:
+                      ) -> tuple[list[Hit], dict[str, float]]:
         """The meaning list as unhydrated hits (id and similarity), and the similarity of every word match
         too, for fusion."""
         assert self.dense is not None
@@ -166,7 +168,7 @@ class HybridRetriever:
         near |= await self.dense.similarities(tenant_id, meaning.vector, words_only)
         similarity = {f"message:{mid}": s for mid, s in near.items()}
         hits = [Hit(f"message:{mid}", round(s, 4), [], semantic_score=round(s, 4)) for mid, s in meaning.nearest]
-        return hits, similarity, meaning.records
+        return hits, similarity
 
     async def _hydrate(self, hits: list[Hit], k: int, filters: SearchFilters | None,
                        query_terms: list[str], records: dict[int, MessageRecord]) -> list[Hit]:
