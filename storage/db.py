@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnElement, Connection, delete, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage import sqlite_lock
 
@@ -78,10 +78,13 @@ class Database:
         # runs, not across the event-loop hops to a separate COMMIT (during which a busy worker runs other
         # turns' CPU work and an ack waits). A shared-cache memory database cannot have a second engine.
         self.autocommit_engine: AsyncEngine | None = None
+        # It also serves reads (`read`): a read in a transaction costs BEGIN and COMMIT round trips on
+        # PostgreSQL (0.83 ms a read against 0.36 ms without, on loopback) and a COMMIT and a pool-return
+        # ROLLBACK hop to aiosqlite's thread; an ask turn makes about seven. With every statement committed by
+        # itself there is nothing to roll back when a connection goes back to the pool.
         if not (self.is_sqlite and _in_memory(url)):
-            if not self.is_sqlite:
-                kwargs.update(pool_size=5, max_overflow=5)
-            self.autocommit_engine = create_async_engine(url, isolation_level="AUTOCOMMIT", **kwargs)
+            self.autocommit_engine = create_async_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                                                         **kwargs)
         for engine in (self.engine, self.autocommit_engine):
             if self.is_sqlite and engine is not None:
                 event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -102,6 +105,14 @@ class Database:
         """A session in a transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads outside a transaction: each statement sees what is committed when it runs,
+        as READ COMMITTED gives a transaction's statements anyway. Core statements only (no ORM identity map)."""
+        engine = self.autocommit_engine or self.engine
+        async with engine.connect() as connection:
+            yield connection
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncSession]:

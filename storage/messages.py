@@ -196,13 +196,13 @@ class MessageStore:
         ids = list(ids)
         if not ids:
             return []
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             rows = (await s.execute(_message_query().where(Message.id.in_(ids)))).all()
         by_id = {r.id: _record(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     async def find(self, tenant_id: str, channel_external_id: str, external_id: str) -> MessageRecord | None:
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             row = (await s.execute(_message_query().where(
                 Message.tenant_id == tenant_id, Channel.external_id == channel_external_id,
                 Message.external_id == external_id))).one_or_none()
@@ -210,7 +210,7 @@ class MessageStore:
 
     async def thread(self, tenant_id: str, channel_external_id: str, root: str) -> list[MessageRecord]:
         channel = select(Channel.id).where(Channel.tenant_id == tenant_id, Channel.external_id == channel_external_id)
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             rows = (await s.execute(_threads_query(channel, [root]))).all()
         return [_record(r) for r in rows]
 
@@ -223,7 +223,7 @@ class MessageStore:
         if not keys:
             return out
         # A channel and a root of two different keys may pair up in the IN lists; such a thread is dropped below.
-        async with self.db.session() as s:
+        async with self.db.read() as s:
             rows = (await s.execute(_threads_query(sorted({c for c, _ in keys}), sorted({r for _, r in keys})))).all()
         for row in rows:
             record = _record(row)
