@@ -16,6 +16,7 @@ BENCHMARKS = {
     "commit-floor": "bench.commit_floor",
     "ask": "bench.ask_scale",
     "ann": "bench.ann_recall",
+    "visibility": "bench.visibility",
 }
 
 

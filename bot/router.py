@@ -125,7 +125,7 @@ class Router:
         records = [r for r in records if r.skill in FOLLOW_UP_SKILLS]
         if not records:
             return None
-        visibility = Visibility(reader_for(event), tenant_id, await self.ctx.storage.workspace.channels(tenant_id))
+        visibility = await self.visibility(tenant_id, reader_for(event))
         replies = [Reply.model_validate(r.reply) for r in records]
         sources = [c.source_id for reply in replies for c in reply.citations]
         sources += [e.source_id for reply in replies for e in reply.rationale.evidence]
@@ -213,7 +213,7 @@ class Router:
         return record
 
     async def visibility(self, tenant_id: str, reader: Reader) -> Visibility:
-        channels = await self.ctx.storage.workspace.channels(tenant_id)
+        channels = await self.ctx.storage.workspace.channels_seen_by(tenant_id, reader.user, reader.channel)
         return Visibility(reader, tenant_id, channels)
 
     async def explain(self, decision_id: str, reader: Reader) -> Reply | None:

@@ -34,16 +34,12 @@ class Visibility:
         if self.reader.private:
             return frozenset({self.reader.user})
         here = self._channels.get(self.reader.channel or "")
-        if here is None or not self._is_restricted(here):
+        if here is None or not here.restricted:
             return None
         return here.member_ids | {self.reader.user}
 
-    @staticmethod
-    def _is_restricted(channel: ChannelRecord) -> bool:
-        return channel.is_private or channel.kind in ("group", "dm")
-
     def _may_see(self, channel: ChannelRecord) -> bool:
-        if not self._is_restricted(channel):
+        if not channel.restricted:
             if channel.audience_scope is None:
                 return True
             # Readable by one group only (a Teams team): shown where the readers are that group too.

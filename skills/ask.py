@@ -126,7 +126,8 @@ class AskSkill:
         question = request.args.strip()
         if not question:
             raise SkillError("Ask me a question, for example `ask when is the release freeze?`")
-        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        channels = await ctx.storage.workspace.channels_seen_by(request.tenant_id, request.reader.user,
+                                                             request.reader.channel)
         reply = await self._run(request, ctx, question, channels)
         viewing = reply.rationale.inputs.viewing
         if viewing is not None and declined(reply):  # nothing in the channel in view: look everywhere instead

@@ -221,7 +221,8 @@ class DigestSkill:
         see it; the digest is shown where they asked."""
         if not request.event.viewing_channel:
             return None
-        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        channels = await ctx.storage.workspace.channels_seen_by(request.tenant_id, request.reader.user,
+                                                             request.reader.channel)
         return Visibility(request.reader, request.tenant_id, channels).in_view(request.event.viewing_channel)
 
     async def _here(self, request: SkillRequest, ctx: SkillContext) -> ChannelRecord:

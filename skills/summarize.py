@@ -43,7 +43,8 @@ class SummarizeSkill:
     async def run(self, request: SkillRequest, ctx: SkillContext) -> Reply:
         args = request.args.strip()
         ref, rest = find_channel_ref(args)
-        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        channels = await ctx.storage.workspace.channels_seen_by(request.tenant_id, request.reader.user,
+                                                             request.reader.channel)
         visibility = Visibility(request.reader, request.tenant_id, channels)
         viewed = visibility.in_view(request.event.viewing_channel) if ref is None else None
         channel = viewed or await self._channel(request, ctx, ref, visibility)

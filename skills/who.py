@@ -83,7 +83,8 @@ class WhoSkill:
             raise SkillError("Ask me about a topic, for example `who knows about the release freeze?`")
         started = time.perf_counter()
         about, kind = subject(question)
-        channels = await ctx.storage.workspace.channels(request.tenant_id)
+        channels = await ctx.storage.workspace.channels_seen_by(request.tenant_id, request.reader.user,
+                                                             request.reader.channel)
         visibility = Visibility(request.reader, request.tenant_id, channels)
         parsed = query_filters.parse(about, ctx.clock())
         users = await ctx.storage.workspace.list_users(request.tenant_id)

@@ -11,8 +11,13 @@ def tenant_key(platform: str, external_id: str) -> str:
     return f"{platform}:{external_id}"
 
 
+RESTRICTED_KINDS: tuple[str, ...] = ("group", "dm")  # conversations only their members can read
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelRecord:
+    """A channel. Private ones and the kinds in RESTRICTED_KINDS are readable by their members only."""
+
     id: int
     tenant_id: str
     external_id: str
@@ -25,6 +30,10 @@ class ChannelRecord:
     audience_members: frozenset[str] = field(default_factory=frozenset)
     # Excluded with `/whybot settings exclude`: nothing from it is stored, searched or shown anywhere.
     excluded: bool = False
+
+    @property
+    def restricted(self) -> bool:
+        return self.is_private or self.kind in RESTRICTED_KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,6 +106,8 @@ class User(Base):
 
 class ChannelMember(Base):
     __tablename__ = "channel_members"
+    # Which channels one person is in (every question asks: storage/workspace.py channels_seen_by).
+    __table_args__ = (Index("ix_channel_members_user", "user_id"),)
 
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

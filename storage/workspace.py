@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, or_, select
 
 from storage.db import Database
-from storage.records import ChannelRecord, UserRecord, tenant_key
+from storage.records import RESTRICTED_KINDS, ChannelRecord, UserRecord, tenant_key
 from storage.tables import Channel, ChannelMember, ChannelRule, Team, TeamMember, Tenant, User
 from storage.upsert import upsert
 
@@ -25,10 +25,11 @@ class WorkspaceStore:
 
     async def ensure_tenant(self, platform: str, external_id: str, name: str = "") -> str:
         key = tenant_key(platform, external_id)
-        async with self.db.session() as s:  # a read takes no write lock: most turns find their tenant as it is
-            known = await s.get(Tenant, key)
-            if known is not None and (not name or known.name == name):
-                return key
+        async with self.db.read() as c:  # every turn asks; most find their tenant as it is
+            known = (await c.execute(select(Tenant.name).where(Tenant.id == key))).one_or_none()
+        if known is not None and (not name or known.name == name):
+            return key
+        async with self.db.session() as s:
             await upsert(
                 s, Tenant,
                 {"id": key, "platform": platform, "external_id": external_id, "name": name},
@@ -210,9 +211,23 @@ class WorkspaceStore:
     async def channels(self, tenant_id: str, external_ids: Iterable[str] | None = None) -> list[ChannelRecord]:
         """Channels of a tenant with their member lists (all of them, or the ones named).
 
-        Every question reads all of a tenant's channels (visibility), so this selects plain columns:
-        building ORM objects cost ~5x more in a workspace of 500 channels."""
-        async with self.db.session() as s:
+        Selects plain columns: building ORM objects cost ~5x more in a workspace of 500 channels."""
+        return await self._channels(tenant_id, external_ids)
+
+    async def channels_seen_by(self, tenant_id: str, user_external_id: str, here: str | None = None
+                               ) -> list[ChannelRecord]:
+        """What deciding one person's visibility needs (bot.visibility), read for every question: the
+        channels open to the tenant, the restricted ones (private, group, DM) they are a member of, and
+        `here`, where they ask. Member lists come only with the restricted ones (the readers of an answer in
+        a restricted `here` are its members); an open channel's record has none. A restricted channel they
+        are not in can never be shown to them, and reading every channel's members made each question cost as
+        much as the workspace's memberships (bench/visibility.py: 160 ms at 5,000 people)."""
+        return await self._channels(tenant_id, None, seen_by=user_external_id, here=here)
+
+    async def _channels(self, tenant_id: str, external_ids: Iterable[str] | None, *, seen_by: str | None = None,
+                        here: str | None = None) -> list[ChannelRecord]:
+        restricted = or_(Channel.is_private.is_(True), Channel.kind.in_(RESTRICTED_KINDS))
+        async with self.db.read() as s:
             query = (select(Channel.id, Channel.tenant_id, Channel.external_id, Channel.name, Channel.kind,
                             Channel.is_private, Channel.audience_scope, ChannelRule.excluded)
                      .outerjoin(ChannelRule, and_(ChannelRule.tenant_id == Channel.tenant_id,
@@ -220,12 +235,19 @@ class WorkspaceStore:
                      .where(Channel.tenant_id == tenant_id))
             if external_ids is not None:
                 query = query.where(Channel.external_id.in_(list(external_ids)))
+            if seen_by is not None:
+                theirs = (select(ChannelMember.channel_id).join(User, User.id == ChannelMember.user_id)
+                          .where(User.tenant_id == tenant_id, User.external_id == seen_by))
+                query = query.where(or_(~restricted, Channel.id.in_(theirs), Channel.external_id == (here or "")))
             rows = (await s.execute(query.order_by(Channel.name))).all()
             members: dict[int, set[str]] = defaultdict(set)
             if rows:
                 member_query = (select(ChannelMember.channel_id, User.external_id)
                                 .join(User, User.id == ChannelMember.user_id))
-                if external_ids is None:
+                if seen_by is not None:
+                    member_query = member_query.where(ChannelMember.channel_id.in_(
+                        [r[0] for r in rows if r[5] or r[4] in RESTRICTED_KINDS]))
+                elif external_ids is None:
                     member_query = member_query.join(Channel, Channel.id == ChannelMember.channel_id).where(
                         Channel.tenant_id == tenant_id)
                 else:

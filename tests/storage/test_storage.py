@@ -30,6 +30,33 @@ async def test_channels_users_and_membership(storage: Storage) -> None:
     assert user is not None and user.label == "Ann" and user.tz == "Europe/Berlin"
 
 
+async def test_channels_seen_by_one_person_leave_out_restricted_channels_they_are_not_in(storage: Storage) -> None:
+    tenant = await storage.workspace.ensure_tenant("slack", "T1")
+    other = await storage.workspace.ensure_tenant("slack", "T2")
+    await storage.workspace.upsert_channel(tenant, "C1", name="general")
+    await storage.workspace.upsert_channel(tenant, "G1", name="ann-and-bo", is_private=True)
+    await storage.workspace.upsert_channel(tenant, "G2", name="bo-only", is_private=True)
+    await storage.workspace.upsert_channel(tenant, "G3", name="here-without-ann", is_private=True)
+    await storage.workspace.upsert_channel(tenant, "D1", name="dm-ann", kind="dm")
+    await storage.workspace.upsert_channel(tenant, "D2", name="dm-bo", kind="dm")
+    await storage.workspace.upsert_channel(other, "G9", name="elsewhere", is_private=True)
+    await storage.workspace.set_members(tenant, "C1", ["U1", "U2", "U3"])
+    await storage.workspace.set_members(tenant, "G1", ["U1", "U2"])
+    await storage.workspace.set_members(tenant, "G2", ["U2"])
+    await storage.workspace.set_members(tenant, "G3", ["U3"])
+    await storage.workspace.set_members(tenant, "D1", ["U1", "B1"])
+    await storage.workspace.set_members(tenant, "D2", ["U2", "B1"])
+    await storage.workspace.set_members(other, "G9", ["U1"])  # the same user id in another tenant counts nothing
+
+    seen = {c.external_id: c for c in await storage.workspace.channels_seen_by(tenant, "U1", "G3")}
+    assert sorted(seen) == ["C1", "D1", "G1", "G3"]
+    assert seen["C1"].member_ids == frozenset()  # an open channel's members decide nothing
+    assert seen["G1"].member_ids == {"U1", "U2"} and seen["D1"].member_ids == {"U1", "B1"}
+    assert seen["G3"].member_ids == {"U3"}  # where they ask: its members are who reads the answer
+    assert all(not c.restricted for c in seen.values() if c.external_id == "C1")
+    assert sorted(c.external_id for c in await storage.workspace.channels_seen_by(tenant, "U9")) == ["C1"]
+
+
 async def test_messages_threads_edits_and_deletes(storage: Storage) -> None:
     tenant = await storage.workspace.ensure_tenant("slack", "T1")
     t0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
