@@ -111,8 +111,8 @@ class HomeBuilder:
         know and one the reader may not see get the same answer (no existence leaks). A rule change needs
         the platform's word on who may (`authority_of`); without it, it is refused."""
         if change.is_rule:
-            return await change_rule(self.router, tenant_id, reader, change,
-                                     await self.storage.workspace.channels(tenant_id), authority_of or _nobody)
+            seen = await self.storage.workspace.channels_seen_by(tenant_id, reader.user, reader.channel)
+            return await change_rule(self.router, tenant_id, reader, change, seen, authority_of or _nobody)
         channel = await self.storage.workspace.channel(tenant_id, change.channel)
         if channel is None or channel.kind == "dm":
             return CANNOT_REACH
@@ -161,7 +161,7 @@ class HomeBuilder:
         `authority_of` (and a RulesBook), the rules of the channels they may see, with controls where they
         may change them."""
         now = self.clock()
-        channels = await self.storage.workspace.channels(tenant_id)
+        channels = await self.storage.workspace.channels_seen_by(tenant_id, reader.user, reader.channel)
         by_id = {c.external_id: c for c in channels}
         visibility = Visibility(reader, tenant_id, channels)
         may_see = Access(reader, visibility)
