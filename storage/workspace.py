@@ -221,7 +221,7 @@ class WorkspaceStore:
         `here`, where they ask. Member lists come only with the restricted ones (the readers of an answer in
         a restricted `here` are its members); an open channel's record has none. A restricted channel they
         are not in can never be shown to them, and reading every channel's members made each question cost as
-        much as the workspace's memberships (bench/visibility.py: 160 ms at 5,000 people)."""
+        much as the workspace's memberships (bench/visibility.py: 130-150 ms at 5,000 people)."""
         return await self._channels(tenant_id, None, seen_by=user_external_id, here=here)
 
     async def _channels(self, tenant_id: str, external_ids: Iterable[str] | None, *, seen_by: str | None = None,
