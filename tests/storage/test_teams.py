@@ -23,6 +23,11 @@ async def test_team_roster_is_replaced_and_reaches_its_channels(storage: Storage
     lonely = await workspace.channel(tenant, "19:lonely")
     assert lonely is not None and lonely.audience_members == frozenset()
     assert await workspace.team_member_ids(tenant, "19:team-a") == {"29:ann", "29:cat"}
+    # What one person's visibility reads: of each roster, only whether they are on it.
+    seen = {c.external_id: c.audience_members for c in await workspace.channels_seen_by(tenant, "29:cat")}
+    assert seen == {"19:general": {"29:cat"}, "19:lonely": frozenset()}
+    seen = {c.external_id: c.audience_members for c in await workspace.channels_seen_by(tenant, "29:bob")}
+    assert seen == {"19:general": frozenset(), "19:lonely": frozenset()}
     assert await workspace.team_refreshed_at(tenant, "19:team-a") == now + timedelta(hours=1)
     assert await workspace.stale_teams(tenant, now + timedelta(hours=2)) == ["19:team-a"]
     assert await workspace.stale_teams(tenant, now) == []
