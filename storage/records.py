@@ -14,6 +14,11 @@ def tenant_key(platform: str, external_id: str) -> str:
 RESTRICTED_KINDS: tuple[str, ...] = ("group", "dm")  # conversations only their members can read
 
 
+def is_restricted(is_private: bool, kind: str) -> bool:
+    """Readable by its members only (storage/workspace.py asks the same of rows in SQL)."""
+    return is_private or kind in RESTRICTED_KINDS
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelRecord:
     """A channel. Private ones and the kinds in RESTRICTED_KINDS are readable by their members only."""
@@ -33,7 +38,7 @@ class ChannelRecord:
 
     @property
     def restricted(self) -> bool:
-        return self.is_private or self.kind in RESTRICTED_KINDS
+        return is_restricted(self.is_private, self.kind)
 
 
 @dataclass(frozen=True, slots=True)

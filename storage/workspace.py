@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select
 
 from storage.db import Database
-from storage.records import RESTRICTED_KINDS, ChannelRecord, UserRecord, tenant_key
+from storage.records import RESTRICTED_KINDS, ChannelRecord, UserRecord, is_restricted, tenant_key
 from storage.tables import Channel, ChannelMember, ChannelRule, Team, TeamMember, Tenant, User
 from storage.upsert import upsert
 
@@ -239,7 +239,8 @@ class WorkspaceStore:
             if seen_by is not None:
                 theirs = (select(ChannelMember.channel_id).join(User, User.id == ChannelMember.user_id)
                           .where(User.tenant_id == tenant_id, User.external_id == seen_by))
-                query = query.where(or_(~restricted, Channel.id.in_(theirs), Channel.external_id == (here or "")))
+                here_too = [Channel.external_id == here] if here else []
+                query = query.where(or_(~restricted, Channel.id.in_(theirs), *here_too))
             rows = (await s.execute(query.order_by(Channel.name))).all()
             members: dict[int, set[str]] = defaultdict(set)
             if rows:
@@ -247,7 +248,7 @@ class WorkspaceStore:
                                 .join(User, User.id == ChannelMember.user_id))
                 if seen_by is not None:
                     member_query = member_query.where(ChannelMember.channel_id.in_(
-                        [r[0] for r in rows if r[5] or r[4] in RESTRICTED_KINDS]))
+                        [r[0] for r in rows if is_restricted(r[5], r[4])]))
                 elif external_ids is None:
                     member_query = member_query.join(Channel, Channel.id == ChannelMember.channel_id).where(
                         Channel.tenant_id == tenant_id)
