@@ -1,4 +1,4 @@
-"""Scope and time inside a question: "in #incidents", "from @bob", "yesterday", "last week".
+"""Scope and time inside a question: "in #incidents", "from @bob", "yesterday", "last week", "last quarter".
 
 People narrow a search in the same sentence they ask it. These phrases are parsed out, so they
 are not searched as words ("incidents", "bob", "week" would only add noise), and become retrieval
@@ -20,11 +20,12 @@ _CHANNEL = re.compile(r"\b(?:in|on|from|inside)\s+(?:the\s+)?(?:<#([A-Z0-9]+)(?:
 _AUTHOR = re.compile(r"\b(?:from|by|said by|written by|posted by)\s+(?:<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|@([\w.\-]+))",
                      re.IGNORECASE)
 _NAMED = re.compile(r"\b(?:(?:from|during|in)\s+)?(today|yesterday|this week|last week|past week|this month|"
-                    r"last month)\b", re.IGNORECASE)
-_SPAN = re.compile(r"\b(?:in\s+|during\s+)?(?:the\s+)?(?:last|past)\s+(\d{1,3})\s*(hours?|days?|weeks?|months?)\b",
-                   re.IGNORECASE)
+                    r"last month|this quarter|last quarter|past quarter|this year|last year|past year)\b",
+                    re.IGNORECASE)
+_SPAN = re.compile(r"\b(?:in\s+|during\s+)?(?:the\s+)?(?:last|past)\s+(\d{1,3})\s*(hours?|days?|weeks?|months?|"
+                   r"quarters?|years?)\b", re.IGNORECASE)
 _UNIT = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1),
-         "month": timedelta(days=30)}
+         "month": timedelta(days=30), "quarter": timedelta(days=91), "year": timedelta(days=365)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,12 @@ class ParsedQuery:
         return bool(self.channels or self.authors or self.since or self.until)
 
 
+def _quarter_before(quarter_start: datetime) -> datetime:
+    month = quarter_start.month - 3
+    return quarter_start.replace(month=month) if month >= 1 else quarter_start.replace(year=quarter_start.year - 1,
+                                                                                       month=month + 12)
+
+
 def _cut(text: str, match: re.Match[str]) -> str:
     return f"{text[:match.start()]} {text[match.end():]}"
 
@@ -80,6 +87,8 @@ def parse(question: str, now: datetime) -> ParsedQuery:
         label = named.group(1).lower()
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         month_start = midnight.replace(day=1)
+        quarter_start = month_start.replace(month=3 * ((month_start.month - 1) // 3) + 1)
+        year_start = month_start.replace(month=1)
         since, until = {
             "today": (midnight, None),
             "yesterday": (midnight - timedelta(days=1), midnight),
@@ -88,6 +97,13 @@ def parse(question: str, now: datetime) -> ParsedQuery:
             "past week": (now - timedelta(weeks=1), None),
             "this month": (month_start, None),
             "last month": ((month_start - timedelta(days=1)).replace(day=1), month_start),
+            # calendar quarters and years, as "the NPS score last quarter" means; "past" counts back from now
+            "this quarter": (quarter_start, None),
+            "last quarter": (_quarter_before(quarter_start), quarter_start),
+            "past quarter": (now - _UNIT["quarter"], None),
+            "this year": (year_start, None),
+            "last year": (year_start.replace(year=year_start.year - 1), year_start),
+            "past year": (now - _UNIT["year"], None),
         }[label]
         phrases.append(named.group(0))
         text = _cut(text, named)

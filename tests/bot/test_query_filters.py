@@ -23,8 +23,23 @@ def test_channel_author_and_time_phrases_become_filters() -> None:
     assert q.channels[0].external_id == "C99" and q.since == NOW - timedelta(days=3)
 
 
+def test_quarters_and_years_are_calendar_periods() -> None:
+    q = parse("what was the NPS score for search last quarter?", NOW)
+    assert q.question == "what was the NPS score for search?" and q.time_label == "last quarter"
+    assert (q.since, q.until) == (datetime(2024, 10, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+    q = parse("decisions this quarter", NOW)
+    assert (q.since, q.until) == (datetime(2025, 1, 1, tzinfo=UTC), None)
+    q = parse("who owned billing last year", datetime(2025, 8, 20, tzinfo=UTC))
+    assert (q.since, q.until) == (datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+    q = parse("outages in the past 2 years", NOW)
+    assert q.since == NOW - timedelta(days=730) and q.question == "outages"
+    q = parse("what shipped last quarter", datetime(2025, 8, 20, tzinfo=UTC))
+    assert (q.since, q.until) == (datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC))
+
+
 def test_ordinary_words_stay_words() -> None:
-    for question in ("how do I deploy from a bastion", "retention is 30 days?", "is it down in prod"):
+    for question in ("how do I deploy from a bastion", "retention is 30 days?", "is it down in prod",
+                     "it took a quarter to migrate"):
         q = parse(question, NOW)
         assert not q.any and q.question == question
 

@@ -147,12 +147,13 @@ async def test_a_matching_question_does_not_vouch_for_an_unrelated_quote(service
     await services.storage.workspace.upsert_channel(tenant, "C1", name="engineering")
     at = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
     await services.ingest.messages(tenant, [
-        NewMessage("C1", "1.0", "does anyone know what was the NPS score for audit logs last quarter?", at, "U1"),
-        NewMessage("C1", "2.0", "not convinced, the last time we tried this it took a quarter", at, "U2"),
+        NewMessage("C1", "1.0", "does anyone know what was the NPS score for audit logs in the spring survey?", at,
+                   "U1"),
+        NewMessage("C1", "2.0", "not convinced, the last time we tried this it took all spring", at, "U2"),
         NewMessage("C1", "3.0", "the deploy pipeline is green again", at, "U3"),
     ])
-    reply = await services.router.handle(ask("what was the NPS score for audit logs last quarter", channel="C1",
-                                             command="ask"))
+    reply = await services.router.handle(ask("what was the NPS score for audit logs in the spring survey",
+                                             channel="C1", command="ask"))
     assert reply.title == "I couldn't find this", reply.body
     assert any("only asks it" in c for c in reply.rationale.caveats)
 
