@@ -126,7 +126,8 @@ def best_reply(replies: Sequence[MessageRecord], kinds: Sequence[AnswerKind], qu
 
 
 _SOUGHT = {"cause": "a cause", "fix": "what fixed it", "who": "a person or owner", "how": "how or where",
-           "when": "a date or time", "number": "a number", "decision": "a decision", "what": "what it is"}
+           "when": "a date or time", "number": "a number", "amount": "an amount of money", "decision": "a decision",
+           "what": "what it is"}
 
 
 def sought(kinds: Sequence[AnswerKind]) -> str:

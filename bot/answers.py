@@ -26,10 +26,12 @@ class AnswerKind:
     asks: re.Pattern[str]
     answers: re.Pattern[str]
     strength: float = 1.0
+    required: bool = False  # only a statement of this kind answers at all (an amount for "what's the budget")
 
 
-def _kind(name: str, asks: str, answers: str, strength: float = 1.0) -> AnswerKind:
-    return AnswerKind(name, re.compile(asks, re.IGNORECASE), re.compile(answers, re.IGNORECASE), strength)
+def _kind(name: str, asks: str, answers: str, strength: float = 1.0, *, required: bool = False) -> AnswerKind:
+    return AnswerKind(name, re.compile(asks, re.IGNORECASE), re.compile(answers, re.IGNORECASE), strength,
+                      required)
 
 
 # Ordinary English ways to ask for, and to give, each kind of answer. They are about the kind of statement,
@@ -66,9 +68,19 @@ KINDS: tuple[AnswerKind, ...] = (
           r"\b\d+ (minutes?|hours?|days?|weeks?|months?|years?)\b|\b(end of|this|next|last) "
           r"(day|week|month|quarter|sprint)\b|\bQ[1-4]\b"),
     _kind("number", r"\bhow (many|much|long|big|often|large|fast|high|low)\b|\b(which|what) (port|number|"
-                    r"percent\w*|count|amount)\b|\b(port|version|limit|quota|size|budget|timeout|ttl|retention|"
-                    r"capacity|threshold|score|price|cost)\b",
+                    r"percent\w*|count|amount)\b|\b(port|version|limit|quota|size|timeout|ttl|retention|"
+                    r"capacity|threshold|score)\b",
           r"\d"),
+    # Money is asked for in so many words, and answered with an amount: "Go 1.22 since the rewrite" or "1200
+    # requests per minute" has a number but says nothing about a budget, so without one nothing answers.
+    # Only where the amount is what is asked ("the budget for X", "how much does X cost", "our AWS spend"), not
+    # where money is the topic ("why did costs go up?").
+    _kind("amount", r"\b(budget|cost|price|fee|spend|salary)s?\s+(for|of|on)\b|\bhow much\b.*\b(cost|pay|charge|"
+                    r"spend|budget)|\b(the|our|its|their|a)\s+(\S+\s+){0,3}(budget|cost|price|fee|spend|salary)s?\W*$|"
+                    r"\bcosts? us\b",
+          r"[$€£¥₹]\s?\d|\d[\d,.]*\s?(k|m|bn|mm|million|billion|thousand|grand)\b|\b(usd|eur|gbp|chf|jpy|inr|"
+          r"dollars?|euros?|pounds?|bucks)\b|\d\s?(%|percent)|\bfree\b|\bno (cost|charge|budget)\b",
+          required=True),
     _kind("decision", r"(?<!-)\b(decid\w*|decision|final|call|go with|chose|choice|agreed|conclusion|verdict|outcome|"
                       r"conclu\w*|land(ed)? on|settled?|sign(ed)? off|go ahead|greenlit)\b",
           r"\b(decided|decision|we('ll| will) go|agreed|going with|approved|settled|let'?s go with|"
@@ -83,6 +95,8 @@ KINDS: tuple[AnswerKind, ...] = (
 _LEADS = ((re.compile(r"^\W*(who|whom|whose)\b", re.IGNORECASE), "who"),
           (re.compile(r"^\W*when\b", re.IGNORECASE), "when"),
           (re.compile(r"^\W*why\b", re.IGNORECASE), "cause"),
+          (re.compile(r"^\W*how much (do|does|did|will|would|is|was)\b.*\b(cost|pay|charge|spend)", re.IGNORECASE),
+           "amount"),
           (re.compile(r"^\W*how (many|much)\b", re.IGNORECASE), "number"))
 
 
@@ -126,3 +140,16 @@ def subject_weights(question: str, term_weights: dict[str, float], surface: dict
     kinds = answer_kinds(question)
     return {t: w * (0.25 if any(k.asks.search(surface.get(t, t)) for k in kinds) else 1.0)
             for t, w in term_weights.items()}
+
+
+_KIND_NOUN = {"amount": "an amount (a sum of money or a share)"}
+
+
+def missing_required(kinds: Sequence[AnswerKind], quoted: Sequence[str]) -> str | None:
+    """Why what would be quoted cannot answer, when the question asks for a kind only a statement of that kind
+    answers and none of `quoted` is one: "the question asks for an amount …". None when nothing is missing."""
+    for k in kinds:
+        if k.required and not any(k.answers.search(text) for text in quoted):
+            return (f"the question asks for {_KIND_NOUN.get(k.name, k.name)}, and nothing I could quote "
+                    "states one")
+    return None

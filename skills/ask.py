@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from bot import answer_pick, answerability, followup, kind_rank, query_filters
 from bot import text as textlib
-from bot.answers import AnswerKind, answer_kinds, subject_weights
+from bot.answers import AnswerKind, answer_kinds, missing_required, subject_weights
 from bot.backends.llm.base import Passage, Rewriter, with_notice
 from bot.backends.retrieval.base import Hit, SearchFilters, SearchResult, weighted_coverage
 from bot.evidence import citation, evidence, passage_from_hit, passage_from_message, verified_citations
@@ -242,6 +242,14 @@ class AskSkill:
                                                judged=judged.model_copy(update={
                                                    "answered": False, "reasons": [unquotable, *judged.reasons]})))
         cited = verified_citations(draft, passages)
+        by_number = {p.number: p for p in passages}
+        wrong_kind = missing_required(kinds, [by_number[n].text for n in cited if n in by_number])
+        if wrong_kind:
+            return noted(follow, self._decline(request, question, result, passages, channel_by_source, inputs,
+                                               coverage, ctx.settings.min_term_coverage, timings, why=wrong_kind,
+                                               generator=draft.generator, problems=scope.problems,
+                                               judged=judged.model_copy(update={
+                                                   "answered": False, "reasons": [wrong_kind, *judged.reasons]})))
         quoted = max((support.get(n, 0.0) for n in cited), default=0.0)
         referred = {p.number for p in quotable if p.referred}
         # What was quoted must answer too (what "that" refers to passed the earlier answer's). The Why? then
@@ -257,7 +265,6 @@ class AskSkill:
                 why=f"the sentences I could quote come from sources covering only {quoted:.0%} of "
                     f"the question (the best match, {coverage:.0%}, only asks it)",
                 generator=draft.generator, problems=scope.problems, judged=requoted))
-        by_number = {p.number: p for p in passages}
         citations = [citation(by_number[n], channel_by_source.get(by_number[n].source_id)) for n in cited]
         caveats = list(draft.caveats)
         invented = [n for n in draft.cited if n not in by_number]

@@ -158,6 +158,28 @@ async def test_a_matching_question_does_not_vouch_for_an_unrelated_quote(service
     assert any("only asks it" in c for c in reply.rationale.caveats)
 
 
+async def test_a_question_for_an_amount_is_not_answered_by_another_number(services: Services) -> None:
+    """"What is the budget for X?" wants a sum of money: a version number or a rate in X's thread is no answer
+    (found by `whybot eval`: "Go 1.22 since the rewrite" quoted for a rewrite's budget)."""
+    tenant = await services.ingest.tenant("playground", "demo", "Demo")
+    await services.storage.workspace.upsert_channel(tenant, "C1", name="engineering")
+    at = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+    await services.ingest.messages(tenant, [
+        NewMessage("C1", "1.0", "what is ledger-api written in these days?", at, "U1"),
+        NewMessage("C1", "2.0", "Go 1.22 since the ledger-api rewrite", at, "U2", thread_external_id="1.0"),
+    ])
+    question = ask("what is the budget for the ledger-api rewrite", channel="C1", command="ask")
+    reply = await services.router.handle(question)
+    assert reply.title == "I couldn't find this", reply.body
+    assert "asks for an amount" in reply.body
+    judged = reply.rationale.answerability
+    assert judged is not None and not judged.answered and "asks for an amount" in judged.reasons[0]
+    await services.ingest.messages(tenant, [
+        NewMessage("C1", "3.0", "the ledger-api rewrite has a budget of $40k for the quarter", at, "U3")])
+    reply = await services.router.handle(question)
+    assert reply.title != "I couldn't find this" and "$40k" in reply.body, reply.body
+
+
 async def test_ask_finds_the_answer_inside_a_matching_thread(demo: Services) -> None:
     # The question's words match the incident announcement; the answer is a reply that says "Root cause".
     reply = await demo.router.handle(ask("what caused the checkout API 502s?"))
