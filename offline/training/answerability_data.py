@@ -34,6 +34,7 @@ from storage import Storage
 
 # Seeds whose workspaces judge the shipped models (`whybot eval` held-out seeds): never trained or tuned on.
 HELD_OUT = frozenset({31, 32, 33, 41})
+LOWEST_THRESHOLD = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class Example:
     has_answer: bool
     thread_rank: int  # first evidence rank from a labelled answering thread (0: none shown; unanswerable: 0)
     declined: bool  # what the running code decided (for reference only)
+    # Declined by a rule even where the model would answer: nothing to quote, too little of the question quoted,
+    # not the kind of statement asked for. Known because every question is asked with the threshold at its lowest.
+    ruled_out: bool = False
 
 
 def _thread_rank(reply: Reply, label_id: dict[str, str], labels: Labels, answers: Sequence[str]) -> int:
@@ -65,7 +69,9 @@ async def workspace_examples(path: Path, seed: int, database_url: str, *, embedd
     if not embeddings:
         update |= {"embeddings_model": None, "static_embeddings": False, "openai_api_key": None,
                    "openai_base_url": None}
-    settings = Settings().model_copy(update=update)
+    # The lowest threshold lets every question reach the rules that judge what would be quoted, so the fit can
+    # count the unanswerable questions they decline anyway.
+    settings = Settings().model_copy(update=update | {"answer_threshold": LOWEST_THRESHOLD})
     if embeddings and settings.embeddings_source == "off":
         raise ValueError("asking with embeddings needs an embedding model, and WHYBOT_STATIC_EMBEDDINGS=false with no "
                          "WHYBOT_EMBEDDINGS_MODEL leaves none")
@@ -77,6 +83,7 @@ async def workspace_examples(path: Path, seed: int, database_url: str, *, embedd
         ws = await load_workspace(services, path, labels)
         await services.retriever.settle(ws.tenant_id)  # every message embedded first, as in `whybot eval`
         ev = Evaluator(services, ws, Timings())
+        shipped = services.router.ctx.answerability.threshold
         out: list[Example] = []
         asked: list[tuple[str, str, Sequence[str], Sequence[str]]] = (
             [("question", q.question, q.answers, q.channels) for q in labels.questions]
@@ -88,10 +95,11 @@ async def workspace_examples(path: Path, seed: int, database_url: str, *, embedd
             judged = reply.rationale.answerability
             if judged is None:  # not routed to ask's search (cannot happen for an explicit `ask`)
                 continue
+            ruled_out = reply.rationale.declined
             out.append(Example(seed=seed, kind=kind, question=question, features=judged.features,
                                has_answer=bool(answers),
                                thread_rank=_thread_rank(reply, ws.label_id, labels, answers) if answers else 0,
-                               declined=reply.rationale.declined))
+                               declined=ruled_out or judged.score < shipped, ruled_out=ruled_out))
         return out
     finally:  # the services also close the embedding client, which must not outlive this event loop
         await (services.close() if services is not None else storage.close())

@@ -74,11 +74,18 @@ def out_of_fold(examples: Sequence[Example], positives: str, c: float) -> np.nda
     return out
 
 
-def threshold_for(unanswerable: np.ndarray, target: float) -> float:
-    """The lowest score from which the bot answers such that at least `target` of these scores lie below it."""
-    ordered = np.sort(unanswerable)
+def threshold_for(unanswerable: np.ndarray, target: float, ruled_out: np.ndarray | None = None) -> float:
+    """The lowest score from which the bot answers such that at least `target` of these questions are declined:
+    scored below it, or `ruled_out` (declined by a rule whatever the score; the model need not decline them too,
+    and asking it to would decline answerable questions for nothing)."""
+    ruled = np.zeros(len(unanswerable), dtype=bool) if ruled_out is None else ruled_out.astype(bool)
+    needed = int(np.ceil(target * len(unanswerable))) - int(ruled.sum())
+    ordered = np.sort(unanswerable[~ruled])
     if not len(ordered):
         return 0.5
+    if needed <= 0:
+        return float(min(0.999, ordered[0] - 1e-4)) if ordered[0] > 1e-4 else float(ordered[0])
+    target = needed / len(ordered)
     index = min(len(ordered) - 1, int(np.ceil(target * len(ordered))) - 1)
     above = ordered[index + 1] if index + 1 < len(ordered) else 1.0
     return float(min(0.999, (ordered[index] + above) / 2 if above > ordered[index] else ordered[index] + 1e-4))
@@ -104,7 +111,7 @@ class Report:
 
 
 def report(examples: Sequence[Example], oof: np.ndarray, threshold: float) -> Report:
-    answered = oof >= threshold
+    answered = (oof >= threshold) & ~np.array([e.ruled_out for e in examples], dtype=bool)
     kinds = sorted({e.kind for e in examples if e.has_answer})
     un = [i for i, e in enumerate(examples) if not e.has_answer]
     per_seed = [statistics.mean(0.0 if answered[i] else 1.0 for i in un if examples[i].seed == s)
@@ -124,7 +131,9 @@ def train(examples: Sequence[Example], *, positives: str = "shown", c: float = 1
           source: str = "") -> tuple[AnswerabilityModel, Report]:
     """Fit on every example, with the threshold read off out-of-fold scores of the unanswerable questions."""
     oof = out_of_fold(examples, positives, c)
-    threshold = threshold_for(np.array([s for s, e in zip(oof, examples, strict=True) if not e.has_answer]), target)
+    unanswerable = [(s, e.ruled_out) for s, e in zip(oof, examples, strict=True) if not e.has_answer]
+    threshold = threshold_for(np.array([s for s, _ in unanswerable]), target,
+                              np.array([r for _, r in unanswerable], dtype=bool))
     model = fit(examples, positives, c)
     weights = {f: round(float(w), 4) for f, w in zip(FEATURES, model.coef_[0], strict=True)}
     bias = round(float(model.intercept_[0]), 4)
@@ -134,7 +143,7 @@ def train(examples: Sequence[Example], *, positives: str = "shown", c: float = 1
     trained_on = (f"logistic regression (scikit-learn {sklearn.__version__}, C={c}) on {len(kept)} labelled "
                   f"questions ({int(y.sum())} answerable from what was found; positives: {positives}) from {source}; "
                   f"threshold chosen out of fold (leave one seed out) to decline {target:.0%} of the unanswerable "
-                  "ones")
+                  "ones, counting those a rule declines whatever the score")
     return (AnswerabilityModel(weights=weights, bias=bias, threshold=threshold, version=f"answerability-lr-{digest}",
                                trained_on=trained_on),
             report(examples, oof, threshold))

@@ -91,3 +91,16 @@ def test_the_hybrid_fit_needs_an_embedding_model(tmp_path: Path, caplog: pytest.
     assert main(["train", "answerability", "--embeddings", "--seeds", "100", "--out", str(out)]) == 2
     assert not out.exists() and "WHYBOT_STATIC_EMBEDDINGS=false" in caplog.text
 
+
+def test_the_threshold_counts_what_the_rules_already_decline() -> None:
+    """Unanswerable questions a rule declines whatever the score need no low score: asking the model to decline
+    them too would only decline answerable questions with it."""
+    import numpy as np
+
+    from offline.training.answerability_train import threshold_for
+
+    scores = np.array([0.1, 0.2, 0.3, 0.9, 0.95])
+    assert threshold_for(scores, 0.6) == pytest.approx(0.6)  # the three lowest below it
+    ruled = np.array([False, False, False, True, True])
+    assert threshold_for(scores, 0.6, ruled) == pytest.approx(0.15)  # two ruled out, one more below it
+    assert threshold_for(scores, 0.4, ruled) < 0.1  # the rules alone reach the target
